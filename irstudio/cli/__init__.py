@@ -1,0 +1,66 @@
+"""The command line: ``irstudio`` (GUI), ``restore``, ``models``, ``eval``.
+
+Contracts other tools rely on are documented per subcommand. Expected failures (bad images, unknown
+models, wrong weights, absent devices) print one ``irstudio: error: ...`` line and exit 1 (2 for
+usage errors); Ctrl+C stops at the next tile and exits 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from irstudio import __version__
+from irstudio.cli import evaluate_cmd, models_cmd, restore_cmd
+from irstudio.core.cancel import Cancelled
+from irstudio.core.device import DeviceError
+from irstudio.core.image_io import ImageError
+from irstudio.inference.evaluation import EvalDataError
+from irstudio.models.loading import WeightsError
+from irstudio.models.registry import UnknownModelError
+
+EXPECTED_ERRORS = (
+    ImageError,
+    WeightsError,
+    DeviceError,
+    EvalDataError,
+    UnknownModelError,
+    ValueError,
+    OSError,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="irstudio",
+        description="Restore photos with lightweight transformer networks. With no command, opens the app.",
+    )
+    parser.add_argument("--version", action="version", version=f"irstudio {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (restore_cmd, models_cmd, evaluate_cmd):
+        module.add_parser(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list:
+        from irstudio.app import main as run_app  # Qt is imported only when the GUI starts
+
+        return run_app()
+    args = build_parser().parse_args(args_list)
+    if args.command is None:
+        build_parser().print_help()
+        return 2
+    try:
+        return int(args.run(args) or 0)
+    except Cancelled:
+        print("irstudio: cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("irstudio: interrupted", file=sys.stderr)
+        return 130
+    except EXPECTED_ERRORS as error:
+        print(f"irstudio: error: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,360 @@
+"""Tiled inference: run any image-to-image ``nn.Module`` over an image of any size, tile by tile.
+
+``run_tiled(model, image, plan, cancel)`` is a generator: it checks the cancel token before each
+tile, yields a ``TileProgress`` after each, and returns the restored image (``StopIteration.value``;
+``restore`` drains it for callers that only want the result).
+
+How a tile is run (see ``irstudio.core.tiling`` for the plan maths and performance.md §2 for the
+measurements behind it):
+
+- Real context, then crop: each tile reads ``plan.context`` pixels of the surrounding image (rounded
+  up to ``plan.multiple``), the model runs on that, and the margin is cropped away. Neighbouring
+  tiles overlap only in a narrow band across their seam (``plan.blend`` wide, default context / 2),
+  blended with raised-cosine ramps.
+- Window grid: core origins and sizes are multiples of ``plan.multiple`` and so is every read
+  origin, so a window model sees the same grid as in a whole-image run. Read regions that touch
+  the bottom/right border are padded to a multiple by reflection, exactly as padding the whole
+  image would be (replication instead when the image is shorter than the padding needs); nothing
+  is padded inside the image.
+- Output: one preallocated float32 array of ``(H * scale, W * scale, C)``. Each finished tile is
+  folded in as a running weighted mean, ``out += w / (W_before + w) * (tile - out)``, where
+  ``W_before`` is the weight already written there, recomputed from the finished neighbours'
+  separable ramps over this tile's write region only. No full-size weight buffer exists, the result
+  equals the partition-of-unity blend, and an identity model reproduces its input bit-exactly.
+  The result is clipped to [0, 1] in place.
+- Memory: the input stays a numpy array; only one read region at a time is copied to torch. Peak
+  memory is input + output + O(tile).
+- Out of memory (whatever ``irstudio.core.device.is_out_of_memory`` accepts: torch's
+  ``OutOfMemoryError``, ``MemoryError``, a ``RuntimeError`` saying "out of memory" as MPS raises):
+  the failing tile's larger core side is halved (on a multiple, not below ``plan.min_tile``) and the
+  tiles not yet finished (the failing one included) are re-planned at that size; finished tiles are
+  kept, none is skipped or run twice. At the floor, ``OutOfMemoryError`` is raised.
+- Precision: ``"fp32"`` runs as is; ``"fp16"``/``"bf16"`` run under ``torch.autocast`` for the
+  device (the model's own parameters are not cast); outputs come back as float32.
+- Mode: every forward runs under ``torch.inference_mode()`` with the model in eval mode; the model
+  is moved to ``plan.device`` (``nn.Module.to``, in place) and its train/eval mode is restored when
+  the generator finishes or is closed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+from collections import deque
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
+from irstudio.core.device import is_out_of_memory, release_cached_memory
+from irstudio.core.tiling import (
+    Region,
+    Tile,
+    blend_weights,
+    halved_tile,
+    padded_extent,
+    plan_tiles,
+    renumber,
+    round_up,
+    subdivide,
+)
+
+__all__ = ["OutOfMemoryError", "TilePlan", "TileProgress", "restore", "run_tiled"]
+
+_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+class OutOfMemoryError(torch.OutOfMemoryError):
+    """A tile at the smallest allowed size still ran out of memory."""
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    """How to run a model over an image.
+
+    ``tile``: largest tile core side in input pixels; None = whole image (also used when the image
+    fits in one tile). ``context``: pixels of real image read around each tile (input scale).
+    ``multiple``: the model's size multiple (window size x internal downsampling): tile origins
+    and sizes are aligned to it and border reads are padded (reflect) to it. ``scale``: output /
+    input size. ``device``: torch device string. ``dtype``: "fp32", "fp16" or "bf16" (autocast).
+    ``min_tile``: out-of-memory halving stops here. ``blend``: width of the raised-cosine band
+    across each seam, None = ``context // 2``, 0 = hard seams (pure crop).
+    """
+
+    tile: int | None = None
+    context: int = 16
+    multiple: int = 1
+    scale: int = 1
+    device: str = "cpu"
+    dtype: str = "fp32"
+    min_tile: int = 32
+    blend: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.tile is not None and self.tile < 1:
+            raise ValueError(f"tile must be >= 1 or None, got {self.tile}")
+        if self.context < 0:
+            raise ValueError(f"context must be >= 0, got {self.context}")
+        if self.multiple < 1 or self.scale < 1 or self.min_tile < 1:
+            raise ValueError(
+                "multiple, scale and min_tile must be >= 1 "
+                f"(got {self.multiple}, {self.scale}, {self.min_tile})"
+            )
+        if self.dtype not in _DTYPES:
+            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
+        if self.blend is not None and self.blend < 0:
+            raise ValueError(f"blend must be >= 0 or None, got {self.blend}")
+
+
+@dataclass(frozen=True)
+class TileProgress:
+    """Reported after each finished tile.
+
+    ``index``: 0-based count of tiles finished before this one; ``total``: tiles in the current plan
+    (it grows when an out-of-memory re-plan splits the remaining tiles; the last report has
+    ``index + 1 == total``). ``region``: the finished tile's core in input pixels. ``tile``: the
+    tile side in use.
+    """
+
+    index: int
+    total: int
+    region: Region
+    tile: int
+
+
+def _free_device_memory(device: torch.device) -> None:
+    gc.collect()
+    release_cached_memory(str(device))
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.dtype != np.float32:
+        raise ValueError(
+            f"image must be a float32 HxWxC numpy array, got "
+            f"{getattr(image, 'dtype', type(image))} of shape {getattr(image, 'shape', None)}"
+        )
+    if image.shape[0] < 1 or image.shape[1] < 1 or image.shape[2] < 1:
+        raise ValueError(f"image is empty: shape {image.shape}")
+
+
+def _axis_indices(start: int, stop: int, size: int, multiple: int) -> np.ndarray | slice:
+    """Source indices for the read interval ``[start, stop)`` padded to a multiple at the border.
+
+    A plain slice when no padding is needed; otherwise indices past the border reflect (without
+    repeating the edge), or replicate the last pixel when the image is too short to reflect.
+    """
+    end = padded_extent(start, stop, size, multiple) if stop == size else stop
+    if end == stop:
+        return slice(start, stop)
+    indices = np.arange(start, end)
+    beyond = indices >= size
+    pad = padded_extent(0, size, size, multiple) - size
+    if pad <= size - 1:
+        indices[beyond] = 2 * (size - 1) - indices[beyond]
+    else:
+        indices[beyond] = size - 1
+    return indices
+
+
+def _as_indices(axis: np.ndarray | slice) -> np.ndarray:
+    return np.arange(axis.start, axis.stop) if isinstance(axis, slice) else axis
+
+
+def _read_tensor(image: np.ndarray, read: Region, multiple: int) -> torch.Tensor:
+    """The padded read region as a contiguous (1, C, h, w) float32 CPU tensor (one tile-sized copy)."""
+    height, width = image.shape[:2]
+    rows = _axis_indices(read.y0, read.y1, height, multiple)
+    cols = _axis_indices(read.x0, read.x1, width, multiple)
+    if isinstance(rows, slice) and isinstance(cols, slice):
+        patch = image[rows, cols]
+    else:
+        patch = image[np.ix_(_as_indices(rows), _as_indices(cols))]
+    chw = np.ascontiguousarray(patch.transpose(2, 0, 1))
+    return torch.from_numpy(chw).unsqueeze(0)
+
+
+def _precision(device: torch.device, dtype: str) -> contextlib.AbstractContextManager:
+    half = _DTYPES[dtype]
+    if half is None:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=half)
+
+
+def _forward_tile(model: nn.Module, image: np.ndarray, tile: Tile, plan: TilePlan) -> np.ndarray:
+    """Run the model on the tile's padded read region; return its write region, (h, w, C) float32."""
+    device = torch.device(plan.device)
+    source = _read_tensor(image, tile.read, plan.multiple)
+    expected = (source.shape[2] * plan.scale, source.shape[3] * plan.scale)
+    with torch.inference_mode(), _precision(device, plan.dtype):
+        result = model(source.to(device))
+    if result.ndim != 4 or tuple(result.shape[2:]) != expected:
+        raise ValueError(
+            f"model returned shape {tuple(result.shape)} for input {tuple(source.shape)}; "
+            f"expected (1, C, {expected[0]}, {expected[1]}) for scale {plan.scale}"
+        )
+    s = plan.scale
+    top, left = (tile.write.y0 - tile.read.y0) * s, (tile.write.x0 - tile.read.x0) * s
+    crop = result[0, :, top : top + tile.write.height * s, left : left + tile.write.width * s]
+    return crop.float().permute(1, 2, 0).cpu().numpy()
+
+
+class _Canvas:
+    """The output image and the blend weights of the finished tiles (1-D factors only)."""
+
+    def __init__(self, height: int, width: int, scale: int) -> None:
+        self.height, self.width, self.scale = height, width, scale
+        self.pixels: np.ndarray | None = None
+        self._boxes = np.zeros((0, 4), dtype=np.int64)
+        self._weights: list[tuple[Region, np.ndarray, np.ndarray]] = []
+
+    def _weight_before(self, write: Region) -> np.ndarray:
+        """Weight already written over ``write`` (output resolution), from the finished tiles."""
+        s = self.scale
+        total = np.zeros((write.height * s, write.width * s), dtype=np.float32)
+        if not self._weights:
+            return total
+        b = self._boxes
+        hits = np.nonzero(
+            (b[:, 0] < write.y1) & (b[:, 2] > write.y0) & (b[:, 1] < write.x1) & (b[:, 3] > write.x0)
+        )[0]
+        for i in hits:
+            region, wy, wx = self._weights[i]
+            common = region.intersection(write)
+            assert common is not None
+            ry, rx = (common.y0 - region.y0) * s, (common.x0 - region.x0) * s
+            ty, tx = (common.y0 - write.y0) * s, (common.x0 - write.x0) * s
+            h, w = common.height * s, common.width * s
+            total[ty : ty + h, tx : tx + w] += np.outer(wy[ry : ry + h], wx[rx : rx + w])
+        return total
+
+    def add(self, tile: Tile, values: np.ndarray) -> None:
+        """Fold a tile's output over its write region into the running weighted mean."""
+        if self.pixels is None:
+            shape = (self.height * self.scale, self.width * self.scale, values.shape[2])
+            self.pixels = np.zeros(shape, dtype=np.float32)
+        wy, wx = blend_weights(tile, self.scale)
+        weight = np.outer(wy, wx)
+        share = weight / (self._weight_before(tile.write) + weight)
+        w = tile.write.scaled(self.scale)
+        view = self.pixels[w.y0 : w.y1, w.x0 : w.x1]
+        update = values - view
+        update *= share[:, :, None]
+        view += update
+        self._weights.append((tile.write, wy, wx))
+        box = np.array([[tile.write.y0, tile.write.x0, tile.write.y1, tile.write.x1]], dtype=np.int64)
+        self._boxes = np.concatenate([self._boxes, box])
+
+
+def _replan(
+    pending: deque[Tile], done: int, size: int, shape: tuple[int, int], plan: TilePlan
+) -> deque[Tile]:
+    """Split every pending tile to cores of at most ``size``; indices continue after ``done``."""
+    height, width = shape
+    children: list[Tile] = []
+    for parent in pending:
+        children += subdivide(
+            parent,
+            height=height,
+            width=width,
+            tile=size,
+            context=plan.context,
+            multiple=plan.multiple,
+            blend=plan.blend,
+        )
+    return deque(renumber(children, first=done))
+
+
+@contextlib.contextmanager
+def _eval_on(model: nn.Module, device: torch.device) -> Iterator[None]:
+    """Model in eval mode on ``device`` for the duration; its train/eval mode restored after."""
+    was_training = model.training
+    model.to(device)
+    model.eval()
+    try:
+        yield
+    finally:
+        model.train(was_training)
+
+
+def run_tiled(
+    model: nn.Module, image: np.ndarray, plan: TilePlan, cancel: CancelToken = NEVER_CANCELLED
+) -> Generator[TileProgress, None, np.ndarray]:
+    """Restore ``image`` (float32 HxWxC, [0, 1]) with ``model`` tile by tile.
+
+    Yields a ``TileProgress`` after each tile; raises ``Cancelled`` (from ``cancel``) before a tile
+    when cancelled; returns float32 ``(H * scale, W * scale, C_out)`` clipped to [0, 1]. The model
+    maps (1, C, h, w) to (1, C_out, h * scale, w * scale) for h, w multiples of ``plan.multiple``.
+    """
+    _check_image(image)
+    height, width = image.shape[:2]
+    size = _initial_tile(height, width, plan)
+    plan_args = {"tile": size, "context": plan.context, "multiple": plan.multiple, "blend": plan.blend}
+    pending = deque(plan_tiles(height, width, **plan_args))
+    canvas = _Canvas(height, width, plan.scale)
+    device = torch.device(plan.device)
+    done = 0
+    with _eval_on(model, device):
+        while pending:
+            cancel.raise_if_cancelled()
+            tile = pending[0]
+            try:
+                values = _forward_tile(model, image, tile, plan)
+            except Exception as exc:
+                if not is_out_of_memory(exc):
+                    raise
+                size = _shrink_after_oom(size, tile, plan, exc)
+            else:
+                pending.popleft()
+                canvas.add(tile, values)
+                del values
+                done += 1
+                yield TileProgress(index=done - 1, total=done + len(pending), region=tile.core, tile=size)
+                continue
+            _free_device_memory(device)
+            pending = _replan(pending, done, size, (height, width), plan)
+    assert canvas.pixels is not None
+    np.clip(canvas.pixels, 0.0, 1.0, out=canvas.pixels)
+    return canvas.pixels
+
+
+def _initial_tile(height: int, width: int, plan: TilePlan) -> int:
+    """The tile side to plan with: the whole image (on a multiple) when ``plan.tile`` is None or the
+    image fits in one tile, else ``plan.tile`` (``plan_tiles`` aligns it to the multiple)."""
+    if plan.tile is None or (height <= plan.tile and width <= plan.tile):
+        return round_up(max(height, width), plan.multiple)
+    return max(plan.tile, plan.multiple)
+
+
+def _shrink_after_oom(size: int, tile: Tile, plan: TilePlan, exc: Exception) -> int:
+    """The tile side to re-plan with after ``tile`` ran out of memory at side ``size``."""
+    current = min(size, max(tile.core.height, tile.core.width))
+    smaller = halved_tile(current, multiple=plan.multiple, min_tile=plan.min_tile)
+    if smaller is None:
+        raise OutOfMemoryError(
+            f"out of memory on {plan.device} even at the smallest tile ({current} px core, "
+            f"{tile.read.height}x{tile.read.width} px read with context); free memory, choose a "
+            f"smaller model or another device, or lower min_tile (now {plan.min_tile}). "
+            f"Original error: {exc}"
+        ) from exc
+    return smaller
+
+
+def restore(
+    model: nn.Module,
+    image: np.ndarray,
+    plan: TilePlan,
+    cancel: CancelToken = NEVER_CANCELLED,
+    on_progress: Callable[[TileProgress], None] | None = None,
+) -> np.ndarray:
+    """Run ``run_tiled`` to the end, passing each progress report to ``on_progress``; the result."""
+    steps = run_tiled(model, image, plan, cancel)
+    while True:
+        try:
+            progress = next(steps)
+        except StopIteration as finished:
+            return finished.value
+        if on_progress is not None:
+            on_progress(progress)

@@ -1,0 +1,1 @@
+"""One file per architecture. Nothing here is imported automatically: models/catalog.py lists them."""

@@ -1,0 +1,244 @@
+"""THE registry: every model IR Studio knows, written out by hand, in display order.
+
+Adding an architecture: one file in archs/, one block here, one test file. Nothing is scanned.
+Figures (parameters, MACs for a 1280x720 output) are measured; tests/models/test_catalog.py
+re-measures them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from types import ModuleType
+
+from torch import nn
+
+from irstudio.models import baselines
+from irstudio.models.archs import asid, ast, compacter, lir
+from irstudio.models.registry import Registry
+from irstudio.models.spec import ModelSpec, Task
+
+_RESTORE = (Task.DENOISE, Task.JPEG, Task.DERAIN)
+
+
+def _builder(arch: ModuleType, preset: str) -> Callable[[], nn.Module]:
+    config = arch.PRESETS[preset]
+    return lambda: arch.build(config)
+
+
+def _arch_spec(
+    arch: ModuleType,
+    preset: str,
+    *,
+    name: str,
+    tasks: tuple[Task, ...],
+    scale: int,
+    params: int,
+    macs_720p: int | None,
+    context: int = 32,
+    description: str = "",
+) -> ModelSpec:
+    """A registry entry for a preset of one of our architectures (random weights until trained)."""
+    config = arch.PRESETS[preset]
+    return ModelSpec(
+        id=preset,
+        name=name,
+        arch=arch.__name__.rsplit(".", 1)[-1],
+        tasks=tasks,
+        scale=scale,
+        build=_builder(arch, preset),
+        params=params,
+        macs_720p=macs_720p,
+        tile_multiple=arch.tile_multiple(config),
+        context=context,
+        half_dtypes=arch.HALF_DTYPES,
+        attention_modules=arch.attention_modules(config),
+        hparams=dict(vars(config)),
+        from_official=arch.from_official_state_dict,
+        description=description,
+    )
+
+
+def _baseline(model_id: str, name: str, tasks: tuple[Task, ...], scale: int, build, description: str):
+    return ModelSpec(
+        id=model_id,
+        name=name,
+        arch="classical",
+        tasks=tasks,
+        scale=scale,
+        build=build,
+        learned=False,
+        half_dtypes=(),
+        description=description,
+    )
+
+
+BASELINES = (
+    _baseline(
+        "identity",
+        "Identity (input as is)",
+        (*_RESTORE, Task.SR),
+        1,
+        baselines.Identity,
+        "Returns the input unchanged: the reference every model must beat.",
+    ),
+    _baseline(
+        "bicubic-x2",
+        "Bicubic x2 (MATLAB)",
+        (Task.SR,),
+        2,
+        lambda: baselines.Bicubic(scale=2),
+        "MATLAB-compatible bicubic upscaling, the SR papers' baseline.",
+    ),
+    _baseline(
+        "bicubic-x3",
+        "Bicubic x3 (MATLAB)",
+        (Task.SR,),
+        3,
+        lambda: baselines.Bicubic(scale=3),
+        "MATLAB-compatible bicubic upscaling, the SR papers' baseline.",
+    ),
+    _baseline(
+        "bicubic-x4",
+        "Bicubic x4 (MATLAB)",
+        (Task.SR,),
+        4,
+        lambda: baselines.Bicubic(scale=4),
+        "MATLAB-compatible bicubic upscaling, the SR papers' baseline.",
+    ),
+    _baseline(
+        "nlmeans",
+        "Non-local means (OpenCV)",
+        (Task.DENOISE,),
+        1,
+        baselines.NLMeans,
+        "OpenCV's colour non-local means, h = 10: the classical denoiser.",
+    ),
+)
+
+ARCH_PRESETS = (
+    _arch_spec(
+        compacter,
+        "compacter-x1",
+        name="Compacter (restoration, x1)",
+        tasks=_RESTORE,
+        scale=1,
+        params=396_423,
+        macs_720p=393_685_436_160,
+        description="CASA attention + DSGM gate; one body for denoising, JPEG and deraining.",
+    ),
+    _arch_spec(
+        compacter,
+        "compacter-x2",
+        name="Compacter x2",
+        tasks=(Task.SR,),
+        scale=2,
+        params=400_320,
+        macs_720p=99_317_180_160,
+        description="Compacter with a x2 pixel-shuffle head.",
+    ),
+    _arch_spec(
+        compacter,
+        "compacter-x3",
+        name="Compacter x3",
+        tasks=(Task.SR,),
+        scale=3,
+        params=406_815,
+        macs_720p=45_364_596_480,
+        description="Compacter with a x3 pixel-shuffle head.",
+    ),
+    _arch_spec(
+        compacter,
+        "compacter-x4",
+        name="Compacter x4",
+        tasks=(Task.SR,),
+        scale=4,
+        params=415_908,
+        macs_720p=26_296_784_640,
+        description="Compacter with a x4 pixel-shuffle head.",
+    ),
+    _arch_spec(
+        asid,
+        "asid-x2",
+        name="ASID x2",
+        tasks=(Task.SR,),
+        scale=2,
+        params=297_516,
+        macs_720p=77_793_121_656,
+        description="Information distillation with shared attention.",
+    ),
+    _arch_spec(
+        asid,
+        "asid-x3",
+        name="ASID x3",
+        tasks=(Task.SR,),
+        scale=3,
+        params=304_011,
+        macs_720p=35_677_434_744,
+        description="Information distillation with shared attention.",
+    ),
+    _arch_spec(
+        asid,
+        "asid-x4",
+        name="ASID x4",
+        tasks=(Task.SR,),
+        scale=4,
+        params=313_104,
+        macs_720p=20_794_782_840,
+        description="Information distillation with shared attention.",
+    ),
+    _arch_spec(
+        asid,
+        "asidd8-x4",
+        name="ASID-D8 x4",
+        tasks=(Task.SR,),
+        scale=4,
+        params=747_734,
+        macs_720p=49_560_043_840,
+        description="ASID with eight distillation groups.",
+    ),
+    _arch_spec(
+        ast,
+        "ast-t",
+        name="AST-T",
+        tasks=_RESTORE,
+        scale=1,
+        params=6_645_347,
+        macs_720p=201_649_029_120,
+        description="U-shaped adaptive sparse transformer (C=16).",
+    ),
+    _arch_spec(
+        ast,
+        "ast-b",
+        name="AST-B",
+        tasks=_RESTORE,
+        scale=1,
+        params=65_362_455,
+        macs_720p=1_647_464_939_520,
+        description="U-shaped adaptive sparse transformer (C=32).",
+    ),
+    _arch_spec(
+        lir,
+        "lir",
+        name="LIR",
+        tasks=_RESTORE,
+        scale=1,
+        params=7_310_915,
+        macs_720p=844_323_218_752,
+        description="LAA blocks: adaptive edge filter, patch attention, SimpleGate.",
+    ),
+)
+
+REGISTRY = Registry([*BASELINES, *ARCH_PRESETS])
+
+ALIASES = {"bicubic": "bicubic-x{scale}"}
+"""Ids that stand for a family and resolve by the requested scale (``bicubic`` + scale 4 -> bicubic-x4)."""
+
+
+def resolve_id(model_id: str, scale: int | None = None) -> ModelSpec:
+    """The spec for ``model_id``; family aliases (``bicubic``) take ``scale`` (default 2)."""
+    if model_id in ALIASES:
+        model_id = ALIASES[model_id].format(scale=scale or 2)
+    return REGISTRY.get(model_id)
+
+
+__all__ = ["REGISTRY", "resolve_id"]

@@ -1,0 +1,208 @@
+"""Safe weight files: read, check, convert and load; write our own.
+
+Our weights are ``.safetensors`` whose string metadata holds ``format`` ("irstudio"), ``arch``,
+``preset``, ``hparams`` (JSON), ``task`` and ``training`` (JSON). Foreign ``.pth``/``.pt`` files load
+only through ``torch.load(weights_only=True)``: a pickle that would run code is refused. A state dict
+that does not fit the model raises ``WeightsMismatchError`` naming the missing, unexpected and
+wrongly shaped keys. Loading never runs code from the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import pickle
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+from torch import Tensor, nn
+
+from irstudio.models.spec import ModelSpec
+
+FORMAT_TAG = "irstudio"
+SAFE_SUFFIXES = (".safetensors",)
+PICKLE_SUFFIXES = (".pth", ".pt", ".ckpt", ".bin")
+
+
+class WeightsError(ValueError):
+    """A weight file cannot be used; the message says why and names the file."""
+
+
+class WeightsMismatchError(WeightsError):
+    """A state dict does not fit the model: lists missing, unexpected and wrongly shaped keys."""
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
+    try:
+        tensors = load_file(str(path), device="cpu")
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as handle:
+            metadata = dict(handle.metadata() or {})
+    except (SafetensorError, OSError, ValueError) as error:
+        raise WeightsError(f"{path.name}: not a readable safetensors file ({error})") from None
+    return tensors, metadata
+
+
+def _read_pickle(path: Path) -> dict[str, object]:
+    try:
+        loaded = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as error:
+        raise WeightsError(
+            f"{path.name}: refused: the file holds Python objects beyond plain tensors, and loading it "
+            f"could run code ({str(error).splitlines()[0]}). "
+            "Convert it to .safetensors from a trusted source."
+        ) from None
+    except (RuntimeError, OSError, EOFError, ValueError) as error:
+        raise WeightsError(f"{path.name}: not a readable PyTorch checkpoint ({error})") from None
+    if not isinstance(loaded, Mapping):
+        raise WeightsError(f"{path.name}: holds a {type(loaded).__name__}, not a state dict")
+    return dict(loaded)
+
+
+def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, object], dict[str, str]]:
+    """The raw contents of a weight file: (state dict or wrapper, metadata; empty for .pth)."""
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weight file")
+    suffix = path.suffix.lower()
+    if suffix in SAFE_SUFFIXES:
+        return _read_safetensors(path)  # type: ignore[return-value]
+    if suffix in PICKLE_SUFFIXES:
+        return _read_pickle(path), {}
+    raise WeightsError(f"{path.name}: unknown weight format '{suffix}' (use .safetensors or .pth)")
+
+
+def describe_mismatch(model: nn.Module, state_dict: Mapping[str, Tensor]) -> str | None:
+    """None when ``state_dict`` fits ``model`` exactly, else a message naming every problem."""
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state_dict))
+    unexpected = sorted(set(state_dict) - set(expected))
+    wrong_shape = [
+        f"{key} (file {tuple(state_dict[key].shape)}, model {tuple(expected[key].shape)})"
+        for key in sorted(set(expected) & set(state_dict))
+        if tuple(getattr(state_dict[key], "shape", ())) != tuple(expected[key].shape)
+    ]
+
+    def listing(label: str, keys: list[str]) -> str:
+        shown = ", ".join(keys[:6]) + (f", … ({len(keys)} in all)" if len(keys) > 6 else "")
+        return f"{label}: {shown}"
+
+    parts = [
+        listing(label, keys)
+        for label, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong_shape))
+        if keys
+    ]
+    return "; ".join(parts) or None
+
+
+def _as_tensor_dict(raw: Mapping[str, object], source: str) -> dict[str, Tensor]:
+    tensors = {k: v for k, v in raw.items() if isinstance(v, Tensor)}
+    if not tensors:
+        raise WeightsError(f"{source}: holds no tensors at the top level")
+    return tensors
+
+
+def state_dict_for(
+    spec: ModelSpec, model: nn.Module, raw: Mapping[str, object], metadata: Mapping[str, str], source: str
+) -> dict[str, Tensor]:
+    """The state dict of ``raw`` laid out for ``model``: ours as is, the authors' through the key map."""
+    if metadata.get("format") == FORMAT_TAG:
+        if metadata.get("arch") != spec.arch:
+            raise WeightsMismatchError(
+                f"{source}: weights are for architecture '{metadata.get('arch')}', "
+                f"not '{spec.arch}' ({spec.id})"
+            )
+        return _as_tensor_dict(raw, source)
+    plain = {k: v for k, v in raw.items() if isinstance(v, Tensor)}
+    if plain and describe_mismatch(model, plain) is None:
+        return plain
+    official_error = None
+    if spec.from_official is not None:
+        try:
+            return spec.from_official(raw)  # type: ignore[arg-type]
+        except ValueError as error:
+            official_error = error
+    detail = describe_mismatch(model, plain) if plain else "no tensors at the top level"
+    message = f"{source}: does not fit {spec.id}: {detail}"
+    if official_error is not None:
+        message += f" (nor is it an authors' {spec.arch} checkpoint: {official_error})"
+    raise WeightsMismatchError(message)
+
+
+def load_state(model: nn.Module, state_dict: Mapping[str, Tensor], source: str) -> None:
+    """Load strictly, converting dtype (fp16 files load as fp32); raise naming every mismatch."""
+    problem = describe_mismatch(model, state_dict)
+    if problem:
+        raise WeightsMismatchError(f"{source}: does not fit the model: {problem}")
+    expected = model.state_dict()
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state_dict.items()}, strict=True)
+
+
+def load_model(spec: ModelSpec, weights: str | os.PathLike[str] | None = None) -> nn.Module:
+    """Build ``spec``'s module in eval mode, with ``weights`` (a file path) loaded when given."""
+    model = spec.build()
+    if weights is not None:
+        path = Path(weights)
+        raw, metadata = read_weights(path)
+        load_state(model, state_dict_for(spec, model, raw, metadata, path.name), path.name)
+    return model.eval()
+
+
+def save_weights(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    spec: ModelSpec,
+    extra: Mapping[str, object] | None = None,
+    half: bool = False,
+) -> Path:
+    """Write ``model``'s state as safetensors with our metadata, atomically (temp file + rename).
+
+    ``half`` stores floating tensors as fp16 (they load back as fp32). ``extra`` values are stored
+    as JSON strings (task, training summary, ...). Overwrites ``path`` (callers ask first).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = {
+        key: (value.half() if half and value.is_floating_point() else value).detach().cpu().contiguous()
+        for key, value in model.state_dict().items()
+    }
+    metadata = {
+        "format": FORMAT_TAG,
+        "arch": spec.arch,
+        "preset": spec.id,
+        "hparams": json.dumps(spec.hparams, sort_keys=True, default=str),
+    }
+    metadata.update({key: json.dumps(value, default=str) for key, value in (extra or {}).items()})
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:
+        save_file(tensors, temp, metadata=metadata)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def open_model(spec: ModelSpec, weights: str | os.PathLike[str] | None = None) -> nn.Module:
+    """``spec``'s model with ``weights`` if given, else its shipped weights (weights/), else as built."""
+    if weights is None and spec.weights is not None:
+        from irstudio.paths import weights_dir
+
+        weights = weights_dir() / spec.weights
+    return load_model(spec, weights)
