@@ -1,19 +1,59 @@
-"""Composition root of the desktop app: build the QApplication and the main window, run."""
+"""Composition root of the desktop app: build the QApplication and the main window, run.
+
+``main(argv)`` sets the CPU thread count for a responsive desktop (physical cores minus one),
+creates the window (which applies the saved theme and layout), opens the first image file named
+in ``argv`` (after the program name), runs the event loop and returns its exit code. Quitting
+by any path saves the settings and stops the worker threads (``MainWindow.shutdown``).
+
+``main(smoke=True)`` (the hidden ``irstudio --smoke`` flag) quits as soon as the main window has
+been painted once and prints how long that took on stderr: the start-up check of the packaged app.
+"""
 
 from __future__ import annotations
 
 import sys
+import time
+from pathlib import Path
 
 
-def main(argv: list[str] | None = None) -> int:
-    import qdarkstyle
+def main(argv: list[str] | None = None, *, smoke: bool = False) -> int:
+    started = time.perf_counter()
+    import torch
     from PySide6.QtWidgets import QApplication
 
+    from irstudio.core.device import default_cpu_threads
     from irstudio.gui.main_window import MainWindow
+    from irstudio.paths import APP_NAME
 
-    app = QApplication.instance() or QApplication(argv if argv is not None else sys.argv)
-    app.setApplicationName("IR Studio")
-    app.setStyleSheet(qdarkstyle.load_stylesheet(qt_api="pyside6"))
+    arguments = list(argv if argv is not None else sys.argv)
+    torch.set_num_threads(default_cpu_threads())
+    app = QApplication.instance() or QApplication(arguments)
+    app.setApplicationName(APP_NAME)
+    app.setOrganizationName(APP_NAME)
     window = MainWindow()
+    app.aboutToQuit.connect(window.shutdown)
+    if smoke:
+        _quit_after_first_paint(app, window, started)
     window.show()
+    for name in arguments[1:]:
+        if Path(name).is_file():
+            window.open_file(Path(name))
+            break
     return app.exec()
+
+
+def _quit_after_first_paint(app, window, started: float) -> None:
+    """Quit the event loop once ``window`` has received its first paint event; report the time."""
+    from PySide6.QtCore import QEvent, QObject, QTimer
+
+    class FirstPaint(QObject):
+        def eventFilter(self, watched, event) -> bool:
+            if event.type() == QEvent.Type.Paint:
+                watched.removeEventFilter(self)
+                seconds = time.perf_counter() - started
+                print(f"irstudio: main window painted {seconds:.2f} s after the app started", file=sys.stderr)
+                QTimer.singleShot(0, app.quit)
+            return False
+
+    window._first_paint_filter = FirstPaint(window)  # kept alive by the window
+    window.installEventFilter(window._first_paint_filter)

@@ -1,4 +1,4 @@
-"""The command line: ``irstudio`` (GUI), ``restore``, ``models``, ``eval``.
+"""The command line: ``irstudio`` (GUI), ``restore``, ``models``, ``eval``; ``irstudio --self-test``.
 
 Contracts other tools rely on are documented per subcommand. Expected failures (bad images, unknown
 models, wrong weights, absent devices) print one ``irstudio: error: ...`` line and exit 1 (2 for
@@ -12,7 +12,7 @@ import sys
 from collections.abc import Sequence
 
 from irstudio import __version__
-from irstudio.cli import evaluate_cmd, models_cmd, restore_cmd
+from irstudio.cli import bench_cmd, evaluate_cmd, maps_cmd, models_cmd, restore_cmd, train_cmd
 from irstudio.core.cancel import Cancelled
 from irstudio.core.device import DeviceError
 from irstudio.core.image_io import ImageError
@@ -37,8 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
         description="Restore photos with lightweight transformer networks. With no command, opens the app.",
     )
     parser.add_argument("--version", action="version", version=f"irstudio {__version__}")
+    parser.add_argument(
+        "--self-test",
+        action="store_true",
+        help="check devices and models, print a report; exit 0 if all pass",
+    )
+    parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # open the app, quit on paint
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (restore_cmd, models_cmd, evaluate_cmd):
+    for module in (restore_cmd, models_cmd, evaluate_cmd, train_cmd, maps_cmd, bench_cmd):
         module.add_parser(commands)
     return parser
 
@@ -50,6 +56,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app()
     args = build_parser().parse_args(args_list)
+    if args.self_test:
+        from irstudio.selftest import main as self_test
+
+        return self_test()
+    if args.smoke:
+        from irstudio.app import main as run_app
+
+        return run_app(smoke=True)
     if args.command is None:
         build_parser().print_help()
         return 2

@@ -3,6 +3,11 @@
 Outputs go next to each input, or into ``--out DIR``; an existing output is never overwritten
 (skipped with a message unless ``--overwrite``). Alpha is carried (resized for SR), 16-bit sources
 give 16-bit PNGs, EXIF and ICC are kept. Progress on stderr; exit 1 if any input failed.
+
+A folder INPUT is restored as a batch (``irstudio.inference.batch``): its images (``--recursive``:
+and those of its subfolders) go to a mirrored tree in ``--out`` (``--out/<folder name>`` when several
+folders are given), or in ``<folder>_<model>`` beside it; existing outputs are always skipped, per-file
+errors are reported at the end, and a journal in the output folder lets an interrupted batch resume.
 """
 
 from __future__ import annotations
@@ -14,6 +19,14 @@ from pathlib import Path
 from irstudio.cli.progress import ProgressLine
 from irstudio.core.device import resolve_device
 from irstudio.core.image_io import ImageError, read_image, resize_alpha, write_image
+from irstudio.inference.batch import (
+    BatchEvent,
+    BatchEventKind,
+    default_output_dir,
+    journal_path,
+    plan_batch,
+    run_batch,
+)
 from irstudio.inference.planning import plan_for
 from irstudio.inference.runner import run_tiled
 from irstudio.models.catalog import resolve_id
@@ -33,7 +46,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--overlap", type=int, default=None, help="context pixels around each tile")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
-    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (files only)")
+    parser.add_argument(
+        "--recursive", "-r", action="store_true", help="with a folder INPUT, include its subfolders"
+    )
     parser.set_defaults(run=run)
 
 
@@ -55,7 +71,14 @@ def run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     failures = 0
+    folders = [source for source in args.inputs if source.is_dir()]
+    for folder in folders:
+        failures += restore_folder(
+            model, folder, batch_output_dir(folder, spec.id, args, len(folders)), spec.id, plan, args
+        )
     for source in args.inputs:
+        if source.is_dir():
+            continue
         target = output_path(source, spec.id, args.out)
         if target.exists() and not args.overwrite:
             print(f"{target}: exists, skipped (--overwrite replaces it)", file=sys.stderr)
@@ -86,3 +109,48 @@ def restore_file(model, source: Path, target: Path, plan, *, overwrite: bool) ->
     written = write_image(target, output, alpha=alpha, source=loaded.info, overwrite=overwrite)
     progress.finish(f"→ {written}")
     return written
+
+
+def batch_output_dir(folder: Path, model_id: str, args: argparse.Namespace, folder_count: int) -> Path:
+    """``--out`` (``--out/<folder name>`` when several folders are given), else ``<folder>_<model>``."""
+    if args.out is None:
+        return default_output_dir(folder, model_id)
+    return args.out / folder.resolve().name if folder_count > 1 else args.out
+
+
+def restore_folder(model, folder: Path, out_dir: Path, model_id: str, plan, args: argparse.Namespace) -> int:
+    """Restore the images in ``folder`` into a mirrored tree in ``out_dir``; the number that failed."""
+    if args.overwrite:
+        print(
+            f"{folder}: --overwrite does not apply to folders; existing outputs are skipped", file=sys.stderr
+        )
+    items = plan_batch(folder, out_dir, model_id, recursive=args.recursive)
+    print(f"{folder}: {len(items)} images → {out_dir}", file=sys.stderr)
+    batch = run_batch(model, items, plan, journal=journal_path(out_dir))
+    progress: ProgressLine | None = None
+    while True:
+        try:
+            event = next(batch)
+        except StopIteration as finished:
+            report = finished.value
+            break
+        progress = _show_batch_event(event, progress)
+    print(f"{folder}: {report.summary()}", file=sys.stderr)
+    return len(report.failed)
+
+
+def _show_batch_event(event: BatchEvent, progress: ProgressLine | None) -> ProgressLine | None:
+    """Print one batch event on stderr; returns the progress line of the current file (or None)."""
+    label = f"[{event.index + 1}/{event.total}] {event.item.relative}"
+    if event.kind is BatchEventKind.STARTED:
+        return ProgressLine(label)
+    if event.kind is BatchEventKind.PROGRESS and progress is not None:
+        progress.update(event.tile, event.tiles)
+        return progress
+    if event.kind is BatchEventKind.WRITTEN and progress is not None:
+        progress.finish(f"→ {event.item.target}")
+    elif event.kind is BatchEventKind.SKIPPED:
+        print(f"{label}: {event.message}, skipped", file=sys.stderr)
+    elif event.kind is BatchEventKind.FAILED:
+        print(f"\rirstudio: error: {event.item.source}: {event.message}".ljust(80), file=sys.stderr)
+    return None

@@ -1,66 +1,297 @@
-"""The main window. For now: open an image and show it; the full app (issue 5) grows from here."""
+"""The main window: compare area in the centre, model panel on the left, folder strip below, status
+bar with progress, ETA and Cancel.
+
+``MainWindow`` composes the parts and binds them: ``AppState`` → ``CompareView`` (image, reference,
+results), ``ModelPanel`` → state and settings, ``CompareView`` visible region → region previews.
+The work itself is in the controllers (``OpenController``, ``RunController``, ``SaveController``),
+long work runs on the ``TaskRunner``. Errors are shown by ``show_error`` (a message box) and the
+window stays usable. Settings (folders, recent files, task, model, device, theme, compare mode,
+geometry and dock layout) are restored on start and saved on close; closing also cancels all work
+and waits for the worker threads.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QAction, QImage, QKeySequence, QPixmap
-from PySide6.QtWidgets import QFileDialog, QLabel, QMainWindow, QMessageBox, QScrollArea
+import torch
+from PySide6.QtCore import QSettings, QSignalBlocker, Qt
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QShowEvent
+from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QWidget
 
 from irstudio import __version__
-from irstudio.core.image_io import READ_SUFFIXES, ImageError, read_image
+from irstudio.core.device import DeviceInfo, list_devices
+from irstudio.gui.actions import build_actions
+from irstudio.gui.open_controller import OpenController
+from irstudio.gui.run_controller import RunController
+from irstudio.gui.save_controller import SaveController
+from irstudio.gui.settings import Settings, default_store
+from irstudio.gui.state import AppState
+from irstudio.gui.tasks import TaskRunner
+from irstudio.gui.theme import apply_theme
+from irstudio.gui.widgets.compare_view import CompareMode, CompareView
+from irstudio.gui.widgets.model_panel import ModelPanel
+from irstudio.gui.widgets.progress_status import ProgressStatus
+from irstudio.gui.widgets.thumbnail_strip import ThumbnailStrip
+from irstudio.paths import APP_NAME, manifest_path, user_library_dir
 
+__all__ = ["MainWindow"]
 
-def to_qimage(rgb: np.ndarray) -> QImage:
-    """A QImage copy of a float32 HxWx3 [0,1] image (8 bits per channel for display)."""
-    as_uint8 = np.ascontiguousarray(np.clip(rgb * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    height, width = as_uint8.shape[:2]
-    return QImage(as_uint8.data, width, height, 3 * width, QImage.Format.Format_RGB888).copy()
+SHUTDOWN_WAIT_MS = 10_000
+STATUS_TIMEOUT_MS = 10_000
 
 
 class MainWindow(QMainWindow):
-    def __init__(self) -> None:
+    """IR Studio's window. ``settings``/``library_dir``/``manifest``/``devices`` default to the user's."""
+
+    def __init__(
+        self,
+        *,
+        settings: QSettings | None = None,
+        library_dir: Path | None = None,
+        manifest: Path | None = None,
+        devices: list[DeviceInfo] | None = None,
+    ) -> None:
         super().__init__()
-        self.setWindowTitle(f"IR Studio {__version__}")
-        self.resize(1200, 800)
-        self.image_label = QLabel("Open a photo (Ctrl+O) to start.")
-        self.image_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setObjectName("MainWindow")
+        self.settings = Settings(settings if settings is not None else default_store())
+        self._shut_down = False
+        self._layout_restored = False
+        self.state = AppState(self)
+        self.runner = TaskRunner(self)
+        self._devices = devices if devices is not None else list_devices()
+        self._build_widgets(library_dir, manifest)
+        self._build_controllers()
+        self.commands = build_actions(self, self.opener.fill_recent_menu)
+        self._add_dock_toggles()
+        self._bind()
+        self._restore_settings()
+        self.setAcceptDrops(True)
+        self._update_title()
+        self.statusBar().showMessage("Open a photo (Ctrl+O), drop one here, or paste one (Ctrl+V)")
+
+    # ------------------------------------------------------------------ construction
+
+    def _build_widgets(self, library_dir: Path | None, manifest: Path | None) -> None:
+        self.compare = CompareView()
+        self.setCentralWidget(self.compare)
+        self.model_panel = ModelPanel(
+            library_dir=library_dir if library_dir is not None else user_library_dir(),
+            manifest_path=manifest if manifest is not None else manifest_path(),
+            devices=self._devices,
+        )
+        self.model_panel.set_can_run(False)
+        self.thumbnails = ThumbnailStrip()
+        self.model_dock = self.add_scrolled_dock(
+            "Model", "ModelDock", self.model_panel, Qt.DockWidgetArea.LeftDockWidgetArea
+        )
+        self.folder_dock = self.add_dock(
+            "Folder", "FolderDock", self.thumbnails, Qt.DockWidgetArea.BottomDockWidgetArea
+        )
+        self.progress = ProgressStatus()
+        self.image_info = QLabel()
+        self.statusBar().addPermanentWidget(self.progress)
+        self.statusBar().addPermanentWidget(self.image_info)
+        self.resize(1280, 820)
+
+    def _build_controllers(self) -> None:
+        common = {
+            "state": self.state,
+            "runner": self.runner,
+            "warn": self.show_error,
+            "status": self.show_status,
+        }
+        self.opener = OpenController(parent=self, settings=self.settings, strip=self.thumbnails, **common)
+        self.runs = RunController(
+            parent=self,
+            panel=self.model_panel,
+            progress=self.progress,
+            shown_rect=self.compare.visible_region,
+            **common,
+        )
+        self.saver = SaveController(
+            parent=self, settings=self.settings, active_key=self.compare.active_key, **common
+        )
+
+    def add_dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        """Dock ``widget`` (``name`` keeps its place in the saved layout); listed in the View menu
+        when added after construction too."""
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(widget)
+        return self._place_dock(dock, area)
+
+    def add_scrolled_dock(
+        self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
+    ) -> QDockWidget:
+        """``add_dock`` with ``widget`` in a scroll area (it scrolls instead of being squeezed)."""
         scroll = QScrollArea()
-        scroll.setWidget(self.image_label)
+        scroll.setWidget(widget)
         scroll.setWidgetResizable(True)
-        self.setCentralWidget(scroll)
-        self._build_menu()
-        self.statusBar().showMessage("Ready")
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(widget.minimumSizeHint().width())
+        dock = QDockWidget(title, self)
+        dock.setObjectName(name)
+        dock.setWidget(scroll)
+        return self._place_dock(dock, area)
 
-    def _build_menu(self) -> None:
-        file_menu = self.menuBar().addMenu("&File")
-        open_action = QAction("&Open…", self)
-        open_action.setShortcut(QKeySequence.StandardKey.Open)
-        open_action.triggered.connect(self.choose_file)
-        file_menu.addAction(open_action)
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        file_menu.addAction(quit_action)
+    def _place_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        self.addDockWidget(area, dock)
+        if hasattr(self, "commands"):
+            self.commands.view_menu.addAction(dock.toggleViewAction())
+        return dock
 
-    def choose_file(self) -> None:
-        patterns = " ".join(f"*{suffix}" for suffix in sorted(READ_SUFFIXES))
-        path, _ = QFileDialog.getOpenFileName(self, "Open a photo", "", f"Images ({patterns})")
-        if path:
-            self.open_file(Path(path))
+    def _add_dock_toggles(self) -> None:
+        for dock in (self.model_dock, self.folder_dock):
+            self.commands.view_menu.addAction(dock.toggleViewAction())
+
+    def _bind(self) -> None:
+        state, panel, compare = self.state, self.model_panel, self.compare
+        state.image_changed.connect(self._on_image_changed)
+        state.reference_changed.connect(lambda: compare.set_reference(state.reference))
+        state.result_added.connect(self._on_result_added)
+        state.result_removed.connect(compare.remove_result)
+        state.results_cleared.connect(compare.clear_results)
+        panel.task_selected.connect(state.set_task)
+        panel.model_selected.connect(state.set_model)
+        panel.device_selected.connect(state.set_device)
+        panel.run_requested.connect(self.runs.run)
+        panel.preview_requested.connect(self.runs.preview)
+        state.model_changed.connect(self._update_title)
+        compare.visible_region_changed.connect(self.runs.set_visible_rect)
+        compare.mode_changed.connect(self._on_mode_changed)
+        self.progress.cancel_requested.connect(self.runs.cancel)
+
+    # ------------------------------------------------------------------ public API
 
     def open_file(self, path: Path) -> bool:
         """Show ``path``; a bad file gives a message box and leaves the window as it was."""
-        try:
-            loaded = read_image(path)
-        except ImageError as error:
-            QMessageBox.warning(self, "Cannot open image", str(error))
-            return False
-        self.image_label.setPixmap(QPixmap.fromImage(to_qimage(loaded.rgb)))
-        info = loaded.info
-        self.statusBar().showMessage(
-            f"{path.name}: {info.width}x{info.height}, {info.bit_depth}-bit {info.mode}"
+        return self.opener.open_file(Path(path))
+
+    def show_error(self, title: str, message: str) -> None:
+        QMessageBox.warning(self, title, message)
+
+    def show_status(self, text: str) -> None:
+        self.statusBar().showMessage(text, STATUS_TIMEOUT_MS)
+
+    def set_theme(self, name: str) -> None:
+        apply_theme(name)
+        self.settings.theme = name
+        action = self.commands.themes.get(name)
+        if action is not None:
+            action.setChecked(True)
+
+    def show_about(self) -> None:
+        devices = "<br>".join(device.describe() for device in self._devices)
+        QMessageBox.about(
+            self,
+            f"About {APP_NAME}",
+            f"<b>{APP_NAME} {__version__}</b><br>Restore photos with lightweight transformer networks: "
+            f"restore, compare, look inside, fine-tune.<br><br>PyTorch {torch.__version__}<br>{devices}",
         )
-        return True
+
+    # ------------------------------------------------------------------ reactions
+
+    def _on_image_changed(self) -> None:
+        image = self.state.image
+        if image is None:
+            return
+        self.compare.clear_results()
+        self.compare.set_original(image.rgb)
+        self.compare.set_reference(self.state.reference)
+        self.compare.zoom_fit()
+        info = image.info
+        self.image_info.setText(
+            f"{self.state.name}: {info.width}×{info.height}, {info.bit_depth}-bit {info.mode}"
+        )
+        self.show_status(f"Opened {self.state.name}")
+        self.model_panel.set_can_run(True)
+        self._update_title()
+
+    def _on_result_added(self, key: str) -> None:
+        result = self.state.result(key)
+        if result is not None:
+            self.compare.set_result(key, result.label, result.image)
+            self.compare.set_active(key)
+
+    def _on_mode_changed(self, mode: str) -> None:
+        self.settings.compare_mode = mode
+        action = self.commands.modes.get(CompareMode(mode))
+        if action is not None:
+            action.setChecked(True)
+
+    def _update_title(self) -> None:
+        choice = self.model_panel.current_choice()
+        parts = [self.state.name] if self.state.image is not None else []
+        if choice is not None:
+            parts.append(choice.label)
+        self.setWindowTitle(" — ".join([*parts, APP_NAME]))
+
+    # ------------------------------------------------------------------ settings
+
+    def _restore_settings(self) -> None:
+        s = self.settings
+        self.model_panel.set_task(s.task)
+        if s.model:
+            self.model_panel.select_model(s.model)
+        self.model_panel.set_device(s.device)
+        self.set_theme(s.theme)
+        mode = (
+            s.compare_mode if s.compare_mode in {m.value for m in CompareMode} else CompareMode.SINGLE.value
+        )
+        self.compare.set_mode(mode)
+        self._on_mode_changed(mode)
+        with QSignalBlocker(self.state):
+            self.state.set_task(self.model_panel.task().key)
+            choice = self.model_panel.current_choice()
+            self.state.set_model(choice.key if choice is not None else "")
+            self.state.set_device(self.model_panel.run_options().device)
+
+    def _save_settings(self) -> None:
+        s = self.settings
+        s.task = self.model_panel.task().key
+        choice = self.model_panel.current_choice()
+        s.model = choice.key if choice is not None else ""
+        s.device = self.model_panel.run_options().device
+        if self._layout_restored:  # a window never shown has no layout worth keeping
+            s.geometry = self.saveGeometry()
+            s.window_state = self.saveState()
+        s.sync()
+
+    # ------------------------------------------------------------------ Qt events
+
+    def shutdown(self) -> None:
+        """Save the settings, cancel all work and wait for the workers (once; closing calls it)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self._save_settings()
+        self.runner.shutdown(SHUTDOWN_WAIT_MS)
+
+    def showEvent(self, event: QShowEvent) -> None:
+        """Restore geometry and dock layout when first shown, so docks added after construction
+        (by other parts of the app) get their saved places too."""
+        if not self._layout_restored:
+            self._layout_restored = True
+            if self.settings.geometry is not None:
+                self.restoreGeometry(self.settings.geometry)
+            if self.settings.window_state is not None:
+                self.restoreState(self.settings.window_state)
+        super().showEvent(event)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.shutdown()
+        event.accept()
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if self.opener.accepts(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
+        if self.opener.accepts(event.mimeData()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        if self.opener.drop(event.mimeData()):
+            event.acceptProposedAction()

@@ -1,8 +1,24 @@
-"""Choose how a registry model runs over an image: device, precision, tile size and context."""
+"""Choose how a registry model runs over an image: device, precision, tile size, context and backend.
+
+``plan_for`` gives the static defaults (no measuring); ``auto_plan`` measures once per model and
+device (precision probe, memory probe for the tile size, backend timing; all cached) and returns
+the plan with the module to run.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from torch import nn
+
 from irstudio.core.device import DeviceInfo
+from irstudio.core.tiling import aligned_context, round_up
+from irstudio.inference.autotile import MARGIN, AutoTile, auto_tile_size
+from irstudio.inference.backends import EAGER, BackendVerdict, VerdictCache, choose_backend
+from irstudio.inference.backends.cache import AUTOTILE_CACHE_NAME, BACKEND_CACHE_NAME, PRECISION_CACHE_NAME
+from irstudio.inference.precision import PrecisionVerdict, choose_precision
 from irstudio.inference.runner import TilePlan
 from irstudio.models.spec import ModelSpec, Tiling
 
@@ -49,3 +65,125 @@ def plan_for(
         device=device.spec,
         dtype=dtype,
     )
+
+
+MAX_GPU_BATCH = 8
+
+
+@dataclass(frozen=True)
+class AutoPlan:
+    """What ``auto_plan`` chose: the plan, the module to run in place of the model, and why.
+
+    ``module`` takes the model's place in ``run_tiled`` (the model itself, a channels_last or ONNX
+    Runtime wrapper, or a compiled module). ``tile`` is None when the tile was given or not probed.
+    """
+
+    plan: TilePlan
+    module: nn.Module
+    backend: BackendVerdict
+    precision: PrecisionVerdict
+    tile: AutoTile | None = None
+
+    def describe(self) -> str:
+        """One line, e.g. ``"backend onnx (2.4x eager), fp32 (the CPU runs fp32), tile 256"``."""
+        speed = self.backend.speedup_over(EAGER)
+        backend = self.backend.backend + (
+            f" ({speed:.2f}x eager)" if speed and self.backend.backend != EAGER else ""
+        )
+        precision = self.precision.dtype + (f" ({self.precision.note})" if self.precision.note else "")
+        parts = [f"backend {backend}", precision, f"tile {self.plan.tile or 'whole image'}"]
+        if self.plan.batch > 1:
+            parts.append(f"batch {self.plan.batch}")
+        return ", ".join(parts + list(self.backend.notes))
+
+
+def read_side(plan: TilePlan) -> int | None:
+    """The side of an interior tile's read region (core + aligned context both sides); None untiled."""
+    if plan.tile is None:
+        return None
+    return round_up(plan.tile + 2 * aligned_context(plan.context, plan.multiple), plan.multiple)
+
+
+def _gpu_batch(tile: AutoTile | None, device: DeviceInfo) -> int:
+    """Tiles per forward on a GPU: as many predicted tile peaks as fit the margin, at most 8."""
+    if device.spec == "cpu" or tile is None or not tile.predicted_bytes or not tile.budget_bytes:
+        return 1
+    fits = int(MARGIN * tile.budget_bytes // max(tile.predicted_bytes, 1.0))
+    return max(1, min(MAX_GPU_BATCH, fits))
+
+
+def auto_plan(
+    spec: ModelSpec,
+    model: nn.Module,
+    device: DeviceInfo,
+    *,
+    tile: int | None = None,
+    context: int | None = None,
+    dtype: str | None = None,
+    allow_compile: bool = False,
+    backends: Sequence[str] | None = None,
+    state_dir: Path | None = None,
+    repeat: int = 3,
+) -> AutoPlan:
+    """Plan ``spec`` on ``device`` with the measured best precision, tile size and backend.
+
+    Explicit ``tile``/``context``/``dtype`` win; otherwise the precision probe (GPUs), the memory
+    probe (auto tile, capped at ``CPU_TILE`` on the CPU) and the backend chooser decide, each measured
+    once and cached under ``state_dir`` (default ``paths.user_state_dir()``). ``model``: the built
+    model; it is put in eval mode on the device (and may be converted to channels_last in place).
+    ``backends``: restrict the backends timed (default: all that suit the device and precision).
+    Classical baselines and whole-image models run eagerly, unprobed.
+    """
+
+    def cache(name: str) -> VerdictCache | None:
+        return VerdictCache(state_dir / name) if state_dir is not None else None
+
+    model.eval().to(device.spec)
+    if dtype is not None:
+        precision = PrecisionVerdict(dtype, note="as requested")
+    elif spec.learned:
+        precision = choose_precision(
+            model,
+            model_id=spec.id,
+            allowed=spec.half_dtypes,
+            device=device,
+            cache=cache(PRECISION_CACHE_NAME),
+        )
+    else:
+        precision = PrecisionVerdict("fp32", note="classical baseline")
+    probed = None
+    probe_tile = tile is None and spec.learned and spec.tiling is Tiling.SUPPORTED
+    if probe_tile:
+        probed = auto_tile_size(
+            model,
+            model_id=spec.id,
+            device=device,
+            multiple=spec.tile_multiple,
+            context=spec.context if context is None else context,
+            dtype=precision.dtype,
+            default_tile=auto_tile(spec, device) or GPU_TILE,
+            max_tile=CPU_TILE if device.spec == "cpu" else None,
+            cache=cache(AUTOTILE_CACHE_NAME),
+        )
+        tile = probed.tile
+    plan = plan_for(spec, device, tile=tile, context=context, dtype=precision.dtype)
+    plan = replace(plan, batch=_gpu_batch(probed, device))
+    side = read_side(plan)
+    if not spec.learned or side is None:
+        return AutoPlan(
+            plan, model, BackendVerdict(EAGER, (0, 0), notes=("not measured",)), precision, probed
+        )
+    module, verdict = choose_backend(
+        model,
+        model_id=spec.id,
+        device=device,
+        shape=(side, side),
+        dtype=plan.dtype,
+        multiple=spec.tile_multiple,
+        repeat=repeat,
+        allow_compile=allow_compile,
+        candidates=backends,
+        cache=cache(BACKEND_CACHE_NAME),
+        onnx_cache_dir=state_dir / "onnx" if state_dir is not None else None,
+    )
+    return AutoPlan(plan, module, verdict, precision, probed)

@@ -31,6 +31,12 @@ measurements behind it):
   kept, none is skipped or run twice. At the floor, ``OutOfMemoryError`` is raised.
 - Precision: ``"fp32"`` runs as is; ``"fp16"``/``"bf16"`` run under ``torch.autocast`` for the
   device (the model's own parameters are not cast); outputs come back as float32.
+- Region preview (``region=``): only the tiles of the whole-image plan that write into the region
+  run, in plan order, onto a canvas covering just their write regions; the crop returned is bit
+  for bit the same as that region of a full run.
+- Batching (``plan.batch`` > 1, for GPUs): up to ``batch`` consecutive tiles whose padded read
+  regions have the same shape run as one forward; on out-of-memory the batch is halved before the
+  tile is. Cancel is checked before each batch.
 - Mode: every forward runs under ``torch.inference_mode()`` with the model in eval mode; the model
   is moved to ``plan.device`` (``nn.Module.to``, in place) and its train/eval mode is restored when
   the generator finishes or is closed.
@@ -40,6 +46,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import itertools
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass
@@ -81,7 +88,8 @@ class TilePlan:
     and sizes are aligned to it and border reads are padded (reflect) to it. ``scale``: output /
     input size. ``device``: torch device string. ``dtype``: "fp32", "fp16" or "bf16" (autocast).
     ``min_tile``: out-of-memory halving stops here. ``blend``: width of the raised-cosine band
-    across each seam, None = ``context // 2``, 0 = hard seams (pure crop).
+    across each seam, None = ``context // 2``, 0 = hard seams (pure crop). ``batch``: tiles of one
+    read shape run per forward (1 = one at a time).
     """
 
     tile: int | None = None
@@ -92,16 +100,17 @@ class TilePlan:
     dtype: str = "fp32"
     min_tile: int = 32
     blend: int | None = None
+    batch: int = 1
 
     def __post_init__(self) -> None:
         if self.tile is not None and self.tile < 1:
             raise ValueError(f"tile must be >= 1 or None, got {self.tile}")
         if self.context < 0:
             raise ValueError(f"context must be >= 0, got {self.context}")
-        if self.multiple < 1 or self.scale < 1 or self.min_tile < 1:
+        if self.multiple < 1 or self.scale < 1 or self.min_tile < 1 or self.batch < 1:
             raise ValueError(
-                "multiple, scale and min_tile must be >= 1 "
-                f"(got {self.multiple}, {self.scale}, {self.min_tile})"
+                "multiple, scale, min_tile and batch must be >= 1 "
+                f"(got {self.multiple}, {self.scale}, {self.min_tile}, {self.batch})"
             )
         if self.dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
@@ -183,29 +192,63 @@ def _precision(device: torch.device, dtype: str) -> contextlib.AbstractContextMa
     return torch.autocast(device_type=device.type, dtype=half)
 
 
-def _forward_tile(model: nn.Module, image: np.ndarray, tile: Tile, plan: TilePlan) -> np.ndarray:
-    """Run the model on the tile's padded read region; return its write region, (h, w, C) float32."""
+def _forward_tiles(
+    model: nn.Module, image: np.ndarray, tiles: list[Tile], plan: TilePlan
+) -> list[np.ndarray]:
+    """Run the model on the tiles' padded read regions (all of one shape) as one batch; return each
+    tile's write region, (h, w, C) float32."""
     device = torch.device(plan.device)
-    source = _read_tensor(image, tile.read, plan.multiple)
+    sources = [_read_tensor(image, tile.read, plan.multiple) for tile in tiles]
+    source = sources[0] if len(sources) == 1 else torch.cat(sources)
+    del sources
     expected = (source.shape[2] * plan.scale, source.shape[3] * plan.scale)
     with torch.inference_mode(), _precision(device, plan.dtype):
         result = model(source.to(device))
-    if result.ndim != 4 or tuple(result.shape[2:]) != expected:
+    if result.ndim != 4 or result.shape[0] != len(tiles) or tuple(result.shape[2:]) != expected:
         raise ValueError(
             f"model returned shape {tuple(result.shape)} for input {tuple(source.shape)}; "
-            f"expected (1, C, {expected[0]}, {expected[1]}) for scale {plan.scale}"
+            f"expected ({len(tiles)}, C, {expected[0]}, {expected[1]}) for scale {plan.scale}"
         )
     s = plan.scale
-    top, left = (tile.write.y0 - tile.read.y0) * s, (tile.write.x0 - tile.read.x0) * s
-    crop = result[0, :, top : top + tile.write.height * s, left : left + tile.write.width * s]
-    return crop.float().permute(1, 2, 0).cpu().numpy()
+    crops = []
+    for index, tile in enumerate(tiles):
+        top, left = (tile.write.y0 - tile.read.y0) * s, (tile.write.x0 - tile.read.x0) * s
+        crop = result[index, :, top : top + tile.write.height * s, left : left + tile.write.width * s]
+        crops.append(crop.float().permute(1, 2, 0).cpu().numpy())
+    return crops
+
+
+def _read_shape(tile: Tile, height: int, width: int, multiple: int) -> tuple[int, int]:
+    """The (h, w) the model sees for ``tile``: its read region after border padding."""
+    rows = (
+        padded_extent(tile.read.y0, tile.read.y1, height, multiple)
+        if tile.read.y1 == height
+        else tile.read.y1
+    )
+    cols = (
+        padded_extent(tile.read.x0, tile.read.x1, width, multiple) if tile.read.x1 == width else tile.read.x1
+    )
+    return rows - tile.read.y0, cols - tile.read.x0
+
+
+def _next_batch(pending: deque[Tile], batch: int, shape: tuple[int, int], multiple: int) -> list[Tile]:
+    """The first pending tile and up to ``batch - 1`` following ones of the same read shape."""
+    first = _read_shape(pending[0], *shape, multiple)
+    group = [pending[0]]
+    for tile in itertools.islice(pending, 1, None):
+        if len(group) == batch or _read_shape(tile, *shape, multiple) != first:
+            break
+        group.append(tile)
+    return group
 
 
 class _Canvas:
-    """The output image and the blend weights of the finished tiles (1-D factors only)."""
+    """The output over ``window`` (input pixels; the whole image for a full run) and the blend
+    weights of the finished tiles (1-D factors only). Every added tile's write region lies inside
+    ``window``."""
 
-    def __init__(self, height: int, width: int, scale: int) -> None:
-        self.height, self.width, self.scale = height, width, scale
+    def __init__(self, window: Region, scale: int) -> None:
+        self.window, self.scale = window, scale
         self.pixels: np.ndarray | None = None
         self._boxes = np.zeros((0, 4), dtype=np.int64)
         self._weights: list[tuple[Region, np.ndarray, np.ndarray]] = []
@@ -233,13 +276,13 @@ class _Canvas:
     def add(self, tile: Tile, values: np.ndarray) -> None:
         """Fold a tile's output over its write region into the running weighted mean."""
         if self.pixels is None:
-            shape = (self.height * self.scale, self.width * self.scale, values.shape[2])
+            shape = (self.window.height * self.scale, self.window.width * self.scale, values.shape[2])
             self.pixels = np.zeros(shape, dtype=np.float32)
         wy, wx = blend_weights(tile, self.scale)
         weight = np.outer(wy, wx)
         share = weight / (self._weight_before(tile.write) + weight)
-        w = tile.write.scaled(self.scale)
-        view = self.pixels[w.y0 : w.y1, w.x0 : w.x1]
+        w, origin = tile.write.scaled(self.scale), self.window.scaled(self.scale)
+        view = self.pixels[w.y0 - origin.y0 : w.y1 - origin.y0, w.x0 - origin.x0 : w.x1 - origin.x0]
         update = values - view
         update *= share[:, :, None]
         view += update
@@ -280,44 +323,92 @@ def _eval_on(model: nn.Module, device: torch.device) -> Iterator[None]:
 
 
 def run_tiled(
-    model: nn.Module, image: np.ndarray, plan: TilePlan, cancel: CancelToken = NEVER_CANCELLED
+    model: nn.Module,
+    image: np.ndarray,
+    plan: TilePlan,
+    cancel: CancelToken = NEVER_CANCELLED,
+    *,
+    region: Region | None = None,
 ) -> Generator[TileProgress, None, np.ndarray]:
     """Restore ``image`` (float32 HxWxC, [0, 1]) with ``model`` tile by tile.
 
     Yields a ``TileProgress`` after each tile; raises ``Cancelled`` (from ``cancel``) before a tile
     when cancelled; returns float32 ``(H * scale, W * scale, C_out)`` clipped to [0, 1]. The model
     maps (1, C, h, w) to (1, C_out, h * scale, w * scale) for h, w multiples of ``plan.multiple``.
+
+    ``region`` (input pixels, clipped to the image; a preview of what is on screen): only the tiles
+    of the whole-image plan whose write region meets it are run, in the same order, and the result
+    is ``region.scaled(scale)`` of the output, bit for bit the same pixels as that crop of a full
+    run (same reads, same blend arithmetic per pixel). Memory is bounded by the region plus one
+    tile around it, not by the image. ``TileProgress.total`` counts the tiles of the region.
     """
     _check_image(image)
     height, width = image.shape[:2]
     size = _initial_tile(height, width, plan)
     plan_args = {"tile": size, "context": plan.context, "multiple": plan.multiple, "blend": plan.blend}
-    pending = deque(plan_tiles(height, width, **plan_args))
-    canvas = _Canvas(height, width, plan.scale)
+    tiles = plan_tiles(height, width, **plan_args)
+    window = Region(0, 0, height, width)
+    if region is not None:
+        region = _clip_region(region, height, width)
+        tiles = [tile for tile in tiles if tile.write.intersection(region) is not None]
+        window = _bounding_box([tile.write for tile in tiles])
+    pending = deque(renumber(tiles))
+    canvas = _Canvas(window, plan.scale)
     device = torch.device(plan.device)
-    done = 0
+    done, batch = 0, plan.batch
     with _eval_on(model, device):
         while pending:
             cancel.raise_if_cancelled()
-            tile = pending[0]
+            group = _next_batch(pending, batch, (height, width), plan.multiple) if batch > 1 else [pending[0]]
             try:
-                values = _forward_tile(model, image, tile, plan)
+                outputs = _forward_tiles(model, image, group, plan)
             except Exception as exc:
                 if not is_out_of_memory(exc):
                     raise
-                size = _shrink_after_oom(size, tile, plan, exc)
+                if len(group) > 1:
+                    batch = len(group) // 2
+                else:
+                    size = _shrink_after_oom(size, group[0], plan, exc)
             else:
-                pending.popleft()
-                canvas.add(tile, values)
-                del values
-                done += 1
-                yield TileProgress(index=done - 1, total=done + len(pending), region=tile.core, tile=size)
+                for tile, values in zip(group, outputs, strict=True):
+                    pending.popleft()
+                    canvas.add(tile, values)
+                    done += 1
+                    yield TileProgress(index=done - 1, total=done + len(pending), region=tile.core, tile=size)
+                del outputs, values
                 continue
             _free_device_memory(device)
-            pending = _replan(pending, done, size, (height, width), plan)
+            if len(group) == 1:
+                pending = _replan(pending, done, size, (height, width), plan)
     assert canvas.pixels is not None
+    if region is not None:
+        canvas.pixels = _crop(canvas.pixels, region, window, plan.scale)
     np.clip(canvas.pixels, 0.0, 1.0, out=canvas.pixels)
     return canvas.pixels
+
+
+def _clip_region(region: Region, height: int, width: int) -> Region:
+    """``region`` clipped to the image; ValueError when nothing of it is inside."""
+    clipped = region.intersection(Region(0, 0, height, width))
+    if clipped is None:
+        raise ValueError(f"region {region} does not overlap the {height}x{width} image")
+    return clipped
+
+
+def _bounding_box(regions: list[Region]) -> Region:
+    return Region(
+        min(r.y0 for r in regions),
+        min(r.x0 for r in regions),
+        max(r.y1 for r in regions),
+        max(r.x1 for r in regions),
+    )
+
+
+def _crop(pixels: np.ndarray, region: Region, window: Region, scale: int) -> np.ndarray:
+    """A contiguous copy of ``region`` out of ``pixels``, which cover ``window`` at ``scale``
+    (``region`` and ``window`` in input pixels)."""
+    r, origin = region.scaled(scale), window.scaled(scale)
+    return pixels[r.y0 - origin.y0 : r.y1 - origin.y0, r.x0 - origin.x0 : r.x1 - origin.x0].copy()
 
 
 def _initial_tile(height: int, width: int, plan: TilePlan) -> int:

@@ -5,6 +5,10 @@ Our weights are ``.safetensors`` whose string metadata holds ``format`` ("irstud
 only through ``torch.load(weights_only=True)``: a pickle that would run code is refused. A state dict
 that does not fit the model raises ``WeightsMismatchError`` naming the missing, unexpected and
 wrongly shaped keys. Loading never runs code from the file.
+
+Shipped weights (weights/) are listed in ``weights/manifest.json`` (``read_manifest``); each file is
+checked against the manifest's sha256 before it is loaded (``verify_weights``): a file that differs
+(damaged download, partial copy, tampering) raises ``WeightsError`` naming it.
 """
 
 from __future__ import annotations
@@ -13,8 +17,10 @@ import hashlib
 import json
 import os
 import pickle
+import re
 import tempfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -45,6 +51,100 @@ def sha256_of(path: Path) -> str:
     return digest.hexdigest()
 
 
+@dataclass(frozen=True)
+class ShippedWeights:
+    """One entry of ``weights/manifest.json``: ``id`` (the manifest's name for it), ``preset`` (the
+    registry id whose module the weights fill), ``path`` (the file, beside the manifest) and its
+    ``sha256`` (64 lower-case hex digits). ``entry`` is the whole JSON object (task, scores, ...)."""
+
+    id: str
+    preset: str
+    path: Path
+    sha256: str
+    entry: Mapping[str, object]
+
+
+def _manifest_entry(raw: object, index: int, folder: Path, source: str) -> ShippedWeights:
+    """A ``ShippedWeights`` from one manifest object; ``WeightsError`` naming what is wrong."""
+    if not isinstance(raw, Mapping):
+        raise WeightsError(f"{source}: models[{index}] must be an object")
+    model_id = raw.get("id")
+    if not isinstance(model_id, str) or not model_id:
+        raise WeightsError(f"{source}: models[{index}] has no 'id'")
+    preset = raw.get("preset", model_id)
+    file_name = raw.get("file", f"{model_id}.safetensors")
+    digest = raw.get("sha256")
+    if not isinstance(preset, str) or not isinstance(file_name, str):
+        raise WeightsError(f"{source}: '{model_id}': 'preset' and 'file' must be strings")
+    if Path(file_name).name != file_name:
+        raise WeightsError(f"{source}: '{model_id}': 'file' must be a plain file name, got '{file_name}'")
+    if not isinstance(digest, str) or len(digest) != 64 or not all(c in "0123456789abcdef" for c in digest):
+        raise WeightsError(f"{source}: '{model_id}': 'sha256' must be 64 lower-case hex digits")
+    return ShippedWeights(model_id, preset, folder / file_name, digest, dict(raw))
+
+
+def read_manifest(path: str | os.PathLike[str] | None = None) -> list[ShippedWeights]:
+    """The entries of a weights manifest (default: ``paths.manifest_path()``), in file order.
+
+    The manifest is ``{"format": 1, "models": [{"id", "sha256", optional "preset" (default: id),
+    optional "file" (default: "<id>.safetensors"), ...}]}``; files are named relative to the
+    manifest's folder. A missing manifest means no shipped weights (an empty list); a malformed one
+    raises ``WeightsError`` naming it. Files are not opened here (see ``verify_weights``).
+    """
+    if path is None:
+        from irstudio.paths import manifest_path
+
+        path = manifest_path()
+    path = Path(path)
+    if not path.is_file():
+        return []
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsError(f"{path.name}: not a readable weights manifest ({error})") from None
+    models = document.get("models") if isinstance(document, Mapping) else None
+    if not isinstance(models, list):
+        raise WeightsError(f"{path.name}: a weights manifest needs a 'models' list")
+    entries = [_manifest_entry(raw, index, path.parent, path.name) for index, raw in enumerate(models)]
+    ids = [entry.id for entry in entries]
+    duplicates = sorted({model_id for model_id in ids if ids.count(model_id) > 1})
+    if duplicates:
+        raise WeightsError(f"{path.name}: duplicate ids {', '.join(duplicates)}")
+    return entries
+
+
+def verify_weights(path: str | os.PathLike[str], expected_sha256: str) -> Path:
+    """Check that the file at ``path`` has the sha256 ``expected_sha256``; return the path.
+
+    Raises ``WeightsError`` naming the file when it is missing or unreadable, or when its digest
+    differs (both digests are given, so a partial copy is told apart from another file).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path.name}: shipped weight file is missing ({path})")
+    try:
+        actual = sha256_of(path)
+    except OSError as error:
+        raise WeightsError(f"{path.name}: cannot read the weight file ({error.strerror or error})") from None
+    if actual != expected_sha256.lower():
+        raise WeightsError(
+            f"{path.name}: refused: its sha256 is {actual}, the manifest says {expected_sha256.lower()} "
+            "(the file is damaged, incomplete or not the one shipped; reinstall it)"
+        )
+    return path
+
+
+def verified_shipped_path(file_name: str, manifest: str | os.PathLike[str] | None = None) -> Path:
+    """The shipped weight file ``file_name`` (beside the manifest), checked against its sha256.
+
+    Raises ``WeightsError`` when the manifest does not list the file or the digest differs.
+    """
+    for entry in read_manifest(manifest):
+        if entry.path.name == file_name:
+            return verify_weights(entry.path, entry.sha256)
+    raise WeightsError(f"{file_name}: not listed in the weights manifest, so it cannot be verified")
+
+
 def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     try:
         tensors = load_file(str(path), device="cpu")
@@ -57,13 +157,23 @@ def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:
     return tensors, metadata
 
 
+def _unpickling_reason(error: Exception) -> str:
+    """The useful part of torch's weights-only refusal (which global or opcode), without its
+    advice to load unsafely and without terminal colour codes."""
+    text = re.sub(r"\x1b\[[0-9;]*m", "", str(error))
+    found = re.search(r"WeightsUnpickler error: ([^\n]*?)(?:\.\s|\.?$)", text, re.MULTILINE)
+    if found:
+        return found.group(1).strip()
+    return (text.strip().splitlines() or [type(error).__name__])[0]
+
+
 def _read_pickle(path: Path) -> dict[str, object]:
     try:
         loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
         raise WeightsError(
             f"{path.name}: refused: the file holds Python objects beyond plain tensors, and loading it "
-            f"could run code ({str(error).splitlines()[0]}). "
+            f"could run code ({_unpickling_reason(error)}). "
             "Convert it to .safetensors from a trusted source."
         ) from None
     except (RuntimeError, OSError, EOFError, ValueError) as error:
@@ -200,9 +310,8 @@ def save_weights(
 
 
 def open_model(spec: ModelSpec, weights: str | os.PathLike[str] | None = None) -> nn.Module:
-    """``spec``'s model with ``weights`` if given, else its shipped weights (weights/), else as built."""
+    """``spec``'s model with ``weights`` if given, else its shipped weights (weights/, checked against
+    the manifest's sha256), else as built."""
     if weights is None and spec.weights is not None:
-        from irstudio.paths import weights_dir
-
-        weights = weights_dir() / spec.weights
+        weights = verified_shipped_path(spec.weights)
     return load_model(spec, weights)

@@ -1,0 +1,132 @@
+"""File → "Restore a folder…": the batch dialog, run through the window's ``TaskRunner``.
+
+``BatchController(window)`` adds the menu entry and keeps one ``BatchDialog`` (created on first use,
+reused while it lives, so a rerun resumes in the same form). The dialog lists the models of the
+current task; "Start" submits ``run_batch_request`` under ``BATCH_KEY`` on its own lane
+(``BATCH_LANE``): a folder can take hours, so it must neither block nor be cancelled by the
+interactive work of the "device" lane (Esc, opening another photo). The model is built on the
+worker thread, with the model panel's device, precision and tiling at the time of Start.
+
+Each model gets a file-name-safe id in the dialog (``<stem>_<id>.png`` outputs): the registry id,
+or the library file's stem for the user's models.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject
+from PySide6.QtGui import QAction
+
+from irstudio.core.cancel import CancelToken
+from irstudio.core.device import resolve_device
+from irstudio.gui.model_choices import LIBRARY, ModelChoice
+from irstudio.gui.restore_jobs import ModelCache, RunOptions
+from irstudio.gui.widgets.batch_dialog import BatchDialog
+from irstudio.inference.batch import BatchReport, BatchRequest, run_batch_request
+from irstudio.inference.planning import plan_for
+
+if TYPE_CHECKING:
+    from irstudio.gui.main_window import MainWindow
+
+__all__ = ["BATCH_KEY", "BATCH_LANE", "BatchController", "batch_ids"]
+
+BATCH_KEY = "batch"
+BATCH_LANE = "batch"
+
+
+def _safe(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", text).strip("-.") or "model"
+
+
+def batch_ids(choices: list[ModelChoice]) -> dict[str, ModelChoice]:
+    """A unique, file-name-safe id per choice (in order): the registry id, or for a library model
+    its file's stem; a clash gets ``-2``, ``-3``…"""
+    ids: dict[str, ModelChoice] = {}
+    for choice in choices:
+        base = _safe(choice.weights.stem if choice.kind == LIBRARY and choice.weights else choice.key)
+        name, n = base, 1
+        while name in ids:
+            n += 1
+            name = f"{base}-{n}"
+        ids[name] = choice
+    return ids
+
+
+def batch_work(request: BatchRequest, choice: ModelChoice, options: RunOptions):
+    """``TaskRunner`` work: build ``choice`` on the worker thread, restore the folder; yields
+    ``BatchEvent``s, returns the ``BatchReport``."""
+
+    def work(token: CancelToken):
+        token.raise_if_cancelled()
+        device = resolve_device(options.device)
+        plan = plan_for(
+            choice.spec, device, tile=options.tile, context=options.context, dtype=options.precision
+        )
+        model = ModelCache(size=1).get(choice, device.spec)
+        return (yield from run_batch_request(request, model, plan, token))
+
+    return work
+
+
+class BatchController(QObject):
+    """Owns the batch dialog and feeds it the runner's reports for ``BATCH_KEY``."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window = window
+        self.dialog: BatchDialog | None = None
+        self._ids: dict[str, ModelChoice] = {}
+        self.action = QAction("Restore a &folder…", window)
+        self.action.setStatusTip("Restore every photo of a folder with one model")
+        self.action.triggered.connect(lambda _checked=False: self.open_dialog())
+        menu = window.commands.file_menu
+        menu.insertAction(window.commands.save, self.action)
+        runner = window.runner
+        runner.progressed.connect(self._on_progressed)
+        runner.finished.connect(self._on_finished)
+        runner.failed.connect(self._on_failed)
+        runner.cancelled.connect(self._on_cancelled)
+
+    def open_dialog(self) -> BatchDialog:
+        """Show the dialog (the running one, or a new one listing the current task's models)."""
+        if self.dialog is None or not self.dialog.is_running():
+            self._ids = batch_ids(self._window.model_panel.choices())
+            selected = next((i for i, c in self._ids.items() if c.key == self._window.state.model), None)
+            folder = self._window.settings.last_folder or None
+            if self.dialog is not None:
+                self.dialog.deleteLater()
+            self.dialog = BatchDialog(
+                [(i, c.label) for i, c in self._ids.items()], self._window, input_dir=folder, model_id=selected
+            )
+            self.dialog.start_requested.connect(self._start)
+            self.dialog.cancel_requested.connect(lambda: self._window.runner.cancel(BATCH_KEY))
+        self.dialog.show()
+        self.dialog.raise_()
+        return self.dialog
+
+    def _start(self, request: BatchRequest) -> None:
+        choice = self._ids[request.model_id]
+        options = self._window.model_panel.run_options()
+        self._window.runner.submit(BATCH_KEY, batch_work(request, choice, options), lane=BATCH_LANE)
+        self._window.show_status(f"Restoring the folder {request.input_dir} with {choice.label}")
+
+    # ------------------------------------------------------------------ runner reports
+
+    def _on_progressed(self, key: str, event: object) -> None:
+        if key == BATCH_KEY and self.dialog is not None:
+            self.dialog.on_event(event)
+
+    def _on_finished(self, key: str, report: object) -> None:
+        if key == BATCH_KEY and self.dialog is not None and isinstance(report, BatchReport):
+            self.dialog.on_finished(report)
+            self._window.show_status(f"Folder restored: {report.summary()}")
+
+    def _on_failed(self, key: str, message: str) -> None:
+        if key == BATCH_KEY and self.dialog is not None:
+            self.dialog.on_failed(message)
+
+    def _on_cancelled(self, key: str) -> None:
+        if key == BATCH_KEY and self.dialog is not None:
+            self.dialog.on_cancelled()

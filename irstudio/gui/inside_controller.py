@@ -1,0 +1,110 @@
+"""The "Inside" dock: attention, energy, spectrum and error maps of the selected model.
+
+``InsideController(window)`` docks an ``InsideView`` and keeps it in step with the window: the
+shown image, reference, device and selected model (with its weights); the compare view's clicked
+pixel (the query) and visible region (the crop the maps are computed on); the selected model's
+whole-image result, when there is one (spectra and error maps use it instead of running the model).
+The view's ``compute_requested(MapRequest)`` runs ``inference.maps.compute_maps`` under
+``MAPS_KEY`` on the "device" lane (a newer request supersedes the older one; opening another image
+or Esc cancels it). A hidden dock asks for nothing; shown again, it computes what was asked meanwhile.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+
+from irstudio.gui.widgets.inside_view import InsideView
+from irstudio.inference.maps import MapKind, MapRequest, MapsResult, compute_maps
+
+if TYPE_CHECKING:
+    from irstudio.gui.main_window import MainWindow
+
+__all__ = ["MAPS_KEY", "MAPS_LANE", "InsideController"]
+
+MAPS_KEY = "maps"
+MAPS_LANE = "device"
+
+
+class InsideController(QObject):
+    """Wires the Inside view to the window's state, compare view, model panel and runner."""
+
+    def __init__(self, window: MainWindow) -> None:
+        super().__init__(window)
+        self._window, self._state, self._runner = window, window.state, window.runner
+        self._pending = False  # a computation was asked for and has not reported yet
+        self.view = InsideView()
+        self.dock = window.add_dock("Inside", "InsideDock", self.view, Qt.DockWidgetArea.RightDockWidgetArea)
+        view, state, compare = self.view, self._state, window.compare
+        compare.pixel_clicked.connect(view.set_query)
+        compare.visible_region_changed.connect(view.set_region)
+        self.dock.visibilityChanged.connect(self._on_visibility)
+        window.model_panel.model_selected.connect(lambda _key: self._on_model_selected())
+        state.device_changed.connect(view.set_device)
+        state.image_changed.connect(self._on_image_changed)
+        state.reference_changed.connect(lambda: view.set_reference(state.reference))
+        state.result_added.connect(lambda _key: self._sync_output())
+        state.result_removed.connect(lambda _key: self._sync_output())
+        state.results_cleared.connect(self._sync_output)
+        view.compute_requested.connect(self.compute)
+        self._runner.progressed.connect(self._on_progressed)
+        self._runner.finished.connect(self._on_finished)
+        self._runner.failed.connect(self._on_failed)
+        self._runner.cancelled.connect(self._on_cancelled)
+        view.set_device(state.device)
+        self._on_model_selected()
+
+    def compute(self, request: MapRequest) -> None:
+        """Run ``request`` on the worker (superseding the previous maps request)."""
+        self._pending = True
+        self._runner.submit(MAPS_KEY, lambda token: compute_maps(request, token), lane=MAPS_LANE)
+
+    # ------------------------------------------------------------------ window → view
+
+    def _on_model_selected(self) -> None:
+        choice = self._window.model_panel.current_choice()
+        weights = str(choice.weights) if choice is not None and choice.weights is not None else None
+        self.view.set_model(choice.spec if choice is not None else None, weights)
+        self._sync_output()
+
+    def _on_image_changed(self) -> None:
+        image = self._state.image
+        self._pending = False
+        self.view.set_image(image.rgb if image is not None else None)
+        self.view.set_reference(self._state.reference)
+        self._sync_output()
+
+    def _sync_output(self) -> None:
+        """The selected model's whole-image result, or None (then the maps code runs the model)."""
+        choice = self._window.model_panel.current_choice()
+        result = self._state.result(choice.key) if choice is not None else None
+        self.view.set_output(result.image if result is not None and not result.is_preview else None)
+
+    def _on_visibility(self, visible: bool) -> None:
+        self.view.set_active(visible)
+        view = self.view
+        wanted = view.query() is not None or view.kind() is not MapKind.ATTENTION
+        if visible and self._state.image is not None and view.result() is None and wanted:
+            view.request_maps()
+
+    # ------------------------------------------------------------------ runner → view
+
+    def _on_progressed(self, key: str, item: object) -> None:
+        if key == MAPS_KEY:
+            self.view.show_progress(str(item))
+
+    def _on_finished(self, key: str, result: object) -> None:
+        if key == MAPS_KEY and isinstance(result, MapsResult):
+            self._pending = False
+            self.view.show_result(result)
+
+    def _on_failed(self, key: str, message: str) -> None:
+        if key == MAPS_KEY:
+            self._pending = False
+            self.view.show_error(message)
+
+    def _on_cancelled(self, key: str) -> None:
+        if key == MAPS_KEY and self._pending:
+            self._pending = False
+            self.view.show_progress("Cancelled. Click the photo or press Update to compute again.")

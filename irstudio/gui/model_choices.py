@@ -1,0 +1,262 @@
+"""What the model panel offers: tasks, and for each task the models that serve it (no Qt here).
+
+A ``ModelChoice`` is one entry of the list: a registry ``ModelSpec`` plus the weights to load into
+it. The list for a task is, in this order: models with shipped weights (weights/, described in
+weights/manifest.json), the user's library (``paths.user_library_dir()``: ``.safetensors`` files
+written by ``training.export``, recognised by our metadata), classical baselines, and the
+architecture presets without weights (random initialisation, marked "untrained").
+
+``model_card(choice)`` gives the rows of the model card: architecture, parameters, MACs, scale,
+precisions, weights and, when known, training data, iterations and benchmark scores.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from safetensors import safe_open
+
+from irstudio.models.catalog import REGISTRY
+from irstudio.models.loading import FORMAT_TAG
+from irstudio.models.spec import ModelSpec, Task
+
+__all__ = [
+    "TASKS",
+    "ModelChoice",
+    "TaskChoice",
+    "choices_for",
+    "library_models",
+    "model_card",
+    "read_manifest",
+    "task_choice",
+]
+
+_log = logging.getLogger(__name__)
+
+SHIPPED, LIBRARY, BASELINE, UNTRAINED = "shipped", "library", "baseline", "untrained"
+KIND_TITLES = {
+    SHIPPED: "Trained models",
+    LIBRARY: "Your library",
+    BASELINE: "Classical baselines",
+    UNTRAINED: "Untrained presets (random weights)",
+}
+
+
+@dataclass(frozen=True)
+class TaskChoice:
+    """A task as the user picks it: ``key`` (settings), ``label``, the registry task and scale."""
+
+    key: str
+    label: str
+    task: Task
+    scale: int
+
+
+TASKS: tuple[TaskChoice, ...] = (
+    TaskChoice("denoise", "Denoise", Task.DENOISE, 1),
+    TaskChoice("sr2", "Super-resolution ×2", Task.SR, 2),
+    TaskChoice("sr4", "Super-resolution ×4", Task.SR, 4),
+    TaskChoice("jpeg", "Remove JPEG artifacts", Task.JPEG, 1),
+    TaskChoice("derain", "Remove rain", Task.DERAIN, 1),
+)
+
+
+def task_choice(key: str) -> TaskChoice:
+    """The task with ``key``; the first task when the key is unknown (e.g. stale settings)."""
+    return next((t for t in TASKS if t.key == key), TASKS[0])
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """One model the user can run.
+
+    ``key``: unique in the app (the registry id, or ``library:<file name>``); ``kind``: one of
+    shipped / library / baseline / untrained; ``weights``: the file to load, None for baselines
+    and untrained presets; ``record``: what is known about its training (manifest entry, or the
+    library file's metadata), possibly empty.
+    """
+
+    key: str
+    label: str
+    spec: ModelSpec
+    kind: str
+    weights: Path | None = None
+    record: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def untrained(self) -> bool:
+        return self.kind == UNTRAINED
+
+
+@dataclass(frozen=True)
+class LibraryModel:
+    """A weight file of the user's library: its path, base preset and metadata values (JSON-decoded)."""
+
+    path: Path
+    spec: ModelSpec
+    name: str
+    task: str
+    scale: int
+    metadata: Mapping[str, object]
+
+
+def read_manifest(path: Path) -> dict[str, dict[str, object]]:
+    """The manifest's entries by model id; empty when the file is absent or unreadable (logged)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as error:
+        _log.warning("cannot read %s: %s", path, error)
+        return {}
+    entries = data.get("models", []) if isinstance(data, dict) else []
+    return {str(e["id"]): e for e in entries if isinstance(e, dict) and "id" in e}
+
+
+def _decoded(metadata: Mapping[str, str]) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for key, raw in metadata.items():
+        try:
+            values[key] = json.loads(raw)
+        except ValueError:
+            values[key] = raw
+    return values
+
+
+def _library_entry(path: Path) -> LibraryModel | None:
+    """The library model in ``path``, or None (logged) when it is not one of ours."""
+    try:
+        with safe_open(str(path), framework="pt") as handle:  # header only, no tensors read
+            metadata = dict(handle.metadata() or {})
+    except Exception as error:
+        _log.warning("%s: not a readable safetensors file (%s)", path, error)
+        return None
+    if metadata.get("format") != FORMAT_TAG or metadata.get("preset") not in REGISTRY:
+        _log.warning("%s: no IR Studio metadata naming a known preset; skipped", path)
+        return None
+    spec = REGISTRY.get(metadata["preset"])
+    values = _decoded(metadata)
+    task = str(values.get("task") or spec.tasks[0].value)
+    scale = values.get("scale", spec.scale)
+    return LibraryModel(
+        path=path,
+        spec=spec,
+        name=str(values.get("name") or path.stem),
+        task=task,
+        scale=int(scale) if isinstance(scale, int | float | str) else spec.scale,
+        metadata=values,
+    )
+
+
+def library_models(folder: Path) -> list[LibraryModel]:
+    """The user's models in ``folder`` (``*.safetensors`` with our metadata), sorted by name."""
+    if not folder.is_dir():
+        return []
+    entries = (_library_entry(path) for path in sorted(folder.glob("*.safetensors")))
+    return sorted((e for e in entries if e is not None), key=lambda e: e.name.lower())
+
+
+def _registry_choices(task: TaskChoice, manifest: Mapping[str, Mapping[str, object]]) -> list[ModelChoice]:
+    choices = []
+    for spec in REGISTRY.for_task(task.task, task.scale):
+        if not spec.learned:
+            kind, weights = BASELINE, None
+        elif spec.weights is not None:
+            from irstudio.paths import weights_dir
+
+            kind, weights = SHIPPED, weights_dir() / spec.weights
+        else:
+            kind, weights = UNTRAINED, None
+        choices.append(ModelChoice(spec.id, spec.name, spec, kind, weights, manifest.get(spec.id, {})))
+    return choices
+
+
+def choices_for(
+    task: TaskChoice, *, manifest: Mapping[str, Mapping[str, object]], library: Iterable[LibraryModel]
+) -> list[ModelChoice]:
+    """The models for ``task``: shipped, library, baselines, untrained presets (each in its order)."""
+    registry = _registry_choices(task, manifest)
+    mine = [
+        ModelChoice(f"library:{m.path.name}", m.name, m.spec, LIBRARY, m.path, m.metadata)
+        for m in library
+        if m.task == task.task.value and m.scale == task.scale
+    ]
+    by_kind = {kind: [c for c in registry if c.kind == kind] for kind in (SHIPPED, BASELINE, UNTRAINED)}
+    return [*by_kind[SHIPPED], *mine, *by_kind[BASELINE], *by_kind[UNTRAINED]]
+
+
+# ---------------------------------------------------------------------------------- model card
+
+
+def _count(value: int) -> str:
+    if value >= 1_000_000:
+        return f"{value / 1e6:.2f} M"
+    if value >= 1_000:
+        return f"{value / 1e3:.1f} k"
+    return str(value)
+
+
+def _scores(scores: object) -> str:
+    """``{"Set5": {"psnr": 32.1, "ssim": 0.90}, ...}`` (or plain numbers) as one line per benchmark."""
+    if not isinstance(scores, Mapping):
+        return str(scores)
+    lines = []
+    for bench, value in scores.items():
+        if isinstance(value, Mapping):
+            parts = []
+            if "psnr" in value:
+                parts.append(f"{float(value['psnr']):.2f} dB")
+            if "ssim" in value:
+                parts.append(f"SSIM {float(value['ssim']):.4f}")
+            lines.append(f"{bench}: {', '.join(parts) or value}")
+        else:
+            lines.append(f"{bench}: {value}")
+    return "\n".join(lines)
+
+
+def _training_rows(record: Mapping[str, object]) -> list[tuple[str, str]]:
+    """Training data, iterations and scores from a manifest entry or a library file's metadata."""
+    training = record.get("training")
+    training = training if isinstance(training, Mapping) else {}
+    rows = []
+    data = record.get("training_data") or record.get("data") or training.get("data")
+    if data:
+        rows.append(("Training data", data if isinstance(data, str) else json.dumps(data)))
+    steps = record.get("iterations") or training.get("steps")
+    if steps:
+        rows.append(("Iterations", f"{int(steps):,}"))  # type: ignore[call-overload]
+    if record.get("scores"):
+        rows.append(("Scores", _scores(record["scores"])))
+    psnr, ssim = training.get("psnr"), training.get("ssim")
+    if isinstance(psnr, int | float):
+        extra = f", SSIM {ssim:.4f}" if isinstance(ssim, int | float) else ""
+        rows.append(("Validation", f"{psnr:.2f} dB{extra}"))
+    return rows
+
+
+def model_card(choice: ModelChoice) -> list[tuple[str, str]]:
+    """(label, value) rows describing ``choice``; the first row is the status line."""
+    spec = choice.spec
+    status = {
+        SHIPPED: "Trained weights shipped with IR Studio",
+        LIBRARY: f"Your model, based on {spec.id}",
+        BASELINE: "Classical method (no weights)",
+        UNTRAINED: "Untrained (random weights): output is not a restoration",
+    }[choice.kind]
+    rows = [("Status", status), ("Architecture", f"{spec.arch}, ×{spec.scale}")]
+    if spec.learned:
+        rows.append(("Parameters", _count(spec.params)))
+        if spec.macs_720p is not None:
+            rows.append(("MACs", f"{spec.macs_720p / 1e9:.1f} G for a 1280×720 output"))
+        precisions = ", ".join(("fp32", *spec.half_dtypes))
+        rows.append(("Precision", f"{precisions}; tiles on a {spec.tile_multiple} px grid"))
+    if choice.weights is not None:
+        rows.append(("Weights", choice.weights.name))
+    rows += _training_rows(choice.record)
+    if spec.description:
+        rows.append(("About", spec.description))
+    return rows

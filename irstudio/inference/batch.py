@@ -1,0 +1,428 @@
+"""Restore a folder of photos: a mirrored output tree, skip what exists, collect errors, resumable.
+
+``plan_batch(input_dir, output_dir, model_id)`` lists the images (suffixes of
+``core.image_io.READ_SUFFIXES``, hidden files and folders skipped, sorted) and gives each one its output
+``output_dir/<relative folder>/<stem>_<model>.png``. Two sources in one folder with the same stem
+(``a.jpg``, ``a.png``) get ``<stem>-<suffix>_<model>.png`` so neither output hides the other. An output
+folder inside the input folder is left out of the listing; the input folder itself is refused as output.
+
+``run_batch(model, items, plan, cancel, journal=...)`` is a generator. For each item it yields a
+``BatchEvent`` (``STARTED``, one ``PROGRESS`` per tile, then ``WRITTEN``, ``SKIPPED`` or ``FAILED``)
+whose ``overall`` is the batch's progress in [0, 1] (finished files plus the fraction of tiles of the
+current one, over the total), and it returns a ``BatchReport``.
+
+Contracts:
+
+- Never overwrites: an item whose output exists is skipped (``SKIPPED``), checked when its turn comes.
+- Outputs are written atomically (``write_image``: hidden temporary file, then published), as PNG with
+  the source's EXIF/ICC, 16 bits for 16-bit sources, alpha carried (resized for SR). A file is either
+  complete or absent; a leftover temporary of an interrupted write of the same output (only a hard
+  crash leaves one) is removed before that output is made again.
+- Per-file errors (``PER_FILE_ERRORS``: unreadable or too large images, write failures, invalid
+  arrays, out of memory at the smallest tile) are collected in the report and the batch goes on. Any
+  other exception (a bug, a lost device) and ``Cancelled`` stop the batch and propagate.
+- Journal (optional): ``<output_dir>/.irstudio-batch.jsonl``, one JSON line per written or failed file
+  (``{"source", "target", "model", "status", "message", "time"}``, paths relative to the journal's
+  folder, POSIX separators), appended and flushed to disk right after the file finished. A rerun on
+  the same folders skips the outputs already written (reported as done earlier) and retries the
+  failed ones; unreadable journal lines (a crash mid-line) are ignored.
+
+No Qt; runs on any thread (the GUI runs it through ``TaskRunner``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import json
+import os
+import re
+import time
+from collections.abc import Generator, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+import torch
+from torch import nn
+
+from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
+from irstudio.core.image_io import (
+    READ_SUFFIXES,
+    ImageError,
+    OutputExistsError,
+    read_image,
+    resize_alpha,
+    write_image,
+)
+from irstudio.inference.runner import TilePlan, run_tiled
+
+__all__ = [
+    "JOURNAL_NAME",
+    "PER_FILE_ERRORS",
+    "BatchError",
+    "BatchEvent",
+    "BatchEventKind",
+    "BatchItem",
+    "BatchReport",
+    "BatchRequest",
+    "FileFailure",
+    "default_output_dir",
+    "journal_path",
+    "plan_batch",
+    "read_journal",
+    "run_batch",
+    "run_batch_request",
+]
+
+JOURNAL_NAME = ".irstudio-batch.jsonl"
+OUTPUT_SUFFIX = ".png"
+
+PER_FILE_ERRORS: tuple[type[BaseException], ...] = (
+    ImageError,
+    OSError,
+    ValueError,
+    MemoryError,
+    torch.OutOfMemoryError,
+)
+"""Errors that fail one file and let the batch go on (everything else stops the batch)."""
+
+
+class BatchError(ValueError):
+    """The batch cannot be planned (missing input folder, output folder equal to the input)."""
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    """What the batch dialog asks for: restore ``input_dir`` (with subfolders if ``recursive``) into
+    the mirrored tree ``output_dir`` with the model ``model_id``."""
+
+    input_dir: Path
+    output_dir: Path
+    model_id: str
+    recursive: bool = True
+
+
+@dataclass(frozen=True)
+class BatchItem:
+    """One file to restore: ``source`` (absolute), ``target`` (its output), ``relative`` (the source's
+    path relative to the input folder, POSIX form, e.g. ``"trip/day1/a.jpg"``), ``model`` (the model
+    id in the output name)."""
+
+    source: Path
+    target: Path
+    relative: str
+    model: str
+
+
+class BatchEventKind(str, enum.Enum):
+    """What a ``BatchEvent`` reports; each file gives STARTED, PROGRESS..., then one outcome, or only
+    SKIPPED."""
+
+    STARTED = "started"  # the file is being read
+    PROGRESS = "progress"  # a tile of the file finished
+    WRITTEN = "written"  # the output was written
+    SKIPPED = "skipped"  # the output existed; ``message`` says why
+    FAILED = "failed"  # the file failed; ``message`` says why (without the file's path)
+
+
+@dataclass(frozen=True)
+class BatchEvent:
+    """Progress of a batch. ``index``: 0-based position of ``item`` in the batch; ``total``: items in
+    the batch; ``finished``: items finished before this one (this one included for WRITTEN, SKIPPED,
+    FAILED); ``tile``/``tiles``: tiles done and planned in the current file (0/0 outside PROGRESS)."""
+
+    kind: BatchEventKind
+    item: BatchItem
+    index: int
+    total: int
+    finished: int
+    tile: int = 0
+    tiles: int = 0
+    message: str = ""
+
+    @property
+    def overall(self) -> float:
+        """The batch's progress in [0, 1]: finished files plus the current file's tile fraction."""
+        if self.total == 0:
+            return 1.0
+        partial = self.tile / self.tiles if self.kind is BatchEventKind.PROGRESS and self.tiles else 0.0
+        return min(1.0, (self.finished + partial) / self.total)
+
+
+@dataclass(frozen=True)
+class FileFailure:
+    """A file that failed: ``source`` (absolute), ``relative`` (to the input folder), ``reason``
+    (user-facing, without the path); ``message`` is ``"<source>: <reason>"``."""
+
+    source: Path
+    relative: str
+    reason: str
+
+    @property
+    def message(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class BatchReport:
+    """What a batch did: outputs ``written``, outputs ``skipped`` because they existed (``earlier``:
+    the subset the journal records as written by an earlier run), and the ``failed`` sources."""
+
+    written: tuple[Path, ...] = ()
+    skipped: tuple[Path, ...] = ()
+    failed: tuple[FileFailure, ...] = ()
+    earlier: tuple[Path, ...] = ()
+
+    @property
+    def total(self) -> int:
+        return len(self.written) + len(self.skipped) + len(self.failed)
+
+    def summary(self) -> str:
+        """One line, e.g. ``4 written, 1 skipped (1 done earlier), 1 failed``."""
+        skipped = f"{len(self.skipped)} skipped"
+        if self.earlier:
+            skipped += f" ({len(self.earlier)} done earlier)"
+        return f"{len(self.written)} written, {skipped}, {len(self.failed)} failed"
+
+
+# --------------------------------------------------------------------------------------------------
+# Planning
+
+
+def default_output_dir(input_dir: str | os.PathLike[str], model_id: str) -> Path:
+    """``<input_dir>_<model>`` beside the input folder (the CLI's default when --out is not given)."""
+    folder = Path(input_dir).resolve()
+    return folder.with_name(f"{folder.name}_{model_id}")
+
+
+def journal_path(output_dir: str | os.PathLike[str]) -> Path:
+    """Where a batch into ``output_dir`` keeps its journal."""
+    return Path(output_dir) / JOURNAL_NAME
+
+
+def plan_batch(
+    input_dir: str | os.PathLike[str],
+    output_dir: str | os.PathLike[str],
+    model_id: str,
+    *,
+    recursive: bool = True,
+) -> list[BatchItem]:
+    """The images under ``input_dir`` (sorted by relative path) and their mirrored outputs.
+
+    Raises ``BatchError`` when ``input_dir`` is not a folder or ``output_dir`` is the same folder.
+    An empty list when there is no image.
+    """
+    source_root = Path(input_dir).resolve()
+    target_root = Path(output_dir).resolve()
+    if not source_root.is_dir():
+        raise BatchError(f"{input_dir}: no such folder")
+    if target_root == source_root:
+        raise BatchError(
+            f"{output_dir}: the output folder must differ from the input folder "
+            "(outputs would be mixed with the photos)"
+        )
+    sources = sorted(_images_under(source_root, target_root, recursive=recursive))
+    return _with_targets(sources, source_root, target_root, model_id)
+
+
+def _images_under(root: Path, excluded: Path, *, recursive: bool) -> Iterator[Path]:
+    """Image files under ``root`` (not hidden, not under ``excluded``), symlinked folders not followed."""
+    for folder, subfolders, files in os.walk(root):
+        here = Path(folder)
+        subfolders[:] = [
+            name for name in subfolders if recursive and not name.startswith(".") and here / name != excluded
+        ]
+        for name in files:
+            path = here / name
+            if not name.startswith(".") and path.suffix.lower() in READ_SUFFIXES and path.is_file():
+                yield path
+
+
+def _with_targets(
+    sources: Sequence[Path], source_root: Path, target_root: Path, model_id: str
+) -> list[BatchItem]:
+    stems: dict[tuple[Path, str], int] = {}
+    for source in sources:
+        key = (source.parent, source.stem.lower())
+        stems[key] = stems.get(key, 0) + 1
+    items = []
+    for source in sources:
+        relative = source.relative_to(source_root)
+        shared = stems[(source.parent, source.stem.lower())] > 1
+        stem = f"{source.stem}-{source.suffix.lstrip('.')}" if shared else source.stem
+        target = target_root / relative.parent / f"{stem}_{model_id}{OUTPUT_SUFFIX}"
+        items.append(BatchItem(source=source, target=target, relative=relative.as_posix(), model=model_id))
+    return items
+
+
+# --------------------------------------------------------------------------------------------------
+# Journal
+
+
+def read_journal(path: str | os.PathLike[str]) -> dict[Path, dict[str, object]]:
+    """The last entry per output (absolute path) in a journal; {} when it does not exist.
+
+    Lines that are not JSON objects with a ``target`` (e.g. cut short by a crash) are ignored.
+    """
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    entries: dict[Path, dict[str, object]] = {}
+    with path.open("r", encoding="utf-8", errors="replace") as fp:
+        for line in fp:
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                if isinstance(entry, dict) and isinstance(entry.get("target"), str):
+                    entries[(path.parent / entry["target"]).resolve()] = entry
+    return entries
+
+
+def _relative_to(path: Path, folder: Path) -> str:
+    """``path`` relative to ``folder`` in POSIX form, or absolute when it is elsewhere."""
+    try:
+        return PurePosixPath(Path(os.path.relpath(path, folder))).as_posix()
+    except ValueError:  # another drive on Windows
+        return path.as_posix()
+
+
+def _append_journal(path: Path, item: BatchItem, status: str, message: str = "") -> None:
+    """Append one line and flush it to disk; a previous line cut short by a crash is terminated first."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    entry = {
+        "source": item.relative,
+        "target": _relative_to(item.target, path.parent),
+        "model": item.model,
+        "status": status,
+        "message": message,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%S"),
+    }
+    with path.open("ab") as fp:
+        if fp.tell() > 0 and not _ends_with_newline(path):
+            fp.write(b"\n")
+        fp.write(json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n")
+        fp.flush()
+        os.fsync(fp.fileno())
+
+
+def _ends_with_newline(path: Path) -> bool:
+    with path.open("rb") as fp:
+        fp.seek(-1, os.SEEK_END)
+        return fp.read(1) == b"\n"
+
+
+# --------------------------------------------------------------------------------------------------
+# Running
+
+
+_TEMP_NAME = re.compile(r"^\.(?P<stem>.*)\.[0-9a-f]{12}\.tmp(?P<suffix>\.\w+)$")
+
+
+def _remove_stale_temporaries(target: Path) -> None:
+    """Delete leftovers of an interrupted ``write_image`` of ``target`` (``.<stem>.<hex>.tmp<suffix>``,
+    the temporary-file naming of ``core.image_io``); only a hard crash leaves them behind."""
+    if not target.parent.is_dir():
+        return
+    for candidate in target.parent.glob(f".*.tmp{target.suffix}"):
+        match = _TEMP_NAME.match(candidate.name)
+        if match and match["stem"] == target.stem[:48] and match["suffix"] == target.suffix:
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+
+
+def _restore_item(
+    model: nn.Module, item: BatchItem, plan: TilePlan, cancel: CancelToken
+) -> Generator[tuple[int, int], None, Path]:
+    """Read, restore tile by tile (yields ``(tiles done, tiles planned)``), write atomically."""
+    loaded = read_image(item.source)
+    with contextlib.closing(run_tiled(model, loaded.rgb, plan, cancel)) as steps:
+        while True:
+            try:
+                step = next(steps)
+            except StopIteration as finished:
+                output = finished.value
+                break
+            yield step.index + 1, step.total
+    alpha = loaded.alpha
+    if alpha is not None and alpha.shape != output.shape[:2]:
+        alpha = resize_alpha(alpha, output.shape[0], output.shape[1])
+    cancel.raise_if_cancelled()
+    item.target.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temporaries(item.target)
+    return write_image(item.target, output, alpha=alpha, source=loaded.info, overwrite=False)
+
+
+def _describe_error(error: BaseException, item: BatchItem) -> str:
+    """The user-facing reason, without the file's path (``ImageError`` messages start with it)."""
+    if isinstance(error, ImageError):
+        return str(error).removeprefix(f"{item.source}: ").removeprefix(f"{error.path}: ")
+    if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
+        return f"out of memory ({error or 'no detail'}); try a smaller tile or another device"
+    return f"{type(error).__name__}: {error}"
+
+
+def run_batch(
+    model: nn.Module,
+    items: Sequence[BatchItem],
+    plan: TilePlan,
+    cancel: CancelToken = NEVER_CANCELLED,
+    *,
+    journal: Path | None = None,
+) -> Generator[BatchEvent, None, BatchReport]:
+    """Restore ``items`` in order with ``model`` under ``plan``; yields ``BatchEvent``s, returns the
+    ``BatchReport``. See the module docstring for skipping, errors, atomic writes and the journal.
+
+    Raises ``Cancelled`` (checked before each tile and before each write) when ``cancel`` is set:
+    the files finished so far stay written and journalled, the current one leaves nothing behind.
+    """
+    total = len(items)
+    done_earlier = (
+        {p for p, e in read_journal(journal).items() if e.get("status") == "written"} if journal else set()
+    )
+    written: list[Path] = []
+    skipped: list[Path] = []
+    earlier: list[Path] = []
+    failed: list[FileFailure] = []
+    for index, item in enumerate(items):
+        cancel.raise_if_cancelled()
+        finished = len(written) + len(skipped) + len(failed)
+        event = {"item": item, "index": index, "total": total}
+        if os.path.lexists(item.target):
+            skipped.append(item.target)
+            earlier_run = item.target.resolve() in done_earlier
+            if earlier_run:
+                earlier.append(item.target)
+            reason = "done in an earlier run" if earlier_run else "output exists"
+            yield BatchEvent(BatchEventKind.SKIPPED, finished=finished + 1, message=reason, **event)
+            continue
+        yield BatchEvent(BatchEventKind.STARTED, finished=finished, **event)
+        try:
+            with contextlib.closing(_restore_item(model, item, plan, cancel)) as steps:
+                for tile, tiles in steps:
+                    yield BatchEvent(
+                        BatchEventKind.PROGRESS, finished=finished, tile=tile, tiles=tiles, **event
+                    )
+        except OutputExistsError:  # appeared while this file was being restored
+            skipped.append(item.target)
+            yield BatchEvent(BatchEventKind.SKIPPED, finished=finished + 1, message="output exists", **event)
+            continue
+        except PER_FILE_ERRORS as error:
+            reason = _describe_error(error, item)
+            failed.append(FileFailure(item.source, item.relative, reason))
+            if journal is not None:
+                _append_journal(journal, item, "failed", reason)
+            yield BatchEvent(BatchEventKind.FAILED, finished=finished + 1, message=reason, **event)
+            continue
+        written.append(item.target)
+        if journal is not None:
+            _append_journal(journal, item, "written")
+        yield BatchEvent(BatchEventKind.WRITTEN, finished=finished + 1, **event)
+    return BatchReport(tuple(written), tuple(skipped), tuple(failed), tuple(earlier))
+
+
+def run_batch_request(
+    request: BatchRequest, model: nn.Module, plan: TilePlan, cancel: CancelToken = NEVER_CANCELLED
+) -> Generator[BatchEvent, None, BatchReport]:
+    """Plan ``request`` and run it with its journal in the output folder (what the GUI submits)."""
+    items = plan_batch(request.input_dir, request.output_dir, request.model_id, recursive=request.recursive)
+    report = yield from run_batch(model, items, plan, cancel, journal=journal_path(request.output_dir))
+    return report

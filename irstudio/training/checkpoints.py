@@ -1,0 +1,146 @@
+"""Training checkpoints: everything needed to continue a run exactly, in a file that loads with
+``torch.load(weights_only=True)`` (tensors, numbers, strings, lists and dicts only; no pickled code).
+
+Layout of a checkpoint (a dict): ``format`` ("irstudio-train-checkpoint"), ``version``, ``step``
+(steps done), ``draws`` (training samples consumed: the data sampler's position), ``model`` and
+``ema`` (state dicts; ``ema`` None when EMA is off), ``optimizer``, ``schedule``, ``rng`` (one entry
+per process: python, numpy, torch and CUDA generator states as tensors), ``world_size``,
+``model_id``, ``task``, ``scale``, ``config`` (the run's TrainConfig as JSON), ``best_psnr`` and
+the last validation's ``psnr``/``ssim`` (None before any).
+
+Files are ``<run>/checkpoints/step_00001234.pt``, written to a temporary file in the same folder,
+flushed and renamed over (``os.replace``), so a crash never leaves a half-written checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import re
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+FORMAT = "irstudio-train-checkpoint"
+VERSION = 1
+_NAME = re.compile(r"^step_(\d{8,})\.pt$")
+
+
+class CheckpointError(ValueError):
+    """A checkpoint is missing, unreadable or not ours; the message names the file."""
+
+
+def checkpoints_dir(run_dir: str | Path) -> Path:
+    return Path(run_dir) / "checkpoints"
+
+
+def checkpoint_path(run_dir: str | Path, step: int) -> Path:
+    return checkpoints_dir(run_dir) / f"step_{step:08d}.pt"
+
+
+def list_checkpoints(run_dir: str | Path) -> list[Path]:
+    """The run's checkpoints, oldest (lowest step) first."""
+    folder = checkpoints_dir(run_dir)
+    if not folder.is_dir():
+        return []
+    found = [(int(m.group(1)), p) for p in folder.iterdir() if (m := _NAME.match(p.name)) and p.is_file()]
+    return [path for _, path in sorted(found)]
+
+
+def latest_checkpoint(run_dir: str | Path) -> Path | None:
+    found = list_checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
+    """Delete all but the newest ``keep`` checkpoints; returns the deleted paths."""
+    found = list_checkpoints(run_dir)
+    doomed = found[: max(0, len(found) - keep)]
+    for path in doomed:
+        path.unlink(missing_ok=True)
+    return doomed
+
+
+# --------------------------------------------------------------------------------------------------
+# Random generator states as tensors
+
+
+def capture_rng() -> dict[str, object]:
+    """This process's python, numpy (legacy global), torch and CUDA generator states, weights_only-safe."""
+    version, python_state, gauss = random.getstate()
+    _, keys, position, has_gauss, cached = np.random.get_state()
+    state: dict[str, object] = {
+        "python_version": int(version),
+        "python": torch.tensor(python_state, dtype=torch.int64),
+        "python_gauss": gauss,
+        "numpy_keys": torch.from_numpy(keys.astype(np.int64)),
+        "numpy_pos": int(position),
+        "numpy_has_gauss": int(has_gauss),
+        "numpy_cached": float(cached),
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+    return state
+
+
+def restore_rng(state: dict[str, object]) -> None:
+    """Put back generator states captured by ``capture_rng`` (CUDA only when devices exist)."""
+    python_state = tuple(int(v) for v in state["python"].tolist())  # type: ignore[union-attr]
+    random.setstate((int(state["python_version"]), python_state, state["python_gauss"]))  # type: ignore[arg-type]
+    keys = state["numpy_keys"].numpy().astype(np.uint32)  # type: ignore[union-attr]
+    np.random.set_state(
+        (
+            "MT19937",
+            keys,
+            int(state["numpy_pos"]),
+            int(state["numpy_has_gauss"]),  # type: ignore[arg-type]
+            float(state["numpy_cached"]),
+        )
+    )  # type: ignore[arg-type]
+    torch.set_rng_state(state["torch"])  # type: ignore[arg-type]
+    cuda_states = state.get("cuda") or []
+    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():  # type: ignore[arg-type]
+        torch.cuda.set_rng_state_all(cuda_states)  # type: ignore[arg-type]
+
+
+# --------------------------------------------------------------------------------------------------
+# Files
+
+
+def save_checkpoint(state: dict[str, object], path: str | Path) -> Path:
+    """Write ``state`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            torch.save({"format": FORMAT, "version": VERSION, **state}, stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(path: str | Path) -> dict[str, object]:
+    """Read a checkpoint on the CPU with ``weights_only=True``; refuse files that are not ours."""
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"{path}: no such checkpoint")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
+        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise CheckpointError(f"{path}: not a readable training checkpoint ({first_line})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise CheckpointError(f"{path}: not an IR Studio training checkpoint")
+    if state.get("version") != VERSION:
+        raise CheckpointError(
+            f"{path}: checkpoint version {state.get('version')} (this IR Studio reads {VERSION})"
+        )
+    return state

@@ -1,0 +1,236 @@
+"""Everything a run needs before its first step: model, device, precision, optimiser, data, resume.
+
+``prepare(config, resume)`` returns a ``Prepared`` run (``loop.train`` drives it). The model is the
+registry entry ``config.model.id`` with ``config.model.weights`` (or its shipped weights) loaded;
+initialisation is seeded by ``config.seed``. Resuming loads the checkpoint's model, EMA,
+optimiser, schedule, step, sampler position and (per process) RNG states.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from torch.nn.parallel import DistributedDataParallel
+
+from irstudio.core.device import resolve_device
+from irstudio.models.catalog import resolve_id
+from irstudio.models.loading import load_state, open_model
+from irstudio.models.spec import ModelSpec
+from irstudio.training.checkpoints import (
+    CheckpointError,
+    latest_checkpoint,
+    list_checkpoints,
+    load_checkpoint,
+    restore_rng,
+)
+from irstudio.training.config import ConfigError, TrainConfig
+from irstudio.training.data_setup import RunData, build_run_data
+from irstudio.training.distributed import Distributed
+from irstudio.training.losses import LossFunction, build_loss
+from irstudio.training.optim import ModelEMA, WarmupCosine, build_optimizer
+
+
+@dataclass
+class Prepared:
+    """A run ready to step. ``net`` is the plain module, ``trained`` the one to call (DDP-wrapped
+    under torchrun). ``ema`` is None when EMA is off. ``resumed_from``: the checkpoint, if any."""
+
+    config: TrainConfig
+    spec: ModelSpec
+    task: str
+    scale: int
+    device: torch.device
+    bf16: bool
+    dist: Distributed
+    net: nn.Module
+    trained: nn.Module
+    ema: ModelEMA | None
+    optimizer: torch.optim.Optimizer
+    schedule: WarmupCosine
+    loss: LossFunction
+    data: RunData
+    start_step: int = 0
+    start_draws: int = 0
+    best_psnr: float | None = None
+    last_scores: tuple[float, float] | None = None
+    resumed_from: Path | None = None
+    rng_notice: str | None = None
+
+    @property
+    def precision(self) -> str:
+        return "bf16" if self.bf16 else "fp32"
+
+    def close(self) -> None:
+        """Drop the DDP wrapper, then leave the process group. In this order: a DDP reducer that
+        outlives the group destroys it from its destructor while holding the GIL, which deadlocks
+        against gloo's worker threads."""
+        if self.trained is not self.net:
+            self.trained = self.net
+            gc.collect()
+        self.dist.close()
+
+
+def resolve_task(config: TrainConfig, spec: ModelSpec) -> str:
+    tasks = [task.value for task in spec.tasks]
+    task = config.model.task or tasks[0]
+    if task not in tasks:
+        raise ConfigError(f"model.task: {spec.id} does not do '{task}' (it does: {', '.join(tasks)})")
+    return task
+
+
+def _wants_cuda(requested: str) -> bool:
+    wanted = requested.strip().lower()
+    return wanted.startswith("cuda") or (wanted == "auto" and torch.cuda.is_available())
+
+
+def _pick_device(config: TrainConfig, dist: Distributed) -> torch.device:
+    if dist.enabled and _wants_cuda(config.runtime.device):
+        return torch.device("cuda", dist.local_rank)
+    return torch.device(resolve_device(config.runtime.device).spec)
+
+
+def _use_bf16(config: TrainConfig, spec: ModelSpec, device: torch.device) -> bool:
+    precision = config.runtime.precision
+    if precision == "bf16" and device.type != "cuda":
+        raise ConfigError(f"runtime.precision bf16 needs a CUDA device (training on {device})")
+    if precision == "auto":
+        return device.type == "cuda" and "bf16" in spec.half_dtypes and torch.cuda.is_bf16_supported()
+    return precision == "bf16"
+
+
+def _checkpoint_to_resume(config: TrainConfig, resume: bool | str | Path) -> Path | None:
+    if resume is False or resume is None:
+        if list_checkpoints(config.run_dir):
+            raise ConfigError(
+                f"{config.run_dir} already holds checkpoints: resume the run (--resume) or give it "
+                f"another name"
+            )
+        return None
+    if resume is True:
+        found = latest_checkpoint(config.run_dir)
+        if found is None:
+            raise CheckpointError(f"{config.run_dir}: no checkpoint to resume from")
+        return found
+    return Path(resume)
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+
+
+def prepare(config: TrainConfig, resume: bool | str | Path = False) -> Prepared:
+    """Build the run (see the module docstring); joins torch.distributed under torchrun."""
+    spec = resolve_id(config.model.id)
+    if not spec.learned:
+        raise ConfigError(f"model.id: {spec.id} has nothing to train (a classical baseline)")
+    task = resolve_task(config, spec)
+    checkpoint = _checkpoint_to_resume(config, resume)
+    dist = Distributed.from_environment(use_cuda=_wants_cuda(config.runtime.device))
+    try:
+        return _prepare_in_group(config, spec, task, checkpoint, dist)
+    except BaseException:
+        dist.close()
+        raise
+
+
+def _prepare_in_group(
+    config: TrainConfig, spec: ModelSpec, task: str, checkpoint: Path | None, dist: Distributed
+) -> Prepared:
+    device = _pick_device(config, dist)
+    bf16 = _use_bf16(config, spec, device)
+    _seed_everything(config.seed)
+    net = open_model(spec, config.model.weights).to(device).train()
+    if not any(parameter.requires_grad for parameter in net.parameters()):
+        raise ConfigError(f"model.id: {spec.id} has no trainable parameters")
+    scale = spec.scale
+    data = build_run_data(config, task=task, scale=scale, model_id=spec.id, with_validation=dist.is_main)
+    optim = config.optim
+    run = Prepared(
+        config=config,
+        spec=spec,
+        task=task,
+        scale=scale,
+        device=device,
+        bf16=bf16,
+        dist=dist,
+        net=net,
+        trained=net,
+        ema=ModelEMA(net, optim.ema_decay) if optim.ema_decay > 0 else None,
+        optimizer=build_optimizer(net, lr=optim.lr, betas=optim.betas, weight_decay=optim.weight_decay),
+        schedule=WarmupCosine(
+            lr=optim.lr, min_lr=optim.min_lr, warmup=optim.warmup_steps, total=config.train.steps
+        ),
+        loss=build_loss(
+            config.loss.kind,
+            fft_weight=config.loss.fft_weight,
+            fft_norm=config.loss.fft_norm,
+            charbonnier_eps=config.loss.charbonnier_eps,
+        ),
+        data=data,
+    )
+    torch.manual_seed(config.seed + 1_000_003 * (dist.rank + 1))  # per-process stream (dropout, drop-path)
+    if checkpoint is not None:
+        _load_resume_state(run, checkpoint)
+    if dist.enabled:
+        run.trained = DistributedDataParallel(
+            net, device_ids=[device.index] if device.type == "cuda" else None
+        )
+    return run
+
+
+def _load_resume_state(run: Prepared, path: Path) -> None:
+    state = load_checkpoint(path)
+    if state["model_id"] != run.spec.id:
+        raise CheckpointError(
+            f"{path}: trains '{state['model_id']}', but the config says model.id = '{run.spec.id}'"
+        )
+    load_state(run.net, state["model"], path.name)  # type: ignore[arg-type]
+    if run.ema is not None:
+        if state.get("ema") is None:
+            run.ema = ModelEMA(run.net, run.config.optim.ema_decay)
+        else:
+            run.ema.load_state_dict(state["ema"])  # type: ignore[arg-type]
+    run.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
+    run.schedule.load_state_dict(state["schedule"])  # type: ignore[arg-type]
+    run.start_step, run.start_draws = int(state["step"]), int(state["draws"])  # type: ignore[arg-type]
+    run.best_psnr = state.get("best_psnr")  # type: ignore[assignment]
+    if state.get("psnr") is not None:
+        run.last_scores = (float(state["psnr"]), float(state["ssim"]))  # type: ignore[arg-type]
+    run.resumed_from = path
+    rng_states = state["rng"]
+    if isinstance(rng_states, list) and len(rng_states) == run.dist.world_size:
+        restore_rng(rng_states[run.dist.rank])
+    else:
+        run.rng_notice = (
+            f"the checkpoint was written by {len(rng_states)} process(es), this run has "  # type: ignore[arg-type]
+            f"{run.dist.world_size}: random streams restart, data order continues"
+        )
+
+
+@contextlib.contextmanager
+def runtime_settings(config: TrainConfig) -> Iterator[None]:
+    """Apply ``runtime.cpu_threads`` and ``runtime.deterministic`` for the run; restore them after."""
+    threads = torch.get_num_threads()
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    benchmark = torch.backends.cudnn.benchmark
+    try:
+        if config.runtime.cpu_threads:
+            torch.set_num_threads(config.runtime.cpu_threads)
+        if config.runtime.deterministic:
+            torch.use_deterministic_algorithms(True, warn_only=True)
+            torch.backends.cudnn.benchmark = False
+        yield
+    finally:
+        torch.set_num_threads(threads)
+        torch.use_deterministic_algorithms(deterministic)
+        torch.backends.cudnn.benchmark = benchmark

@@ -1,0 +1,196 @@
+"""The model panel: tasks first, then models (trained, library, baselines, untrained), card, options."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PySide6.QtCore import Qt
+
+from irstudio.core.device import DeviceInfo
+from irstudio.gui.model_choices import SHIPPED, ModelChoice, model_card, read_manifest
+from irstudio.gui.restore_jobs import RunOptions
+from irstudio.gui.widgets.model_panel import ModelPanel
+from irstudio.inference.runner import TilePlan, restore
+from irstudio.models.catalog import REGISTRY
+from irstudio.models.loading import load_model, save_weights
+from tests.gui.app_helpers import gradient_image, make_window, restore_app_look, write_png
+
+_look = pytest.fixture(autouse=True)(restore_app_look)
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread: the worker and the GUI thread share a busy 2-core machine."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+DEVICES = [
+    DeviceInfo("cuda:0", "Test GPU", 8 * 1024**3, 6 * 1024**3),
+    DeviceInfo("cpu", "Test CPU", None, None),
+]
+
+
+def panel(qtbot, tmp_path: Path, manifest: dict | None = None) -> ModelPanel:
+    manifest_file = tmp_path / "manifest.json"
+    if manifest is not None:
+        manifest_file.write_text(json.dumps(manifest))
+    widget = ModelPanel(library_dir=tmp_path / "library", manifest_path=manifest_file, devices=DEVICES)
+    qtbot.addWidget(widget)
+    return widget
+
+
+def library_model(folder: Path, name: str = "My SR x2") -> Path:
+    """A user model as training.export writes it: compacter-x2 weights with our metadata."""
+    spec = REGISTRY.get("compacter-x2")
+    torch.manual_seed(7)
+    model = spec.build()
+    training = {"steps": 1200, "data": {"clean": "my/photos"}, "psnr": 30.123, "ssim": 0.8765}
+    extra = {"name": name, "task": "sr", "scale": 2, "base_model": spec.id, "training": training}
+    return save_weights(model, folder / "my-sr.safetensors", spec=spec, extra=extra)
+
+
+def test_tasks_come_first_and_each_lists_only_its_models(qtbot, tmp_path: Path) -> None:
+    widget = panel(qtbot, tmp_path)
+    labels = [widget.task_combo.itemText(i) for i in range(widget.task_combo.count())]
+    assert labels == [
+        "Denoise",
+        "Super-resolution ×2",
+        "Super-resolution ×4",
+        "Remove JPEG artifacts",
+        "Remove rain",
+    ]
+    keys = {}
+    for task in ("denoise", "sr2", "sr4", "jpeg", "derain"):
+        widget.set_task(task)
+        keys[task] = [c.key for c in widget.choices()]
+    assert keys["denoise"][:2] == ["identity", "nlmeans"] and "compacter-x1" in keys["denoise"]
+    assert keys["sr2"] == ["bicubic-x2", "compacter-x2", "asid-x2"]
+    assert keys["sr4"] == ["bicubic-x4", "compacter-x4", "asid-x4", "asidd8-x4"]
+    assert "nlmeans" not in keys["jpeg"] and "identity" in keys["derain"]
+    headers = [widget.model_list.item(i).text() for i in range(widget.model_list.count())]
+    assert "Classical baselines" in headers and "Untrained presets (random weights)" in headers
+    header = widget.model_list.item(headers.index("Classical baselines"))
+    assert header.flags() == Qt.ItemFlag.NoItemFlags  # a header cannot be selected
+
+
+def test_untrained_presets_say_so_and_offer_their_precisions(qtbot, tmp_path: Path) -> None:
+    widget = panel(qtbot, tmp_path)
+    widget.set_task("sr2")
+    assert widget.select_model("asid-x2")
+    card = widget.card.text()
+    assert "Untrained (random weights)" in card and "297.5 k" in card and "77.8 G" in card
+    assert [widget.precision_combo.itemText(i) for i in range(widget.precision_combo.count())] == [
+        "fp32",
+        "bf16",
+    ]
+    assert widget.select_model("bicubic-x2")
+    assert "Classical method" in widget.card.text() and widget.precision_combo.count() == 1
+    assert not widget.select_model("asid-x4")  # not a model for this task
+
+
+def test_run_options_default_to_auto_and_follow_the_widgets(qtbot, tmp_path: Path) -> None:
+    widget = panel(qtbot, tmp_path)
+    devices = [widget.device_combo.itemData(i) for i in range(widget.device_combo.count())]
+    assert devices == ["auto", "cuda:0", "cpu"]
+    assert widget.device_combo.itemText(0) == "Auto (cuda:0)"
+    assert widget.run_options() == RunOptions()
+    widget.set_task("denoise")
+    widget.select_model("compacter-x1")
+    widget.set_device("cpu")
+    widget.precision_combo.setCurrentText("bf16")
+    widget.set_tiling(128, 0)
+    assert widget.run_options() == RunOptions(device="cpu", precision="bf16", tile=128, context=0)
+    assert widget.tile_spin.text() == "128 px"
+    widget.set_tiling(None, None)
+    assert widget.tile_spin.text() == "Auto" and widget.context_spin.text() == "Auto"
+
+
+def test_signals_for_task_model_and_requests(qtbot, tmp_path: Path) -> None:
+    widget = panel(qtbot, tmp_path)
+    tasks, models = [], []
+    widget.task_selected.connect(tasks.append)
+    widget.model_selected.connect(models.append)
+    widget.set_task("sr4")
+    assert tasks == ["sr4"] and models == ["bicubic-x4"]
+    with qtbot.waitSignal(widget.model_selected) as blocker:
+        widget.select_model("asid-x4")
+    assert blocker.args == ["asid-x4"]
+    with qtbot.waitSignal(widget.run_requested):
+        widget.run_button.click()
+    with qtbot.waitSignal(widget.preview_requested):
+        widget.preview_button.click()
+    with qtbot.waitSignal(widget.run_requested):
+        widget.model_list.itemDoubleClicked.emit(widget.model_list.currentItem())
+
+
+def test_the_user_library_is_listed_with_its_training_record(qtbot, tmp_path: Path) -> None:
+    (tmp_path / "library").mkdir()
+    library_model(tmp_path / "library")
+    (tmp_path / "library" / "junk.safetensors").write_bytes(b"not a safetensors file")
+    widget = panel(qtbot, tmp_path)
+    widget.set_task("sr2")
+    keys = [c.key for c in widget.choices()]
+    assert keys == ["library:my-sr.safetensors", "bicubic-x2", "compacter-x2", "asid-x2"]
+    assert widget.current_choice().key == "library:my-sr.safetensors"
+    card = widget.card.text()
+    assert "Your model, based on compacter-x2" in card and "30.12 dB" in card and "1,200" in card
+    assert "my/photos" in card
+    widget.set_task("sr4")
+    assert not any(c.key.startswith("library:") for c in widget.choices())
+
+
+def test_a_library_model_runs_with_its_own_weights(qtbot, tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    weights = library_model(library)
+    window = make_window(qtbot, tmp_path, library=library)
+    assert window.open_file(write_png(tmp_path / "small.png", gradient_image(16, 16)))
+    window.model_panel.set_task("sr2")
+    assert window.model_panel.select_model("library:my-sr.safetensors")
+    assert "My SR x2" in window.windowTitle()
+    with qtbot.waitSignal(window.state.result_added, timeout=30_000):
+        window.runs.run(options=RunOptions(device="cpu"))
+    result = window.state.result("library:my-sr.safetensors")
+    spec = REGISTRY.get("compacter-x2")
+    expected = restore(
+        load_model(spec, weights),
+        window.state.image.rgb,
+        TilePlan(tile=256, context=spec.context, multiple=spec.tile_multiple, scale=2),
+    )
+    np.testing.assert_array_equal(result.image, expected)
+    assert window.saver.default_path(result).name == "small_My_SR_x2.png"
+
+
+def test_the_manifest_gives_training_data_and_scores(tmp_path: Path) -> None:
+    manifest = {
+        "format": 1,
+        "models": [
+            {
+                "id": "asid-x2",
+                "training_data": "DIV2K 800 + Flickr2K",
+                "iterations": 500000,
+                "scores": {"Set5": {"psnr": 38.01, "ssim": 0.9605}, "Urban100": {"psnr": 32.41}},
+            }
+        ],
+    }
+    (tmp_path / "manifest.json").write_text(json.dumps(manifest))
+    entries = read_manifest(tmp_path / "manifest.json")
+    spec = REGISTRY.get("asid-x2")
+    choice = ModelChoice(
+        "asid-x2", spec.name, spec, SHIPPED, tmp_path / "asid-x2.safetensors", entries["asid-x2"]
+    )
+    rows = dict(model_card(choice))
+    assert rows["Status"].startswith("Trained weights shipped")
+    assert rows["Training data"] == "DIV2K 800 + Flickr2K" and rows["Iterations"] == "500,000"
+    assert rows["Scores"] == "Set5: 38.01 dB, SSIM 0.9605\nUrban100: 32.41 dB"
+    assert rows["Weights"] == "asid-x2.safetensors"
+    assert read_manifest(tmp_path / "absent.json") == {}
+    (tmp_path / "bad.json").write_text("{not json")
+    assert read_manifest(tmp_path / "bad.json") == {}
