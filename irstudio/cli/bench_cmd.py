@@ -1,13 +1,14 @@
 """``irstudio bench``: measure each model's speed and memory on this machine; a table, or ``--json``.
 
-Per model, in a fresh subprocess (so peak memories do not mix): parameters; MACs for a square input
-of each ``--sizes`` side; untiled latency at each size (median of ``--repeat`` after one warm-up);
-the backend, precision and tile ``auto_plan`` chose (measured once and cached); tiled throughput in
-input megapixels per second on a synthetic ``--photo-mp`` photo (default 12, 4:3); the peak memory
-of that restore (CUDA max allocated, or the process's max RSS, Linux VmHWM reset just before it);
-and tiling overhead: a square image two tiles wide run tiled and untiled, same pixels, same backend
-(throughput ratio = untiled seconds / tiled seconds). CPU threads = physical cores. The hardware is
-named in the output.
+Per model, in a fresh subprocess (so peak memories do not mix; a first subprocess makes the choices
+below, which are cached, so exports and probes are not in the measured peak): parameters; MACs
+for a square input of each ``--sizes`` side; untiled latency at each size (median of ``--repeat``
+after one warm-up); the backend, precision and tile ``auto_plan`` chose (measured once and cached);
+tiled throughput in input megapixels per second on a synthetic ``--photo-mp`` photo (default 12,
+4:3); the peak memory of that restore (CUDA max allocated, or the process's max RSS, Linux VmHWM
+reset just before it); and tiling overhead: a square image two tiles wide run tiled and untiled,
+same pixels, same backend (throughput ratio = untiled seconds / tiled seconds). CPU threads =
+physical cores unless ``--threads``. The hardware is named in the output.
 
 ``irstudio bench --memory``: peak memory while restoring photos of ``--memory-mp`` megapixels
 (default 6 and 24) with one model at one tile size, each in a fresh subprocess. It reports the total
@@ -27,7 +28,6 @@ import argparse
 import functools
 import json
 import math
-import os
 import subprocess
 import sys
 import time
@@ -37,6 +37,9 @@ from pathlib import Path
 from typing import Any
 
 RESULT_TAG = "BENCH-RESULT "
+WORKER_ENTRY = (
+    "import sys; from irstudio.cli.bench_cmd import worker_main; sys.exit(worker_main(sys.argv[1:]))"
+)
 MIB = 2**20
 
 
@@ -89,6 +92,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="comma list of backends to consider (eager, eager-channels-last, onnx, compile)",
     )
     parser.add_argument("--compile", action="store_true", help="also try torch.compile (slow to compile)")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads (default: one per physical core)"
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     parser.add_argument(
         "--memory", action="store_true", help="measure peak memory at --memory-mp sizes instead"
@@ -128,13 +134,14 @@ def _worker_config(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
         "backends": args.backends.split(",") if args.backends else None,
         "compile": bool(args.compile),
         "state_dir": str(args.state_dir) if args.state_dir else None,
+        "threads": args.threads,
         **extra,
     }
 
 
 def run_worker(config: dict[str, Any], timeout: float | None = None) -> dict[str, Any]:
     """Run one measurement in a fresh Python process; its result dict (``error`` set on failure)."""
-    command = [sys.executable, "-m", "irstudio.cli.bench_cmd", json.dumps(config)]
+    command = [sys.executable, "-c", WORKER_ENTRY, json.dumps(config)]
     label = config.get("model", "?")
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
@@ -147,25 +154,43 @@ def run_worker(config: dict[str, Any], timeout: float | None = None) -> dict[str
     return json.loads(lines[-1][len(RESULT_TAG) :])
 
 
-def _hardware_line(device_name: str) -> str:
+def _prepared_run(config: dict[str, Any], timeout: float | None) -> dict[str, Any]:
+    """Choose backend, precision and tile in one process (exports and probes fill the caches), then
+    measure in a fresh one that finds them cached, so their memory is not in the measured peak.
+    Classical baselines and unknown ids have nothing to prepare."""
+    from irstudio.models.catalog import resolve_id
+
+    try:
+        learned = resolve_id(config["model"]).learned
+    except (KeyError, ValueError):
+        learned = False
+    if not learned:
+        return run_worker(config, timeout)
+    prepared = run_worker({**config, "mode": "prepare"}, timeout)
+    if "error" in prepared:
+        return prepared
+    return run_worker(config, timeout)
+
+
+def _hardware_line(device_name: str, threads: int | None) -> str:
     from irstudio.core.device import resolve_device
     from irstudio.inference.backends import bench_threads, describe_hardware, use_threads
 
     device = resolve_device(device_name)
     if device.spec == "cpu":
-        use_threads(bench_threads())
+        use_threads(threads or bench_threads())
     return describe_hardware(device)
 
 
 def run(args: argparse.Namespace) -> int:
-    hardware = _hardware_line(args.device)
+    hardware = _hardware_line(args.device, args.threads)
     if args.memory:
         return _run_memory(args, hardware)
     results = []
     for model_id in args.models or _default_models():
         if not args.json:
             print(f"measuring {model_id} ...", file=sys.stderr, flush=True)
-        results.append(run_worker(_worker_config(args, mode="model", model=model_id), args.timeout))
+        results.append(_prepared_run(_worker_config(args, mode="model", model=model_id), args.timeout))
     if args.json:
         print(json.dumps({"hardware": hardware, "results": results}, indent=1))
     else:
@@ -180,7 +205,7 @@ def _run_memory(args: argparse.Namespace, hardware: str) -> int:
         if not args.json:
             print(f"restoring {megapixels:g} MP with {args.memory_model} ...", file=sys.stderr, flush=True)
         config = _worker_config(args, mode="memory", model=args.memory_model, memory_mp=megapixels, tile=tile)
-        row = run_worker(config, args.timeout)
+        row = _prepared_run(config, args.timeout)
         tile = row.get("tile", tile)
         rows.append(row)
     summary = memory_summary(rows)
@@ -204,7 +229,7 @@ def _row_cells(row: dict[str, Any], sizes: Sequence[int]) -> list[str]:
     if "error" in row:
         return [row["model"], "error: " + row["error"]]
     backend = row["backend"]
-    latency = [_fmt(row["latency_ms"].get(str(size)), "{:.0f}") for size in sizes]
+    latency = [_fmt(row["latency_ms"].get(str(size)), "{:.4g}") for size in sizes]
     macs = [_fmt(row["macs_g"].get(str(size)), "{:.1f}") for size in sizes]
     ort_ratio = backend.get("onnx_speedup_over_eager")
     overhead = row.get("overhead", {})
@@ -279,7 +304,7 @@ def _memory_line(row: dict[str, Any]) -> str:
         return f"{row.get('megapixels', '?')} MP: error: {row['error']}"
     mib = {key: row[key] / MIB for key in ("peak_bytes", "added_bytes", "output_bytes", "working_bytes")}
     line = (
-        f"{row['megapixels']:g} MP ({row['width']}x{row['height']}) {row['model']} tile {row['tile']} "
+        f"{row['megapixels']:.3g} MP ({row['width']}x{row['height']}) {row['model']} tile {row['tile']} "
         f"backend {row['backend']}: peak {mib['peak_bytes']:.0f} MiB ({row['peak_kind']}); "
         f"added by the restore {mib['added_bytes']:.0f} MiB = output {mib['output_bytes']:.0f} MiB "
         f"+ tile working set {mib['working_bytes']:.0f} MiB; input {row['input_bytes'] / MIB:.0f} MiB; "
@@ -295,7 +320,7 @@ def format_memory(rows: Sequence[dict[str, Any]], summary: dict[str, Any], hardw
     lines = [f"IR Studio memory bench on {hardware}", *(_memory_line(row) for row in rows)]
     if summary:
         line = (
-            f"{summary['large_mp']:g} MP vs {summary['small_mp']:g} MP: "
+            f"{summary['large_mp']:.3g} MP vs {summary['small_mp']:.3g} MP: "
             f"tile working set ratio {summary['working_set_ratio']:.3f}; "
             f"total peak ratio {summary['peak_ratio']:.3f} (input and output arrays grow with the photo); "
             f"full-size float32 copies added by the restore: {summary['full_image_float32_copies']:.2f}"
@@ -351,7 +376,7 @@ def _prepare(config: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
 
     device = resolve_device(config["device"])
     if device.spec == "cpu":
-        use_threads(bench_threads())
+        use_threads(config.get("threads") or bench_threads())
     spec = resolve_id(config["model"])
     model = open_model(spec)
     state_dir = Path(config["state_dir"]) if config.get("state_dir") else None
@@ -572,11 +597,11 @@ class _Null:
 def worker_main(argv: Sequence[str]) -> int:
     """Entry of the worker process: argv[0] is the JSON config; prints ``RESULT_TAG`` + JSON."""
     config = json.loads(argv[0])
-    result = bench_memory(config) if config.get("mode") == "memory" else bench_model(config)
+    mode = config.get("mode")
+    if mode == "prepare":
+        spec, _device, _model, auto = _prepare(config)
+        result: dict[str, Any] = {"model": spec.id, "plan": auto.describe()}
+    else:
+        result = bench_memory(config) if mode == "memory" else bench_model(config)
     print(RESULT_TAG + json.dumps(result, default=float), flush=True)
     return 0
-
-
-if __name__ == "__main__":
-    os.environ.setdefault("PYTHONUNBUFFERED", "1")
-    sys.exit(worker_main(sys.argv[1:]))

@@ -34,6 +34,12 @@ class ProgressLine:
         self.stream.write(f"\r{self.label} [{bar}] {done}/{total}  ETA {eta:5.1f}s")
         self.stream.flush()
 
+    def abort(self) -> None:
+        """End a drawn line so that an error message that follows starts on its own line."""
+        if self._last_drawn != float("-inf"):
+            self.stream.write("\n")
+            self.stream.flush()
+
     def finish(self, message: str = "") -> None:
         elapsed = time.monotonic() - self.started
         self.stream.write(

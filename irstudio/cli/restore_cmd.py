@@ -63,6 +63,12 @@ def run(args: argparse.Namespace) -> int:
     spec = resolve_id(args.model, args.scale)
     device = resolve_device(args.device)
     model = open_model(spec, args.weights).to(device.spec)
+    if spec.learned and spec.weights is None and args.weights is None:
+        print(
+            f"warning: {spec.id} has no trained weights; it runs with random weights "
+            "(use --weights FILE, or a model with weights from 'irstudio models')",
+            file=sys.stderr,
+        )
     plan = plan_for(spec, device, tile=args.tile, context=args.overlap, dtype=args.precision)
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
@@ -96,17 +102,21 @@ def restore_file(model, source: Path, target: Path, plan, *, overwrite: bool) ->
     loaded = read_image(source)
     progress = ProgressLine(source.name)
     runner = run_tiled(model, loaded.rgb, plan)
-    while True:
-        try:
-            step = next(runner)
-        except StopIteration as finished:
-            output = finished.value
-            break
-        progress.update(step.index + 1, step.total)
-    alpha = loaded.alpha
-    if alpha is not None and plan.scale != 1:
-        alpha = resize_alpha(alpha, output.shape[0], output.shape[1])
-    written = write_image(target, output, alpha=alpha, source=loaded.info, overwrite=overwrite)
+    try:
+        while True:
+            try:
+                step = next(runner)
+            except StopIteration as finished:
+                output = finished.value
+                break
+            progress.update(step.index + 1, step.total)
+        alpha = loaded.alpha
+        if alpha is not None and plan.scale != 1:
+            alpha = resize_alpha(alpha, output.shape[0], output.shape[1])
+        written = write_image(target, output, alpha=alpha, source=loaded.info, overwrite=overwrite)
+    except BaseException:
+        progress.abort()
+        raise
     progress.finish(f"→ {written}")
     return written
 

@@ -98,7 +98,10 @@ class BatchController(QObject):
             if self.dialog is not None:
                 self.dialog.deleteLater()
             self.dialog = BatchDialog(
-                [(i, c.label) for i, c in self._ids.items()], self._window, input_dir=folder, model_id=selected
+                [(i, c.label) for i, c in self._ids.items()],
+                self._window,
+                input_dir=folder,
+                model_id=selected,
             )
             self.dialog.start_requested.connect(self._start)
             self.dialog.cancel_requested.connect(lambda: self._window.runner.cancel(BATCH_KEY))

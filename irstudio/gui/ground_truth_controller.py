@@ -27,7 +27,13 @@ from irstudio.core.cancel import CancelToken
 from irstudio.core.image_io import LoadedImage
 from irstudio.gui.model_choices import TASKS
 from irstudio.gui.widgets.ground_truth_panel import GroundTruthPanel
-from irstudio.inference.ground_truth import GroundTruthPair, GroundTruthSpec, make_ground_truth, score_input, score_result
+from irstudio.inference.ground_truth import (
+    GroundTruthPair,
+    GroundTruthSpec,
+    make_ground_truth,
+    score_input,
+    score_result,
+)
 
 if TYPE_CHECKING:
     from irstudio.gui.main_window import MainWindow
@@ -81,7 +87,13 @@ class GroundTruthController(QObject):
         super().__init__(window)
         self._window, self._state, self._runner = window, window.state, window.runner
         self.panel = GroundTruthPanel()
-        self.dock = window.add_dock("Ground truth", "GroundTruthDock", self.panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.dock = window.add_scrolled_dock(
+            "Ground truth",
+            "GroundTruthDock",
+            self.panel,
+            Qt.DockWidgetArea.RightDockWidgetArea,
+            sideways=True,
+        )
         self._idle_text = self.panel.protocol()
         self._source: _Source | None = None
         self._pair: GroundTruthPair | None = None
@@ -126,7 +138,9 @@ class GroundTruthController(QObject):
             return
         results = [r for r in self._state.results.values() if not r.is_preview]
         missing = {
-            r.key: r.image for r in results if r.key not in self._scores or self._scores[r.key][0] is not r.image
+            r.key: r.image
+            for r in results
+            if r.key not in self._scores or self._scores[r.key][0] is not r.image
         }
         self._show_table()
         if missing or self._input_row is None:
@@ -175,7 +189,9 @@ class GroundTruthController(QObject):
         self._source, self._pair, self._shown = source, pair, degraded
         self._input_row = None
         self._scores.clear()
-        self._state.set_image(degraded, None, name=f"{source.name} ({pair.spec.describe()})", reference=pair.reference)
+        self._state.set_image(
+            degraded, None, name=f"{source.name}, {pair.spec.describe()}", reference=pair.reference
+        )
         self._select_task(pair.spec)
         self.panel.set_scores([], protocol=pair.header)
         self.rescore()

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from PySide6.QtCore import QObject, Qt
 
 from irstudio.gui.widgets.inside_view import InsideView
-from irstudio.inference.maps import MapKind, MapRequest, MapsResult, compute_maps
+from irstudio.inference.maps import MapKind, MapRequest, MapsResult, compute_maps, has_attention_maps
 
 if TYPE_CHECKING:
     from irstudio.gui.main_window import MainWindow
@@ -34,8 +34,12 @@ class InsideController(QObject):
         super().__init__(window)
         self._window, self._state, self._runner = window, window.state, window.runner
         self._pending = False  # a computation was asked for and has not reported yet
+        self._attention_left = False  # the view left "attention" because a model had none
+        self._following_model = False
         self.view = InsideView()
-        self.dock = window.add_dock("Inside", "InsideDock", self.view, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.dock = window.add_scrolled_dock(
+            "Inside", "InsideDock", self.view, Qt.DockWidgetArea.RightDockWidgetArea, sideways=True
+        )
         view, state, compare = self.view, self._state, window.compare
         compare.pixel_clicked.connect(view.set_query)
         compare.visible_region_changed.connect(view.set_region)
@@ -48,6 +52,7 @@ class InsideController(QObject):
         state.result_removed.connect(lambda _key: self._sync_output())
         state.results_cleared.connect(self._sync_output)
         view.compute_requested.connect(self.compute)
+        view.kind_combo.currentIndexChanged.connect(lambda _index: self._on_kind_chosen())
         self._runner.progressed.connect(self._on_progressed)
         self._runner.finished.connect(self._on_finished)
         self._runner.failed.connect(self._on_failed)
@@ -63,10 +68,24 @@ class InsideController(QObject):
     # ------------------------------------------------------------------ window → view
 
     def _on_model_selected(self) -> None:
+        """Show the selected model; the attention kind comes back for a model that has attention
+        maps when the view left it only because the previous model had none."""
         choice = self._window.model_panel.current_choice()
         weights = str(choice.weights) if choice is not None and choice.weights is not None else None
+        before = self.view.kind()
+        self._following_model = True
         self.view.set_model(choice.spec if choice is not None else None, weights)
+        if before is MapKind.ATTENTION and self.view.kind() is not MapKind.ATTENTION:
+            self._attention_left = True
+        elif self._attention_left and choice is not None and has_attention_maps(choice.spec):
+            self.view.set_kind(MapKind.ATTENTION)
+            self._attention_left = False
+        self._following_model = False
         self._sync_output()
+
+    def _on_kind_chosen(self) -> None:
+        if not self._following_model:  # the user chose a kind: keep it
+            self._attention_left = False
 
     def _on_image_changed(self) -> None:
         image = self._state.image
@@ -83,10 +102,10 @@ class InsideController(QObject):
 
     def _on_visibility(self, visible: bool) -> None:
         self.view.set_active(visible)
-        view = self.view
-        wanted = view.query() is not None or view.kind() is not MapKind.ATTENTION
-        if visible and self._state.image is not None and view.result() is None and wanted:
-            view.request_maps()
+        if not visible or self._state.image is None or self.view.result() is not None:
+            return  # (hidden also while the window is destroyed: touch no child widget then)
+        if self.view.query() is not None or self.view.kind() is not MapKind.ATTENTION:
+            self.view.request_maps()
 
     # ------------------------------------------------------------------ runner → view
 
@@ -95,7 +114,7 @@ class InsideController(QObject):
             self.view.show_progress(str(item))
 
     def _on_finished(self, key: str, result: object) -> None:
-        if key == MAPS_KEY and isinstance(result, MapsResult):
+        if key == MAPS_KEY and self._pending and isinstance(result, MapsResult):  # else: an older image's
             self._pending = False
             self.view.show_result(result)
 

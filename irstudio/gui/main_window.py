@@ -1,27 +1,30 @@
-"""The main window: compare area in the centre, model panel on the left, folder strip below, status
-bar with progress, ETA and Cancel.
+"""The main window: compare area in the centre, model panel on the left, tool docks on the right,
+folder strip below, status bar with progress, ETA and Cancel.
 
-``MainWindow`` composes the parts and binds them: ``AppState`` → ``CompareView`` (image, reference,
-results), ``ModelPanel`` → state and settings, ``CompareView`` visible region → region previews.
-The work itself is in the controllers (``OpenController``, ``RunController``, ``SaveController``),
-long work runs on the ``TaskRunner``. Errors are shown by ``show_error`` (a message box) and the
-window stays usable. Settings (folders, recent files, task, model, device, theme, compare mode,
-geometry and dock layout) are restored on start and saved on close; closing also cancels all work
-and waits for the worker threads.
+``MainWindow`` composes the parts and binds ``AppState`` → ``CompareView``, ``ModelPanel`` → state
+and settings, ``CompareView`` visible region → region previews. The work is in controllers:
+``OpenController``, ``RunController``, ``SaveController``; ``GroundTruthController`` and
+``InsideController`` (right docks), ``BatchController`` (File → Restore a folder…),
+``HelpController`` (self-test), ``TrainingDock`` (Run → Fine-tune a model…). Long work runs on the
+``TaskRunner``; errors are shown by ``show_error`` and the window stays usable. Settings are
+restored on start and saved on close; closing cancels all work and waits for the worker threads.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import torch
-from PySide6.QtCore import QSettings, QSignalBlocker, Qt
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDragMoveEvent, QDropEvent, QShowEvent
+from PySide6.QtCore import QSettings, Qt
+from PySide6.QtGui import QCloseEvent, QDragMoveEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QWidget
 
-from irstudio import __version__
 from irstudio.core.device import DeviceInfo, list_devices
 from irstudio.gui.actions import build_actions
+from irstudio.gui.batch_controller import BatchController
+from irstudio.gui.garbage import MainThreadCollector
+from irstudio.gui.ground_truth_controller import GroundTruthController
+from irstudio.gui.help_controller import HelpController
+from irstudio.gui.inside_controller import InsideController
 from irstudio.gui.open_controller import OpenController
 from irstudio.gui.run_controller import RunController
 from irstudio.gui.save_controller import SaveController
@@ -29,16 +32,20 @@ from irstudio.gui.settings import Settings, default_store
 from irstudio.gui.state import AppState
 from irstudio.gui.tasks import TaskRunner
 from irstudio.gui.theme import apply_theme
+from irstudio.gui.training_dock import TrainingDock
 from irstudio.gui.widgets.compare_view import CompareMode, CompareView
 from irstudio.gui.widgets.model_panel import ModelPanel
 from irstudio.gui.widgets.progress_status import ProgressStatus
 from irstudio.gui.widgets.thumbnail_strip import ThumbnailStrip
+from irstudio.gui.window_settings import restore_selection, save_selection
 from irstudio.paths import APP_NAME, manifest_path, user_library_dir
 
 __all__ = ["MainWindow"]
 
 SHUTDOWN_WAIT_MS = 10_000
 STATUS_TIMEOUT_MS = 10_000
+MODEL_DOCK_WIDTH = 300  # widths at first start (later: the saved layout)
+TOOL_DOCK_WIDTH = 500  # the right docks at first start: the Inside view's controls fit
 
 
 class MainWindow(QMainWindow):
@@ -59,12 +66,15 @@ class MainWindow(QMainWindow):
         self._layout_restored = False
         self.state = AppState(self)
         self.runner = TaskRunner(self)
+        self._collector = MainThreadCollector(self)  # Qt objects must not be freed on a worker
+        self._collector.start()
         self._devices = devices if devices is not None else list_devices()
         self._build_widgets(library_dir, manifest)
         self._build_controllers()
         self.commands = build_actions(self, self.opener.fill_recent_menu)
         self._add_dock_toggles()
         self._bind()
+        self._add_tools()
         self._restore_settings()
         self.setAcceptDrops(True)
         self._update_title()
@@ -75,10 +85,10 @@ class MainWindow(QMainWindow):
     def _build_widgets(self, library_dir: Path | None, manifest: Path | None) -> None:
         self.compare = CompareView()
         self.setCentralWidget(self.compare)
+        self.library_dir = library_dir if library_dir is not None else user_library_dir()
+        self.manifest = manifest if manifest is not None else manifest_path()
         self.model_panel = ModelPanel(
-            library_dir=library_dir if library_dir is not None else user_library_dir(),
-            manifest_path=manifest if manifest is not None else manifest_path(),
-            devices=self._devices,
+            library_dir=self.library_dir, manifest_path=self.manifest, devices=self._devices
         )
         self.model_panel.set_can_run(False)
         self.thumbnails = ThumbnailStrip()
@@ -122,19 +132,18 @@ class MainWindow(QMainWindow):
         return self._place_dock(dock, area)
 
     def add_scrolled_dock(
-        self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea
+        self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea, *, sideways: bool = False
     ) -> QDockWidget:
-        """``add_dock`` with ``widget`` in a scroll area (it scrolls instead of being squeezed)."""
+        """``add_dock`` with ``widget`` in a scroll area (it scrolls instead of being squeezed);
+        ``sideways``: it may scroll horizontally too, so it does not set the window's minimum width."""
         scroll = QScrollArea()
         scroll.setWidget(widget)
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(widget.minimumSizeHint().width())
-        dock = QDockWidget(title, self)
-        dock.setObjectName(name)
-        dock.setWidget(scroll)
-        return self._place_dock(dock, area)
+        if not sideways:
+            scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+            scroll.setMinimumWidth(widget.minimumSizeHint().width())
+        return self.add_dock(title, name, scroll, area)
 
     def _place_dock(self, dock: QDockWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         self.addDockWidget(area, dock)
@@ -163,6 +172,19 @@ class MainWindow(QMainWindow):
         compare.mode_changed.connect(self._on_mode_changed)
         self.progress.cancel_requested.connect(self.runs.cancel)
 
+    def _add_tools(self) -> None:
+        """Ground truth and Inside (tabbed on the right; the side docks run the full height, the folder
+        strip lies under the views only), batch and self-test dialogs, training (a floating dock)."""
+        self.ground_truth = GroundTruthController(self)
+        self.inside = InsideController(self)
+        self.tabifyDockWidget(self.ground_truth.dock, self.inside.dock)
+        self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.ground_truth.dock.raise_()
+        self.batch = BatchController(self)
+        self.help = HelpController(self, self._devices)
+        self.training = TrainingDock(self, self._devices)
+
     # ------------------------------------------------------------------ public API
 
     def open_file(self, path: Path) -> bool:
@@ -183,13 +205,7 @@ class MainWindow(QMainWindow):
             action.setChecked(True)
 
     def show_about(self) -> None:
-        devices = "<br>".join(device.describe() for device in self._devices)
-        QMessageBox.about(
-            self,
-            f"About {APP_NAME}",
-            f"<b>{APP_NAME} {__version__}</b><br>Restore photos with lightweight transformer networks: "
-            f"restore, compare, look inside, fine-tune.<br><br>PyTorch {torch.__version__}<br>{devices}",
-        )
+        self.help.show_about()
 
     # ------------------------------------------------------------------ reactions
 
@@ -231,33 +247,17 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ settings
 
     def _restore_settings(self) -> None:
-        s = self.settings
-        self.model_panel.set_task(s.task)
-        if s.model:
-            self.model_panel.select_model(s.model)
-        self.model_panel.set_device(s.device)
-        self.set_theme(s.theme)
-        mode = (
-            s.compare_mode if s.compare_mode in {m.value for m in CompareMode} else CompareMode.SINGLE.value
-        )
+        mode = restore_selection(self.settings, self.model_panel, self.state)
+        self.set_theme(self.settings.theme)
         self.compare.set_mode(mode)
         self._on_mode_changed(mode)
-        with QSignalBlocker(self.state):
-            self.state.set_task(self.model_panel.task().key)
-            choice = self.model_panel.current_choice()
-            self.state.set_model(choice.key if choice is not None else "")
-            self.state.set_device(self.model_panel.run_options().device)
 
     def _save_settings(self) -> None:
-        s = self.settings
-        s.task = self.model_panel.task().key
-        choice = self.model_panel.current_choice()
-        s.model = choice.key if choice is not None else ""
-        s.device = self.model_panel.run_options().device
+        save_selection(self.settings, self.model_panel)
         if self._layout_restored:  # a window never shown has no layout worth keeping
-            s.geometry = self.saveGeometry()
-            s.window_state = self.saveState()
-        s.sync()
+            self.settings.geometry = self.saveGeometry()
+            self.settings.window_state = self.saveState()
+        self.settings.sync()
 
     # ------------------------------------------------------------------ Qt events
 
@@ -268,6 +268,7 @@ class MainWindow(QMainWindow):
         self._shut_down = True
         self._save_settings()
         self.runner.shutdown(SHUTDOWN_WAIT_MS)
+        self._collector.stop()
 
     def showEvent(self, event: QShowEvent) -> None:
         """Restore geometry and dock layout when first shown, so docks added after construction
@@ -278,19 +279,20 @@ class MainWindow(QMainWindow):
                 self.restoreGeometry(self.settings.geometry)
             if self.settings.window_state is not None:
                 self.restoreState(self.settings.window_state)
+            else:  # first start: side docks wide enough for their contents
+                docks, widths = [self.model_dock, self.ground_truth.dock], [MODEL_DOCK_WIDTH, TOOL_DOCK_WIDTH]
+                self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
         super().showEvent(event)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()
         event.accept()
 
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+    def dragEnterEvent(self, event: QDragMoveEvent) -> None:
         if self.opener.accepts(event.mimeData()):
             event.acceptProposedAction()
 
-    def dragMoveEvent(self, event: QDragMoveEvent) -> None:
-        if self.opener.accepts(event.mimeData()):
-            event.acceptProposedAction()
+    dragMoveEvent = dragEnterEvent  # a drag that moves is judged as when it entered
 
     def dropEvent(self, event: QDropEvent) -> None:
         if self.opener.drop(event.mimeData()):

@@ -11,7 +11,8 @@ through ``to_dict``/``from_dict``). From it:
   the GUI trains on a worker thread, not in DataLoader processes). Raises ``ConfigError``.
 - ``resume_config(form) -> TrainConfig``: the run folder's own ``config.toml`` with the form's
   iterations and device, to continue its latest checkpoint.
-- ``preview_work``, ``training_work``, ``export_work``: ``TaskRunner`` work (see ``gui.tasks``).
+- ``make_preview(form)``: up to four ``(input, target)`` pairs as training draws them, or why not;
+  ``preview_work``, ``training_work``, ``export_work``: ``TaskRunner`` work (see ``gui.tasks``).
   ``training_work`` stops *gracefully* whatever stops it: the panel's Stop token, or the runner
   cancelling the job (shutdown) — the loop then finishes its step and writes a checkpoint.
 - ``read_history(run_dir, up_to)``: loss and PSNR points of ``metrics.jsonl`` (curves on resume).
@@ -26,7 +27,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Generator, Mapping
+from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
@@ -77,11 +78,13 @@ __all__ = [
     "build_config",
     "check_folder",
     "checkpoint_step",
+    "default_run_name",
     "default_runs_dir",
     "degradation_for",
     "export_path",
     "export_work",
     "list_runs",
+    "make_preview",
     "paired_folders",
     "preview_work",
     "read_history",
@@ -331,10 +334,19 @@ def list_runs(output_dir: str | Path) -> list[str]:
     return [p.name for p in sorted(runs, key=lambda p: p.stat().st_mtime, reverse=True)]
 
 
-def default_run_name(model_id: str, task: str, now: datetime | None = None) -> str:
-    """``<model>-<task>-YYYYmmdd-HHMM`` (letters, digits, '.', '_', '-': a valid run name)."""
+def default_run_name(
+    model_id: str, task: str, output_dir: str | Path = "", now: datetime | None = None
+) -> str:
+    """``<model>-<task>-YYYYmmdd-HHMM`` (a valid run name), with ``-2``, ``-3``... when that folder
+    already exists in ``output_dir``."""
     stamp = (now or datetime.now()).strftime("%Y%m%d-%H%M")
-    return _UNSAFE.sub("_", f"{model_id}-{task}-{stamp}")
+    name = _UNSAFE.sub("_", f"{model_id}-{task}-{stamp}")
+    folder = Path(output_dir).expanduser()
+    candidate, number = name, 1
+    while output_dir and (folder / candidate).exists():
+        number += 1
+        candidate = f"{name}-{number}"
+    return candidate
 
 
 # ------------------------------------------------------------------------------------ history
@@ -413,7 +425,9 @@ def make_preview(form: TrainingForm, *, count: int = PREVIEW_COUNT, seed: int = 
     return PreviewResult(pairs=clipped, summary=summary)
 
 
-def preview_work(form: TrainingForm, *, count: int = PREVIEW_COUNT, seed: int = 0):
+def preview_work(
+    form: TrainingForm, *, count: int = PREVIEW_COUNT, seed: int = 0
+) -> Callable[[CancelToken], PreviewResult]:
     """Work returning a ``PreviewResult`` (a plain call: the runner reports it as ``finished``)."""
 
     def work(token: CancelToken) -> PreviewResult:
@@ -461,7 +475,9 @@ def _stopping_gracefully(
             raise
 
 
-def training_work(config: TrainConfig, *, resume: bool, stop: CancelToken):
+def training_work(
+    config: TrainConfig, *, resume: bool, stop: CancelToken
+) -> Callable[[CancelToken], Generator[TrainEvent, None, TrainSummary]]:
     """Work that runs ``train(config, ..., resume=resume)``: yields its events and returns the
     ``TrainSummary``. ``stop.cancel()`` ends it at the next step with a checkpoint
     (``summary.stopped``); so does the runner cancelling the job."""
@@ -478,7 +494,9 @@ def export_path(library_dir: Path, name: str) -> Path:
     return library_dir / f"{stem}.safetensors"
 
 
-def export_work(run_dir: Path, *, name: str, library_dir: Path, overwrite: bool):
+def export_work(
+    run_dir: Path, *, name: str, library_dir: Path, overwrite: bool
+) -> Callable[[CancelToken], Path]:
     """Work that exports the run's latest checkpoint (EMA weights) to ``library_dir``; returns the path."""
 
     def work(token: CancelToken) -> Path:

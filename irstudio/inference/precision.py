@@ -2,10 +2,11 @@
 
 A reduced precision passes the probe when the model's output under ``torch.autocast`` on the test crop
 is finite everywhere and within ``MIN_PSNR_DB`` (45 dB) of the fp32 output (PSNR over [0, 1]).
-Passing candidates are then timed against fp32 on the crop, and the fastest of them is chosen, or
-fp32 when none is faster. Only precisions the model allows (``ModelSpec.half_dtypes``) and the device
-supports are probed; Swin-family models overflow fp16 (performance.md §5), which is why each model
-allows only what its architecture tolerates and the probe checks anyway.
+Passing candidates are then timed against fp32 (on the crop repeated to 512 px on GPUs), and the
+fastest of them is chosen, or fp32 when none is faster. Only precisions the model allows
+(``ModelSpec.half_dtypes``) and the device supports are probed; Swin-family models overflow fp16
+(performance.md §5), which is why each model allows only what its architecture tolerates and the
+probe checks anyway.
 
 On the CPU the policy is fp32 without probing (bf16 pays only with AMX and costs 3-4 levels of
 8-bit error, performance.md §3.6); ``probe_precision`` itself runs on any device, so it can be tested
@@ -41,6 +42,7 @@ from irstudio.inference.backends.timing import interleaved_medians
 MIN_PSNR_DB = 45.0
 DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 PROBE_SIDE = 128
+TIMING_SIDE = 512
 
 
 @dataclass(frozen=True)
@@ -167,6 +169,15 @@ def _fastest(
     return best, speedup
 
 
+def _timing_crop(crop: np.ndarray, device: str) -> np.ndarray:
+    """The crop repeated to at least ``TIMING_SIDE`` on GPUs, where a 128-px crop is too small to keep
+    the device busy (launch overhead would hide the difference); the crop itself on the CPU."""
+    if torch.device(device).type == "cpu":
+        return crop
+    reps = max(1, -(-TIMING_SIDE // min(crop.shape[:2])))
+    return np.ascontiguousarray(np.tile(crop, (reps, reps, 1)))
+
+
 def precision_key(model_id: str, fingerprint: str, device: DeviceInfo, candidates: Sequence[str]) -> str:
     return make_key(
         model=model_id,
@@ -221,7 +232,7 @@ def choose_precision(
     if not passing:
         chosen = "fp32"
     elif time_candidates:
-        chosen, speedup = _fastest(model, device.spec, passing, crop, repeat)
+        chosen, speedup = _fastest(model, device.spec, passing, _timing_crop(crop, device.spec), repeat)
     else:
         chosen = max(passing, key=scores.__getitem__)
     verdict = PrecisionVerdict(chosen, scores, rejected, speedup)

@@ -7,13 +7,16 @@ re-measures them.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import replace
 from types import ModuleType
 
 from torch import nn
 
 from irstudio.models import baselines
 from irstudio.models.archs import asid, ast, compacter, lir
+from irstudio.models.loading import ShippedWeights, WeightsError, read_manifest
 from irstudio.models.registry import Registry
 from irstudio.models.spec import ModelSpec, Task
 
@@ -228,7 +231,42 @@ ARCH_PRESETS = (
     ),
 )
 
-REGISTRY = Registry([*BASELINES, *ARCH_PRESETS])
+
+def shipped_specs(entries: Iterable[ShippedWeights]) -> tuple[ModelSpec, ...]:
+    """Registry entries for trained weights described in weights/manifest.json: each is its preset
+    with the manifest's id, name, task(s) and weight file. An unknown preset raises ``WeightsError``."""
+    presets = {spec.id: spec for spec in ARCH_PRESETS}
+    specs = []
+    for shipped in entries:
+        preset = presets.get(shipped.preset)
+        if preset is None:
+            raise WeightsError(f"manifest entry '{shipped.id}': unknown preset '{shipped.preset}'")
+        entry = shipped.entry
+        tasks = tuple(Task(task) for task in entry.get("tasks", [entry.get("task", preset.tasks[0].value)]))
+        specs.append(
+            replace(
+                preset,
+                id=shipped.id,
+                name=str(entry.get("name", shipped.id)),
+                tasks=tasks,
+                weights=shipped.path.name,
+                description=str(entry.get("description", preset.description)),
+            )
+        )
+    return tuple(specs)
+
+
+def _manifest_specs() -> tuple[ModelSpec, ...]:
+    try:
+        return shipped_specs(read_manifest())
+    except (WeightsError, ValueError) as error:  # a broken manifest must not stop the app
+        logging.getLogger(__name__).warning("shipped weights ignored: %s", error)
+        return ()
+
+
+SHIPPED = _manifest_specs()
+
+REGISTRY = Registry([*SHIPPED, *BASELINES, *ARCH_PRESETS])
 
 ALIASES = {"bicubic": "bicubic-x{scale}"}
 """Ids that stand for a family and resolve by the requested scale (``bicubic`` + scale 4 -> bicubic-x4)."""

@@ -302,11 +302,24 @@ def save_weights(
     os.close(handle)
     try:
         save_file(tensors, temp, metadata=metadata)
+        os.chmod(temp, 0o666 & ~_current_umask())  # mkstemp makes 0600; weights are shared files
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _current_umask() -> int:
+    """The process umask, read without changing it (os.umask would race other threads); 0o022 if unknown."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    return 0o022
 
 
 def open_model(spec: ModelSpec, weights: str | os.PathLike[str] | None = None) -> nn.Module:

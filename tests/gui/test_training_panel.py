@@ -8,7 +8,9 @@ CPU with one torch thread; every wait is on a signal or a condition, never a sle
 from __future__ import annotations
 
 import json
+import threading
 from dataclasses import replace
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +18,7 @@ import pytest
 import torch
 from PIL import Image
 from PySide6.QtCore import QSettings
-from PySide6.QtWidgets import QInputDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from irstudio import paths
 from irstudio.core.device import DeviceInfo
@@ -27,6 +29,7 @@ from irstudio.gui.training_controller import (
     TrainingForm,
     build_config,
     checkpoint_step,
+    default_run_name,
     make_preview,
     read_history,
     resume_config,
@@ -140,7 +143,6 @@ def test_a_short_run_draws_curves_fills_the_validation_strip_and_exports(
     assert panel.validation_strip.column_count() >= 1
     assert "PSNR" in panel.validation_label.text()
     assert panel.progress.value() == 6 and "Finished" in panel.status.text()
-    assert not panel.resume() and "set Iterations above 6" in panel.message_text()  # nothing left
     assert panel.export_button.isEnabled()
 
     if panel.preview_strip.column_count() == 0:
@@ -150,7 +152,9 @@ def test_a_short_run_draws_curves_fills_the_validation_strip_and_exports(
     panel.resize(1280, 900)
     panel.show()
     qtbot.waitExposed(panel)
+    QApplication.processEvents()  # the layout requests posted by showing
     assert panel.grab().save(str(ARTIFACTS / "training_panel.png"))
+    assert not panel.resume() and "set Iterations above 6" in panel.message_text()  # nothing left
 
     # Export: the name is asked; the file lands in the (temporary) user library
     monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("My denoiser", True))
@@ -201,6 +205,21 @@ def test_stop_writes_a_checkpoint_and_resume_continues_to_the_end(qtbot, runner,
     losses, psnrs = read_history(tmp_path / "runs" / "run")
     assert [step for step, _ in losses] == list(range(1, 13))
     assert [step for step, _ in psnrs][-1] == 12
+
+
+def test_a_run_waiting_for_the_device_can_be_called_off(qtbot, runner, tmp_path, images) -> None:
+    gate = threading.Event()
+    runner.submit("restore:busy", lambda _token: gate.wait(30), lane="device")  # a restoration runs
+    panel = make_panel(qtbot, runner, tmp_path)
+    panel.set_form(short_form(images, tmp_path))
+    assert panel.start() and "Waiting for the device" in panel.status.text()
+    panel.stop_button.click()
+    with qtbot.waitSignal(
+        runner.cancelled, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda key: key == TRAIN_KEY
+    ):
+        gate.set()
+    assert not panel.is_running() and panel.status.text() == "Training cancelled."
+    assert latest_checkpoint(tmp_path / "runs" / "run") is None
 
 
 def test_closing_the_app_mid_run_still_writes_a_checkpoint(qtbot, tmp_path, images) -> None:
@@ -325,3 +344,15 @@ def test_training_work_stops_with_a_checkpoint_when_closed_early(tmp_path, image
     assert stop.cancelled
     checkpoint = latest_checkpoint(config.run_dir)
     assert checkpoint is not None and 1 <= checkpoint_step(checkpoint) < 50
+
+
+def test_default_run_names_are_valid_and_new(tmp_path) -> None:
+    now = datetime(2024, 5, 6, 7, 8)
+    first = default_run_name("compacter-x1", "sr2", tmp_path, now)
+    assert first == "compacter-x1-sr2-20240506-0708"
+    (tmp_path / first).mkdir()
+    assert default_run_name("compacter-x1", "sr2", tmp_path, now) == f"{first}-2"
+    form = replace(
+        TrainingForm(), folder=str(tmp_path), name=default_run_name("a b", "denoise", tmp_path, now)
+    )
+    assert build_config(form).name == "a_b-denoise-20240506-0708"

@@ -212,7 +212,7 @@ def test_onnx_sends_what_it_cannot_serve_to_pytorch(exported) -> None:
 def test_a_session_that_disagrees_on_a_new_shape_is_not_used_for_it(exported) -> None:
     _, module, _ = exported
     other = TinyNet(seed=1).eval()  # same graph, other weights: the session no longer matches
-    wrapper = OnnxModule(module.session, other, multiple=8)
+    wrapper = OnnxModule(module.session, other, multiple=8, verify_new_shapes=True)
     x = torch.rand(1, 3, 24, 24)
     with torch.inference_mode():
         first = wrapper(x)
@@ -227,15 +227,17 @@ def test_a_session_that_disagrees_on_a_new_shape_is_not_used_for_it(exported) ->
 def test_export_and_checked_shapes_are_cached_on_disk_by_weights(exported, monkeypatch) -> None:
     model, module, folder = exported
     assert len(list(folder.glob("tiny-*.onnx"))) == 1
+    checking = OnnxModule(module.session, model, multiple=8, ledger=module.ledger, verify_new_shapes=True)
     with torch.inference_mode():
-        module(torch.rand(1, 3, 56, 16))  # a new shape: checked once, recorded in the ledger
+        checking(torch.rand(1, 3, 56, 16))  # a new shape: checked once, recorded in the ledger file
 
     def no_export(*args, **kwargs):
         raise AssertionError("exported again instead of loading the cached file")
 
     monkeypatch.setattr(onnxrt, "export_onnx", no_export)
     again = build_onnx_module(model, model_id="tiny", shape=(32, 40), multiple=8, cache_dir=folder)
-    assert {(1, 3, 32, 40), (1, 3, 56, 16)} <= again.ledger.verified
+    # The export-time checks (tile shape, larger, smaller non-square) and the later one are remembered.
+    assert {(1, 3, 32, 40), (1, 3, 40, 56), (1, 3, 16, 32), (1, 3, 56, 16)} <= again.ledger.verified
     with torch.inference_mode():
         x = torch.rand(1, 3, 32, 40)
         assert float((again(x) - model(x)).abs().max()) <= TOLERANCE
@@ -478,3 +480,38 @@ def test_auto_plan_keeps_explicit_choices(tmp_path, monkeypatch) -> None:
     planned = auto_plan(tiny_spec(), TinyNet(), CPU, tile=48, dtype="bf16", state_dir=tmp_path, repeat=1)
     assert planned.plan.tile == 48 and planned.plan.dtype == "bf16" and planned.tile is None
     assert ONNX not in planned.backend.seconds  # ONNX Runtime serves fp32 only
+
+
+@pytest.mark.slow
+def test_compiled_backend_matches_eager() -> None:
+    """Real ``torch.compile`` on the CPU (needs a C++ compiler; tens of seconds, hence slow)."""
+    reason = compile_unavailable_reason("cpu")
+    if reason is not None:
+        pytest.skip(reason)
+    model = TinyNet().eval()
+    compiled = chooser_module.build_backend(COMPILE, model, model_id="tiny", device="cpu", shape=(32, 32))
+    x = torch.rand(1, 3, 32, 32)
+    with torch.inference_mode():
+        torch.testing.assert_close(compiled(x), model(x), atol=1e-5, rtol=1e-5)
+    assert unwrap(compiled) is model
+
+
+class _FailingSession:
+    """Stands in for an ONNX Runtime session that rejects every input."""
+
+    def get_inputs(self):
+        return [type("Input", (), {"name": "input"})()]
+
+    def run(self, outputs, feeds):
+        raise RuntimeError("[ONNXRuntimeError] : 1 : FAIL : Reshape failed")
+
+
+def test_a_shape_the_session_fails_on_is_run_by_pytorch_from_then_on() -> None:
+    model = TinyNet().eval()
+    wrapper = OnnxModule(_FailingSession(), model, multiple=8)
+    x = torch.rand(1, 3, 16, 24)
+    with torch.inference_mode():
+        torch.testing.assert_close(wrapper(x), model(x))
+        torch.testing.assert_close(wrapper(x), model(x))
+    assert (1, 3, 16, 24) in wrapper.ledger.rejected
+    assert len(wrapper.notes) == 1 and "Reshape failed" in wrapper.notes[0]

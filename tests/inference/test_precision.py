@@ -121,7 +121,11 @@ def test_only_allowed_precisions_are_probed(tmp_path: Path) -> None:
         candidates=("fp16",),
         cache=VerdictCache(tmp_path / "p.json"),
     )
-    assert verdict.dtype == "fp32" and verdict.psnr_db == {} and "no reduced precision both allowed" in verdict.note
+    assert (
+        verdict.dtype == "fp32"
+        and verdict.psnr_db == {}
+        and "no reduced precision both allowed" in verdict.note
+    )
 
 
 def test_a_passing_precision_is_chosen_and_cached(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -196,3 +200,11 @@ def test_verdict_json_round_trip_keeps_infinite_scores() -> None:
     verdict = PrecisionVerdict("bf16", {"bf16": math.inf, "fp16": 50.0}, {"fp16": "why"}, {"bf16": 2.0})
     again = PrecisionVerdict.from_json(verdict.to_json())
     assert again.psnr_db == verdict.psnr_db and again.rejected == verdict.rejected and again.cached
+
+
+def test_gpu_timing_uses_a_crop_large_enough_to_keep_the_device_busy() -> None:
+    crop = probe_crop(128)
+    assert precision._timing_crop(crop, "cpu") is crop
+    big = precision._timing_crop(crop, "cuda:0")
+    assert big.shape == (512, 512, 3)
+    np.testing.assert_array_equal(big[128:256, :128], crop)

@@ -50,6 +50,7 @@ def test_safetensors_round_trip_in_fp16_loads_as_fp32(tmp_path: Path) -> None:
         assert value.dtype == torch.float32
         torch.testing.assert_close(value, model.state_dict()[key].half().float())
     assert not list(tmp_path.glob("*.tmp")) and len(sha256_of(path)) == 64
+    assert path.stat().st_mode & 0o044 == 0o044 or os.name == "nt"  # readable by others, as any saved file
 
 
 def test_weights_of_another_architecture_are_named(tmp_path: Path) -> None:

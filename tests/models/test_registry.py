@@ -55,3 +55,27 @@ def test_nlmeans_removes_noise() -> None:
     with torch.inference_mode():
         out = model(torch.from_numpy(noisy).permute(2, 0, 1)[None])[0].permute(1, 2, 0).numpy()
     assert np.abs(out - clean).mean() < 0.5 * np.abs(noisy - clean).mean()
+
+
+def test_manifest_entries_become_registry_entries_on_their_preset(tmp_path) -> None:
+    from pathlib import Path
+
+    from irstudio.models.catalog import shipped_specs
+    from irstudio.models.loading import ShippedWeights, WeightsError
+
+    entry = {
+        "id": "compacter-x1-denoise",
+        "preset": "compacter-x1",
+        "task": "denoise",
+        "name": "Compacter denoise",
+    }
+    shipped = ShippedWeights("compacter-x1-denoise", "compacter-x1", Path("w.safetensors"), "0" * 64, entry)
+    (spec,) = shipped_specs([shipped])
+    assert (spec.id, spec.weights, spec.tasks, spec.params) == (
+        "compacter-x1-denoise",
+        "w.safetensors",
+        (Task.DENOISE,),
+        REGISTRY.get("compacter-x1").params,
+    )
+    with pytest.raises(WeightsError, match="unknown preset 'nope'"):
+        shipped_specs([ShippedWeights("x", "nope", Path("w.safetensors"), "0" * 64, {})])

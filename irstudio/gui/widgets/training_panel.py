@@ -12,8 +12,10 @@ target of the latest validation), progress, and Start / Stop / Resume / Export.
 Work goes through the window's ``TaskRunner``: training under ``TRAIN_KEY`` on the "device" lane
 (``train_lane``), previews under ``PREVIEW_KEY`` on the "preview" lane, exports under
 ``EXPORT_KEY`` on the "io" lane. Stop asks the loop to end at the next step; it writes a
-checkpoint that Resume continues. Export writes the run's EMA weights into the user's model
-library and emits ``model_exported(path)`` so the window can list the new model at once.
+checkpoint that Resume continues (a run still queued behind other device work is dropped).
+The runner cancelling the job (the window closing) also ends it with a checkpoint. Export writes
+the run's EMA weights into the user's model library and emits ``model_exported(path)`` so the
+window can list the new model at once.
 Errors (bad folder, bad settings, a failed run) are shown in the panel's message line.
 The last settings persist in the ``QSettings`` store given (key ``training/form``).
 """
@@ -24,12 +26,13 @@ import html
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QSettings, QSignalBlocker, Qt, QTimer, Signal
-from PySide6.QtGui import QDoubleValidator, QPixmap
+from PySide6.QtCore import QEvent, QLocale, QSettings, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtGui import QDoubleValidator, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -110,9 +113,9 @@ EXPORT_KEY = "training-export"
 PREVIEW_LANE, EXPORT_LANE = "preview", "io"
 PREVIEW_DELAY_MS = 300
 SETTINGS_KEY = "training/form"
-THUMB = 92
-SETTINGS_WIDTH = 380  # px of the settings column
-LINE_WIDTH = SETTINGS_WIDTH - 60  # px of its one-line notes
+THUMB = 84
+SETTINGS_WIDTH = 360  # px of the settings column, at least
+LINE_WIDTH = SETTINGS_WIDTH - 40  # px of its one-line notes
 _KIND_SUFFIX = {SHIPPED: "shipped weights", LIBRARY: "your library"}
 _ERROR_STYLE = "background:#5c1f1f; color:#ffd7d7; padding:4px; border-radius:3px"
 _INFO_STYLE = "background:#1f3b5c; color:#d7e9ff; padding:4px; border-radius:3px"
@@ -177,7 +180,8 @@ class ImageStrip(QWidget):
         self._images: list[QLabel] = []
         self._columns = 0
         self.message = QLabel(empty)
-        self.message.setWordWrap(True)
+        # one line (a wrapping label would make the scrolled column size itself by height-for-width)
+        self.message.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.message.setMinimumHeight(len(self.rows) * (side + 4))
         self._grid.addWidget(self.message, 0, 0, len(self.rows), 1)
@@ -200,6 +204,7 @@ class ImageStrip(QWidget):
         self._remove_cells()
         self._columns = 0
         self.message.setText(text)
+        self.message.setToolTip(text)
         self.message.show()
 
     def set_columns(self, columns: Sequence[Sequence[np.ndarray]]) -> None:
@@ -236,6 +241,16 @@ def _set_line(label: QLabel, text: str, *, error: bool = False) -> None:
     label.setText(f"<span style='color:#ff8080'>{shown}</span>" if error else shown)
 
 
+def _scrolled(widget: QWidget) -> QScrollArea:
+    """``widget`` in a frameless, vertically scrolling area (the panel fits a small dock too)."""
+    area = QScrollArea()
+    area.setWidget(widget)
+    area.setWidgetResizable(True)
+    area.setFrameShape(QFrame.Shape.NoFrame)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return area
+
+
 def _spin(minimum: int, maximum: int, step: int = 1, suffix: str = "") -> QSpinBox:
     spin = QSpinBox()
     spin.setRange(minimum, maximum)
@@ -252,7 +267,8 @@ def _plot(title: str, colour: str, *, log_y: bool = False, symbol: str | None = 
     plot.setLabel("bottom", "step")
     plot.showGrid(x=True, y=True, alpha=0.25)
     plot.setLogMode(x=False, y=log_y)
-    plot.setMinimumHeight(170)
+    plot.setMinimumHeight(150)
+    plot.getPlotItem().layout.setContentsMargins(2, 2, 12, 2)  # room for the last x label
     for side in ("left", "bottom"):
         plot.getAxis(side).enableAutoSIPrefix(False)
     plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol=symbol, symbolSize=6, symbolBrush=colour)
@@ -292,7 +308,7 @@ class TrainingPanel(QWidget):
         self._preview_seed = 0
         self._stop: CancelToken | None = None
         self._running = False
-        self._total_steps = 0
+        self._job_started = False  # the training job left the lane's queue
         self._loss_points: list[tuple[int, float]] = []
         self._psnr_points: list[tuple[int, float]] = []
         self._preview_timer = QTimer(self)
@@ -323,14 +339,8 @@ class TrainingPanel(QWidget):
         ):
             column.addWidget(box)
         column.addStretch(1)
-        self.settings_area = QScrollArea()
-        self.settings_area.setWidget(settings)
-        self.settings_area.setWidgetResizable(True)
-        self.settings_area.setFrameShape(QFrame.Shape.NoFrame)
-        self.settings_area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        # Not from its size hint: asking it now would cache the hints of rows hidden later.
-        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
-        self.settings_area.setFixedWidth(SETTINGS_WIDTH + scrollbar)
+        self.settings_area = _scrolled(settings)
+        self.settings_area.setFixedWidth(SETTINGS_WIDTH)  # fitted to the content when shown
         layout = QHBoxLayout(self)
         layout.addWidget(self.settings_area)
         layout.addLayout(self._monitor(), 1)
@@ -491,7 +501,7 @@ class TrainingPanel(QWidget):
         self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.message.hide()
         self.progress = QProgressBar()
-        self.progress.setFormat("%v / %m steps")
+        self.progress.setFormat("Not started")
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.status = QLabel("Idle")
@@ -508,10 +518,15 @@ class TrainingPanel(QWidget):
         buttons.addWidget(self.progress, 1)
         for button in (self.start_button, self.stop_button, self.resume_button, self.export_button):
             buttons.addWidget(button)
+        shown = QWidget()
+        shown_layout = QVBoxLayout(shown)
+        shown_layout.setContentsMargins(0, 0, 0, 0)
+        shown_layout.addWidget(preview_box)
+        shown_layout.addLayout(curves, 1)
+        shown_layout.addWidget(validation_box)
+        self.monitor_area = _scrolled(shown)
         layout = QVBoxLayout()
-        layout.addWidget(preview_box)
-        layout.addLayout(curves, 1)
-        layout.addWidget(validation_box)
+        layout.addWidget(self.monitor_area, 1)
         layout.addWidget(self.message)
         layout.addWidget(self.status)
         layout.addLayout(buttons)
@@ -547,14 +562,30 @@ class TrainingPanel(QWidget):
         self.resume_button.clicked.connect(self.resume)
         self.export_button.clicked.connect(self.export_interactively)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        self._fit_settings_width()
+        super().showEvent(event)
+
+    def changeEvent(self, event: QEvent) -> None:
+        if event.type() == QEvent.Type.StyleChange:  # a theme changes paddings and fonts
+            self._fit_settings_width()
+        super().changeEvent(event)
+
+    def _fit_settings_width(self) -> None:
+        """The settings column as wide as its content (which depends on the style) plus a scroll bar."""
+        scrollbar = self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent)
+        content = self.settings_area.widget().sizeHint().width()
+        self.settings_area.setFixedWidth(max(SETTINGS_WIDTH, content) + scrollbar + 2)
+
     # ------------------------------------------------------------------ the form
 
     def form(self) -> TrainingForm:
         """The current values."""
         try:
             lr = float(self.lr_edit.text())
-        except ValueError:
-            lr = math.nan
+        except ValueError:  # "2,5e-4" in a locale with a decimal comma
+            lr, ok = QLocale().toDouble(self.lr_edit.text())
+            lr = lr if ok else math.nan
         choice = self.current_model()
         return TrainingForm(
             folder=self.folder_edit.text().strip(),
@@ -620,7 +651,8 @@ class TrainingPanel(QWidget):
             self.device_combo.setCurrentIndex(device)
         self.output_edit.setText(form.output_dir)
         self._fill_models(form.model_id, form.weights)
-        del blockers
+        for blocker in blockers:
+            blocker.unblock()
         self._fill_runs()
         self._set_name(form.name)
         self._show_task_page()
@@ -668,14 +700,15 @@ class TrainingPanel(QWidget):
         name = self.name_combo.currentText()
         with QSignalBlocker(self.name_combo):
             self.name_combo.clear()
-            self.name_combo.addItems(list_runs(self.output_edit.text().strip() or "."))
+            output = self.output_edit.text().strip()
+            self.name_combo.addItems(list_runs(output) if output else [])
             self.name_combo.setEditText(name)
         self._update_buttons()
 
     def _set_name(self, name: str) -> None:
         if not name:
             form = self.form()
-            name = self._auto_name = default_run_name(form.model_id or "model", form.task)
+            name = self._auto_name = default_run_name(form.model_id or "model", form.task, form.output_dir)
         self.name_combo.setEditText(name)
         self._update_buttons()
 
@@ -699,7 +732,10 @@ class TrainingPanel(QWidget):
     def save_settings(self) -> None:
         """Keep the current values for the next session (no-op without a settings store)."""
         if self._settings is not None:
-            self._settings.setValue(SETTINGS_KEY, json.dumps(self.form().to_dict()))
+            form = self.form()
+            if form.name == self._auto_name:  # a generated name is generated afresh next time
+                form = replace(form, name="")
+            self._settings.setValue(SETTINGS_KEY, json.dumps(form.to_dict()))
 
     # ------------------------------------------------------------------ reactions to the settings
 
@@ -708,8 +744,10 @@ class TrainingPanel(QWidget):
         self.schedule_preview()
 
     def _detect_pairs(self, folder: str) -> None:
-        if folder and all(sub.is_dir() for sub in paired_folders(folder)):
-            self.kind_combo.setCurrentIndex(1)
+        """A folder with input/ and target/ subfolders is paired data; any other holds clean photos."""
+        if folder:
+            paired = all(sub.is_dir() for sub in paired_folders(folder))
+            self.kind_combo.setCurrentIndex(1 if paired else 0)
 
     def _browse_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of training images", self.folder_edit.text())
@@ -785,7 +823,7 @@ class TrainingPanel(QWidget):
         form = self.form()
         if not form.folder:
             self.preview_strip.show_message("Choose a folder to see training pairs.")
-            _set_line(self.data_info, "")
+            _set_line(self.data_info, "Clean photos, or a folder with input/ and target/")
             return
         try:
             self.runner.submit(PREVIEW_KEY, preview_work(form, seed=self._preview_seed), lane=PREVIEW_LANE)
@@ -826,8 +864,6 @@ class TrainingPanel(QWidget):
             self.show_message(str(error), error=True)
             return False
         self._clear_curves()
-        self.validation_strip.show_message("The validation crops appear at the first validation.")
-        self.validation_label.setText("")
         self._launch(config, resume=False)
         return True
 
@@ -846,16 +882,24 @@ class TrainingPanel(QWidget):
         return True
 
     def stop(self) -> None:
-        """Ask the run to stop after its current step (it writes a checkpoint)."""
-        if self._running and self._stop is not None:
-            self._stop.cancel()
-            self.stop_button.setEnabled(False)
+        """Ask the run to stop after its current step (it writes a checkpoint); a run still waiting
+        for the device is dropped."""
+        if not self._running or self._stop is None:
+            return
+        self._stop.cancel()
+        self.stop_button.setEnabled(False)
+        if self._job_started:
             self.status.setText("Stopping: finishing the step and writing a checkpoint…")
+        else:
+            self.runner.cancel(TRAIN_KEY)
 
     def export(self, name: str, *, overwrite: bool = False) -> bool:
         """Export the named run's latest checkpoint as ``name`` into the library (off the main
         thread); ``model_exported`` follows. False (and a message) when there is nothing to export
         or the file exists and ``overwrite`` is False."""
+        if self._running:
+            self.show_message("Stop the run before exporting it.", error=True)
+            return False
         run_dir = run_dir_of(self.form())
         if not self.form().name or latest_checkpoint(run_dir) is None:
             self.show_message(f"{run_dir}: no checkpoint to export yet.", error=True)
@@ -926,9 +970,12 @@ class TrainingPanel(QWidget):
         self.save_settings()
         self.show_message("")
         self._stop = CancelToken()
-        self._total_steps = config.train.steps
+        self._job_started = False
+        self.validation_strip.show_message("The validation crops appear at the first validation.")
+        self.validation_label.setText("")
         self._set_running(True)
         self.progress.setRange(0, config.train.steps)
+        self.progress.setFormat("%v / %m steps")
         self.status.setText("Waiting for the device (another job is running)…")
         work = training_work(config, resume=resume, stop=self._stop)
         self.runner.submit(TRAIN_KEY, work, lane=self.train_lane)
@@ -969,6 +1016,7 @@ class TrainingPanel(QWidget):
 
     def _on_started(self, key: str) -> None:
         if key == TRAIN_KEY:
+            self._job_started = True
             self.status.setText("Preparing: reading the images and building the model…")
 
     def _on_progressed(self, key: str, event: object) -> None:
@@ -986,7 +1034,6 @@ class TrainingPanel(QWidget):
             self.show_message(f"Step {event.step}: {event.message}")
 
     def _on_run_started(self, event: Started) -> None:
-        self._total_steps = event.total_steps
         self.progress.setRange(0, event.total_steps)
         self.progress.setValue(event.start_step)
         if event.start_step > 0:
@@ -1073,7 +1120,10 @@ class TrainingPanel(QWidget):
     def _on_cancelled(self, key: str) -> None:
         if key == TRAIN_KEY:
             self._set_running(False)
-            self.status.setText("Training cancelled; its checkpoint can be resumed.")
+            started = self._job_started
+            self.status.setText(
+                "Training stopped; Resume continues it." if started else "Training cancelled."
+            )
             self._fill_runs()
         elif key == EXPORT_KEY:
             self._update_buttons()

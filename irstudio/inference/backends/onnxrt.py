@@ -7,14 +7,17 @@ used: at opset 17 it silently produced wrong outputs for two of our four archite
 0.066 and 0.0057, which the check below would reject anyway.)
 
 Check (``max_abs_error``): the session must reproduce the PyTorch model within ``TOLERANCE`` (1e-4,
-max absolute difference) on random inputs of the example shape and of a second aligned shape.
+max absolute difference) on random inputs of the example shape (the interior tile's read shape) and,
+for a dynamic export, two more aligned shapes: a larger one and a smaller, non-square one (like the
+border tiles).
 
 Run (``OnnxModule``): an ``nn.Module`` whose forward feeds float32 CPU tensors of batch 1 whose height
 and width are multiples of the model's ``multiple`` to the session, and anything else (other
-devices, dtypes, autocast, unaligned or unseen static shapes) to the PyTorch ``reference``. The
-first time a new input shape arrives, both run and must agree within ``TOLERANCE``; a shape that
-disagrees or that the session rejects is served by PyTorch from then on. ``reference`` is a
-submodule, so ``.to``/``.eval``/``.train`` behave as for the plain model.
+devices, dtypes, autocast, unaligned or unseen static shapes) to the PyTorch ``reference``. A shape
+the session fails on is served by PyTorch from then on. With ``verify_new_shapes`` each new shape
+is also run by both once and must agree within ``TOLERANCE`` (off by default: that costs one eager
+run per distinct tile shape, which on the first image was more than ONNX Runtime saved).
+``reference`` is a submodule, so ``.to``/``.eval``/``.train`` behave as for the plain model.
 
 Exported files are cached under ``user_state_dir()/onnx`` by weights fingerprint and environment,
 with a ledger of the input shapes already checked, so a model is exported and each shape checked
@@ -206,6 +209,7 @@ class OnnxModule(nn.Module):
         multiple: int = 1,
         static_shape: tuple[int, int] | None = None,
         ledger: ShapeLedger | None = None,
+        verify_new_shapes: bool = False,
     ) -> None:
         super().__init__()
         self.session = session
@@ -213,6 +217,7 @@ class OnnxModule(nn.Module):
         self.multiple = max(1, multiple)
         self.static_shape = static_shape
         self.ledger = ledger if ledger is not None else ShapeLedger(None, static_shape is None)
+        self.verify_new_shapes = verify_new_shapes
         self._input_name = session.get_inputs()[0].name
         self.notes: list[str] = [
             f"ONNX Runtime not used for input {shape}: {why}; PyTorch runs it"
@@ -262,14 +267,20 @@ class OnnxModule(nn.Module):
         if not self._eligible(x):
             return self.reference(x)
         shape = tuple(x.shape)
-        if shape not in self.ledger.verified:
+        if self.verify_new_shapes and shape not in self.ledger.verified:
             return self._verify(x, shape)
-        return self._run_session(x)
+        try:
+            return self._run_session(x)
+        except Exception as error:  # ORT raises its own exception types
+            self._reject(shape, f"session failed: {str(error).splitlines()[0][:200]}")
+            return self.reference(x)
 
 
-def _second_shape(height: int, width: int, multiple: int) -> tuple[int, int]:
-    """Another aligned shape to check a dynamic export with (taller by one multiple, wider by two)."""
-    return height + multiple, width + 2 * multiple
+def _check_shapes(height: int, width: int, multiple: int) -> list[tuple[int, int]]:
+    """More aligned shapes to check a dynamic export with: one multiple taller and two wider, and a
+    smaller non-square one (about half the height, the width less one multiple)."""
+    smaller = (max(multiple, height // 2 // multiple * multiple), max(multiple, width - multiple))
+    return [(height + multiple, width + 2 * multiple), smaller]
 
 
 def onnx_cache_dir() -> Path:
@@ -307,6 +318,7 @@ def build_onnx_module(
     channels: int = 3,
     threads: int | None = None,
     cache_dir: Path | None = None,
+    verify_new_shapes: bool = False,
 ) -> OnnxModule:
     """Export ``model`` and check it within ``TOLERANCE`` (or load an export an earlier session
     checked), and wrap it.
@@ -334,6 +346,7 @@ def build_onnx_module(
         multiple=multiple,
         static_shape=None if ledger.dynamic else (height, width),
         ledger=ledger,
+        verify_new_shapes=verify_new_shapes,
     )
 
 
@@ -348,7 +361,10 @@ def _export_and_check(
     session = make_session(data, threads)
     checks = [example]
     if dynamic:
-        checks.append(torch.rand(1, channels, *_second_shape(height, width, multiple), generator=generator))
+        checks += [
+            torch.rand(1, channels, *more, generator=generator)
+            for more in _check_shapes(height, width, multiple)
+        ]
     try:
         error = max_abs_error(session, model, checks)
     except Exception as failure:  # ORT raises its own exception types

@@ -1,0 +1,67 @@
+"""The "Training" dock: fine-tune a model from the app, and list what it exports at once.
+
+``TrainingDock(window, devices)`` builds a ``TrainingPanel`` on the window's runner, library and
+manifest, with training on its own lane, ``TRAINING_LANE``: a run takes hours, so it must neither
+block interactive restores nor be cancelled by them (Esc and opening a photo cancel the "device"
+lane only; Stop and closing the window end a run with a checkpoint). The panel is wider than the
+side docks, so at first start the dock floats, hidden; Run → "Fine-tune a model…" (or View →
+Training) shows it, and the saved layout keeps wherever the user puts it. A model exported to the
+library is listed in the model panel at once (``ModelPanel.refresh_library``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QObject, Qt
+from PySide6.QtGui import QAction
+
+from irstudio.core.device import DeviceInfo
+from irstudio.gui.widgets.training_panel import TrainingPanel
+
+if TYPE_CHECKING:
+    from irstudio.gui.main_window import MainWindow
+
+__all__ = ["FLOATING_SIZE", "TRAINING_LANE", "TrainingDock"]
+
+TRAINING_LANE = "training"
+FLOATING_SIZE = (980, 640)
+
+
+class TrainingDock(QObject):
+    """Owns the training panel, its dock and the Run menu entry that shows it."""
+
+    def __init__(self, window: MainWindow, devices: list[DeviceInfo]) -> None:
+        super().__init__(window)
+        self._window = window
+        self.panel = TrainingPanel(
+            window.runner,
+            library_dir=window.library_dir,
+            manifest_path=window.manifest,
+            devices=devices,
+            settings=window.settings.store,
+            train_lane=TRAINING_LANE,
+        )
+        self.dock = window.add_scrolled_dock(
+            "Training", "TrainingDock", self.panel, Qt.DockWidgetArea.BottomDockWidgetArea, sideways=True
+        )
+        self.dock.setFloating(True)
+        self.dock.resize(*FLOATING_SIZE)
+        self.dock.hide()
+        self.action = QAction("&Fine-tune a model…", window)
+        self.action.setStatusTip(
+            "Train a model on your own photos; exported models appear under Your library"
+        )
+        self.action.triggered.connect(lambda _checked=False: self.show())
+        window.commands.run_menu.addSeparator()
+        window.commands.run_menu.addAction(self.action)
+        self.panel.model_exported.connect(self._on_exported)
+
+    def show(self) -> None:
+        """Show the dock (where the user left it) in front."""
+        self.dock.show()
+        self.dock.raise_()
+
+    def _on_exported(self, path: str) -> None:
+        self._window.model_panel.refresh_library()
+        self._window.show_status(f"Exported {path}: listed under “Your library” in the model panel")
