@@ -368,6 +368,8 @@ def count_macs(spec: Any, size: int) -> int | None:
 
 def _prepare(config: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     """(spec, device, model, AutoPlan) for a worker, threads set to the physical cores on CPU."""
+    import torch
+
     from irstudio.core.device import resolve_device
     from irstudio.inference.backends import bench_threads, use_threads
     from irstudio.inference.planning import auto_plan
@@ -378,7 +380,8 @@ def _prepare(config: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     if device.spec == "cpu":
         use_threads(config.get("threads") or bench_threads())
     spec = resolve_id(config["model"])
-    model = open_model(spec)
+    torch.manual_seed(0)  # models without shipped weights get the same random weights in every worker,
+    model = open_model(spec)  # so the ONNX export cached by the first is found by the next
     state_dir = Path(config["state_dir"]) if config.get("state_dir") else None
     plan = auto_plan(
         spec,

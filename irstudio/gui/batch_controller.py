@@ -90,8 +90,8 @@ class BatchController(QObject):
         runner.cancelled.connect(self._on_cancelled)
 
     def open_dialog(self) -> BatchDialog:
-        """Show the dialog (the running one, or a new one listing the current task's models)."""
-        if self.dialog is None or not self.dialog.is_running():
+        """Show the dialog: the one open or running, else a new one listing the current task's models."""
+        if self.dialog is None or not (self.dialog.is_running() or self.dialog.isVisible()):
             self._ids = batch_ids(self._window.model_panel.choices())
             selected = next((i for i, c in self._ids.items() if c.key == self._window.state.model), None)
             folder = self._window.settings.last_folder or None

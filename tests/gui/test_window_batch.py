@@ -72,6 +72,10 @@ def test_a_folder_with_one_corrupt_file_gives_four_outputs_and_one_reported_erro
     assert len(errors) == 1 and errors[0].startswith("broken.png: ")
     assert dialog.error_list.isVisible()
     assert "4 written" in dialog.summary_label.text() and "1 failed" in dialog.summary_label.text()
+    assert window.batch.open_dialog() is dialog  # still open: the same form and its report
+    dialog.close_button.click()
+    fresh = window.batch.open_dialog()
+    assert fresh is not dialog and fresh.error_list.count() == 0
 
 
 def test_batch_ids_are_file_name_safe_and_unique(tmp_path: Path) -> None:

@@ -252,7 +252,8 @@ def test_an_export_that_differs_from_pytorch_is_refused(exported, tmp_path, monk
     folder = exported[2]
     wrong_bytes = next(folder.glob("tiny-*.onnx")).read_bytes()  # TinyNet(seed=0)'s graph and weights
     monkeypatch.setattr(onnxrt, "export_onnx", lambda model, example: (wrong_bytes, True))
-    with pytest.raises(OnnxUnavailable, match="differs from PyTorch"):
+    monkeypatch.setattr(onnxrt, "_dynamo_export", lambda model, example, dynamic: wrong_bytes)
+    with pytest.raises(OnnxUnavailable, match=r"dynamic: ONNX output differs .* static: ONNX output differs"):
         build_onnx_module(
             TinyNet(seed=3).eval(), model_id="t3", shape=(32, 32), multiple=8, cache_dir=tmp_path
         )
@@ -515,3 +516,22 @@ def test_a_shape_the_session_fails_on_is_run_by_pytorch_from_then_on() -> None:
         torch.testing.assert_close(wrapper(x), model(x))
     assert (1, 3, 16, 24) in wrapper.ledger.rejected
     assert len(wrapper.notes) == 1 and "Reshape failed" in wrapper.notes[0]
+
+
+@needs_ort
+def test_a_dynamic_graph_that_fails_a_check_shape_falls_back_to_a_static_one(exported, tmp_path, monkeypatch):
+    model, _, folder = exported
+    graph = next(folder.glob("tiny-*.onnx")).read_bytes()
+    real_check = onnxrt._checked_session
+
+    def fails_on_other_shapes(data, reference, checks, threads):
+        if len(checks) > 1:  # like LIR: reflect padding of a small map baked into the dynamic graph
+            raise OnnxUnavailable("ONNX Runtime failed on a check input: Pad reflect: pre-pad exceeds")
+        return real_check(data, reference, checks, threads)
+
+    monkeypatch.setattr(onnxrt, "export_onnx", lambda m, example: (graph, True))
+    monkeypatch.setattr(onnxrt, "_dynamo_export", lambda m, example, dynamic: graph)
+    monkeypatch.setattr(onnxrt, "_checked_session", fails_on_other_shapes)
+    module = build_onnx_module(model, model_id="tiny", shape=(32, 40), multiple=8, cache_dir=tmp_path)
+    assert module.static_shape == (32, 40) and not module.ledger.dynamic
+    assert module.ledger.verified == {(1, 3, 32, 40)}

@@ -9,7 +9,8 @@ used: at opset 17 it silently produced wrong outputs for two of our four archite
 Check (``max_abs_error``): the session must reproduce the PyTorch model within ``TOLERANCE`` (1e-4,
 max absolute difference) on random inputs of the example shape (the interior tile's read shape) and,
 for a dynamic export, two more aligned shapes: a larger one and a smaller, non-square one (like the
-border tiles).
+border tiles). When the dynamic graph fails that check, a static export at the example shape is
+checked and used for that shape only (other shapes run in PyTorch).
 
 Run (``OnnxModule``): an ``nn.Module`` whose forward feeds float32 CPU tensors of batch 1 whose height
 and width are multiples of the model's ``multiple`` to the session, and anything else (other
@@ -353,24 +354,47 @@ def build_onnx_module(
 def _export_and_check(
     model: nn.Module, shape: tuple[int, int, int], multiple: int, threads: int | None
 ) -> tuple[object, ShapeLedger, bytes]:
-    """Export, open a session, check it at the example shape (and a second one when dynamic)."""
+    """Export, open a session and check it (see module doc): a dynamic graph at the example shape and
+    the ``_check_shapes``; when that fails, a static graph at the example shape."""
     channels, height, width = shape
     generator = torch.Generator().manual_seed(0)
     example = torch.rand(1, channels, height, width, generator=generator)
+    more = [
+        torch.rand(1, channels, *other, generator=generator)
+        for other in _check_shapes(height, width, multiple)
+    ]
     data, dynamic = export_onnx(model, example)
+    try:
+        session = _checked_session(data, model, [example, *more] if dynamic else [example], threads)
+    except OnnxUnavailable as failure:
+        if not dynamic:
+            raise
+        # A dynamic graph can bake in a shape-dependent branch (e.g. reflect vs replicate padding of
+        # small maps): fall back to a static export, used for the tile shape only.
+        try:
+            data = _dynamo_export(model, example, dynamic=False)
+        except Exception as error:  # the exporter raises many types
+            raise OnnxUnavailable(
+                f"dynamic: {failure}; static export: {type(error).__name__}: {error}"
+            ) from None
+        try:
+            session = _checked_session(data, model, [example], threads)
+        except OnnxUnavailable as static_failure:
+            raise OnnxUnavailable(f"dynamic: {failure}; static: {static_failure}") from None
+        dynamic = False
+    ledger = ShapeLedger(None, dynamic)
+    ledger.verified = {tuple(example.shape)} | ({tuple(x.shape) for x in more} if dynamic else set())
+    return session, ledger, data
+
+
+def _checked_session(data: bytes, model: nn.Module, checks: list[Tensor], threads: int | None) -> object:
+    """A session for ``data`` that matches ``model`` within ``TOLERANCE`` on ``checks``; else raises."""
     session = make_session(data, threads)
-    checks = [example]
-    if dynamic:
-        checks += [
-            torch.rand(1, channels, *more, generator=generator)
-            for more in _check_shapes(height, width, multiple)
-        ]
     try:
         error = max_abs_error(session, model, checks)
     except Exception as failure:  # ORT raises its own exception types
-        raise OnnxUnavailable(f"ONNX Runtime failed on the check input: {str(failure)[:300]}") from None
+        first = " ".join(str(failure).split())[:300]
+        raise OnnxUnavailable(f"ONNX Runtime failed on a check input: {first}") from None
     if error > TOLERANCE:
         raise OnnxUnavailable(f"ONNX output differs from PyTorch by {error:.2e} > {TOLERANCE:g}")
-    ledger = ShapeLedger(None, dynamic)
-    ledger.verified = {tuple(x.shape) for x in checks}
-    return session, ledger, data
+    return session
