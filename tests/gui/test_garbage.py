@@ -31,6 +31,7 @@ def collections():
 
 
 def test_a_busy_worker_never_collects_and_the_main_thread_does(qtbot, collections) -> None:
+    gc.enable()  # as in the app (the GUI tests' conftest turns it off around each test)
     enabled = gc.isenabled()
     collector = MainThreadCollector(interval_ms=10)
     collector.start()
@@ -54,6 +55,7 @@ def test_a_busy_worker_never_collects_and_the_main_thread_does(qtbot, collection
 
 
 def test_overlapping_collectors_turn_automatic_collection_back_on_with_the_last() -> None:
+    gc.enable()
     enabled = gc.isenabled()
     first, second = MainThreadCollector(), MainThreadCollector()
     first.start()
