@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from irstudio import __version__
-from irstudio.cli import bench_cmd, evaluate_cmd, maps_cmd, models_cmd, restore_cmd, train_cmd
+from irstudio.cli import bench_cmd, evaluate_cmd, maps_cmd, models_cmd, restore_cmd, train_cmd, weights_cmd
 from irstudio.core.cancel import Cancelled
 from irstudio.core.device import DeviceError
 from irstudio.core.image_io import READ_SUFFIXES, ImageError
@@ -46,7 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--smoke", action="store_true", help=argparse.SUPPRESS)  # open the app, quit on paint
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (restore_cmd, models_cmd, evaluate_cmd, train_cmd, maps_cmd, bench_cmd):
+    for module in (restore_cmd, models_cmd, evaluate_cmd, train_cmd, maps_cmd, bench_cmd, weights_cmd):
         module.add_parser(commands)
     return parser
 

@@ -2,7 +2,12 @@
 
 Prints PSNR/SSIM per image and the mean, with the protocol (inference/evaluation.py). ``--json``
 prints one object with keys ``psnr``, ``ssim``, ``n``, ``per_image`` (list of name/psnr/ssim),
-``model``, ``protocol``.
+``model``, ``protocol``, ``plan`` (how it ran: backend, precision, tile).
+
+How it runs is measured once per model and device and remembered, as for ``irstudio restore``
+(``--precision auto``, ``--backend auto`` by default; ``restore_cmd.choose_plan``). On the CPU the
+scores do not depend on it: fp32 there, and ONNX Runtime is used only where it matches PyTorch
+within 1e-4.
 """
 
 from __future__ import annotations
@@ -12,9 +17,9 @@ import json
 import sys
 from pathlib import Path
 
+from irstudio.cli.restore_cmd import add_plan_arguments, choose_plan
 from irstudio.core.device import resolve_device
 from irstudio.inference.evaluation import EvalProtocol, evaluate, find_cases
-from irstudio.inference.planning import plan_for
 from irstudio.models.catalog import resolve_id
 from irstudio.models.loading import open_model
 from irstudio.models.spec import Task
@@ -32,8 +37,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--metric-space", choices=("y", "rgb"), default=None)
     parser.add_argument("--ids", type=Path, default=None, help="a file of image stems to keep (e.g. CBSD68)")
     parser.add_argument("--weights", type=Path, default=None)
-    parser.add_argument("--tile", type=int, default=None)
+    parser.add_argument("--tile", type=int, default=None, help="tile side in input pixels (default: auto)")
+    parser.add_argument("--overlap", type=int, default=None, help="context pixels around each tile")
     parser.add_argument("--device", default="auto")
+    add_plan_arguments(parser)
     parser.add_argument("--json", action="store_true")
     parser.set_defaults(run=run)
 
@@ -61,8 +68,17 @@ def run(args: argparse.Namespace) -> int:
     cases = find_cases(args.data, protocol, _read_ids(args.ids))
     device = resolve_device(args.device)
     model = open_model(spec, args.weights).to(device.spec)
-    plan = plan_for(spec, device, tile=args.tile)
-    results = evaluate(model, cases, protocol, plan)
+    chosen = choose_plan(
+        spec,
+        model,
+        device,
+        tile=args.tile,
+        context=args.overlap,
+        precision=args.precision,
+        backend=args.backend,
+    )
+    print(f"{spec.id} on {device.describe()}: {chosen.describe()}", file=sys.stderr)
+    results = evaluate(chosen.module, cases, protocol, chosen.plan)
     while True:
         try:
             image_score = next(results)
@@ -79,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
                 {
                     "model": spec.id,
                     "protocol": summary.protocol,
+                    "plan": chosen.describe(),
                     "psnr": summary.psnr,
                     "ssim": summary.ssim,
                     "n": len(summary.scores),

@@ -8,6 +8,12 @@ A folder INPUT is restored as a batch (``irstudio.inference.batch``): its images
 and those of its subfolders) go to a mirrored tree in ``--out`` (``--out/<folder name>`` when several
 folders are given), or in ``<folder>_<model>`` beside it; existing outputs are always skipped, per-file
 errors are reported at the end, and a journal in the output folder lets an interrupted batch resume.
+
+How it runs is measured (``inference.planning.auto_plan``): with ``--precision auto`` (default) the
+precision (fp32 on the CPU), with no ``--tile`` the tile size, and with ``--backend auto`` (default)
+the fastest of eager PyTorch, channels_last and ONNX Runtime; each is measured once per model and
+device and remembered in ``paths.user_state_dir()``. The first such run says so on stderr; every
+run prints the plan it uses. ``--backend eager`` runs plain PyTorch (no backend race, no export).
 """
 
 from __future__ import annotations
@@ -16,9 +22,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from torch import nn
+
+from irstudio import paths
 from irstudio.cli.progress import ProgressLine
-from irstudio.core.device import resolve_device
+from irstudio.core.device import DeviceInfo, resolve_device
 from irstudio.core.image_io import ImageError, read_image, resize_alpha, write_image
+from irstudio.inference.backends import EAGER
 from irstudio.inference.batch import (
     BatchEvent,
     BatchEventKind,
@@ -27,10 +37,15 @@ from irstudio.inference.batch import (
     plan_batch,
     run_batch,
 )
-from irstudio.inference.planning import plan_for
+from irstudio.inference.planning import AutoPlan, auto_plan, plan_for
 from irstudio.inference.runner import run_tiled
 from irstudio.models.catalog import resolve_id
 from irstudio.models.loading import open_model
+from irstudio.models.spec import ModelSpec
+
+AUTO = "auto"
+PRECISIONS = (AUTO, "fp32", "bf16", "fp16")
+BACKENDS = (AUTO, EAGER)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -45,12 +60,70 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--tile", type=int, default=None, help="tile side in input pixels (default: auto)")
     parser.add_argument("--overlap", type=int, default=None, help="context pixels around each tile")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--precision", default="fp32", choices=("fp32", "bf16", "fp16"))
+    add_plan_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (files only)")
     parser.add_argument(
         "--recursive", "-r", action="store_true", help="with a folder INPUT, include its subfolders"
     )
     parser.set_defaults(run=run)
+
+
+def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--precision`` and ``--backend`` (shared with ``irstudio eval``)."""
+    parser.add_argument(
+        "--precision",
+        default=AUTO,
+        choices=PRECISIONS,
+        help="auto (default): measured once per model and device, fp32 on the CPU; others force it",
+    )
+    parser.add_argument(
+        "--backend",
+        default=AUTO,
+        choices=BACKENDS,
+        help="auto (default): the fastest of PyTorch, channels_last and ONNX Runtime, timed once "
+        "per model and device; eager: plain PyTorch (no race, no ONNX export)",
+    )
+
+
+def choose_plan(
+    spec: ModelSpec,
+    model: nn.Module,
+    device: DeviceInfo,
+    *,
+    tile: int | None,
+    context: int | None,
+    precision: str,
+    backend: str,
+) -> AutoPlan:
+    """``auto_plan`` under the command-line options (``precision``/``backend``: "auto" or forced),
+    with verdicts in ``paths.user_state_dir()``. Says on stderr when it is about to measure.
+
+    Raises ValueError when a forced precision is not allowed for the model (before measuring).
+    """
+    dtype = None if precision == AUTO else precision
+    if dtype is not None:
+        plan_for(spec, device, tile=tile, context=context, dtype=dtype)  # rejects a precision early
+    backends = (EAGER,) if backend == EAGER else None
+    state_dir = paths.user_state_dir()
+
+    def say_measuring() -> None:
+        print(
+            f"measuring the fastest way to run {spec.id} on {device.spec} (once; remembered in "
+            f"{state_dir}) ...",
+            file=sys.stderr,
+        )
+
+    return auto_plan(
+        spec,
+        model,
+        device,
+        tile=tile,
+        context=context,
+        dtype=dtype,
+        backends=backends,
+        state_dir=state_dir,
+        on_measure=say_measuring,
+    )
 
 
 def output_path(source: Path, model_id: str, out_dir: Path | None) -> Path:
@@ -69,13 +142,19 @@ def run(args: argparse.Namespace) -> int:
             "(use --weights FILE, or a model with weights from 'irstudio models')",
             file=sys.stderr,
         )
-    plan = plan_for(spec, device, tile=args.tile, context=args.overlap, dtype=args.precision)
+    chosen = choose_plan(
+        spec,
+        model,
+        device,
+        tile=args.tile,
+        context=args.overlap,
+        precision=args.precision,
+        backend=args.backend,
+    )
+    plan, model = chosen.plan, chosen.module
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
-    print(
-        f"{spec.id} on {device.describe()}, tile {plan.tile or 'whole image'}, context {plan.context}",
-        file=sys.stderr,
-    )
+    print(f"{spec.id} on {device.describe()}: {chosen.describe()}, context {plan.context}", file=sys.stderr)
     failures = 0
     folders = [source for source in args.inputs if source.is_dir()]
     for folder in folders:

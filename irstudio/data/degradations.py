@@ -179,29 +179,14 @@ def add_rain(
     return np.clip(image + layer[:, :, None], 0.0, 1.0).astype(np.float32)
 
 
-_PIPELINE_NAMES = frozenset(
-    {
-        "STEP_TYPES",
-        "Degradation",
-        "Downscale",
-        "GaussianBlur",
-        "Jpeg",
-        "MotionBlur",
-        "Noise",
-        "Rain",
-        "Range",
-        "Step",
-        "degrade",
-    }
-)
-
-
 def __getattr__(name: str) -> object:
-    """The pipeline names, looked up in ``pipeline`` on first use (it imports this module)."""
-    if name in _PIPELINE_NAMES:
+    """A public name of ``pipeline`` (its ``__all__``), looked up there on first use: ``pipeline``
+    imports this module, so it cannot be imported at the top. Other names raise ``AttributeError``."""
+    if not name.startswith("_"):
         from irstudio.data import pipeline
 
-        return getattr(pipeline, name)
+        if name in pipeline.__all__:
+            return getattr(pipeline, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -4,8 +4,12 @@
 reused while it lives, so a rerun resumes in the same form). The dialog lists the models of the
 current task; "Start" submits ``run_batch_request`` under ``BATCH_KEY`` on its own lane
 (``BATCH_LANE``): a folder can take hours, so it must neither block nor be cancelled by the
-interactive work of the "device" lane (Esc, opening another photo). The model is built on the
-worker thread, with the model panel's device, precision and tiling at the time of Start.
+interactive work of the "device" lane (Esc, opening another photo). The model is built and its
+plan measured (``restore_jobs.plan_run``: backend, precision, tile size) on the worker thread,
+with the model panel's device, precision and tiling at the time of Start; the controller's own
+``ModelCache`` (used only on the batch lane) keeps both, so the next batch with the same model and
+options starts at once. While the plan is chosen the dialog says "Choosing backend…"; the plan
+used is shown in the dialog and in the status bar.
 
 Each model gets a file-name-safe id in the dialog (``<stem>_<id>.png`` outputs): the registry id,
 or the library file's stem for the user's models.
@@ -22,10 +26,9 @@ from PySide6.QtGui import QAction
 from irstudio.core.cancel import CancelToken
 from irstudio.core.device import resolve_device
 from irstudio.gui.model_choices import LIBRARY, ModelChoice
-from irstudio.gui.restore_jobs import ModelCache, RunOptions
+from irstudio.gui.restore_jobs import ModelCache, PlanStep, RunOptions, plan_run
 from irstudio.gui.widgets.batch_dialog import BatchDialog
 from irstudio.inference.batch import BatchReport, BatchRequest, run_batch_request
-from irstudio.inference.planning import plan_for
 
 if TYPE_CHECKING:
     from irstudio.gui.main_window import MainWindow
@@ -54,18 +57,20 @@ def batch_ids(choices: list[ModelChoice]) -> dict[str, ModelChoice]:
     return ids
 
 
-def batch_work(request: BatchRequest, choice: ModelChoice, options: RunOptions):
-    """``TaskRunner`` work: build ``choice`` on the worker thread, restore the folder; yields
-    ``BatchEvent``s, returns the ``BatchReport``."""
+def batch_work(
+    request: BatchRequest, choice: ModelChoice, options: RunOptions, cache: ModelCache | None = None
+):
+    """``TaskRunner`` work: build ``choice`` and measure its plan on the worker thread (``cache``:
+    reused across batches, used only on this lane; None: a fresh one), restore the folder with the
+    plan's module; yields ``PlanStep``s then ``BatchEvent``s, returns the ``BatchReport``."""
+    models = cache if cache is not None else ModelCache(size=1)
 
     def work(token: CancelToken):
         token.raise_if_cancelled()
         device = resolve_device(options.device)
-        plan = plan_for(
-            choice.spec, device, tile=options.tile, context=options.context, dtype=options.precision
-        )
-        model = ModelCache(size=1).get(choice, device.spec)
-        return (yield from run_batch_request(request, model, plan, token))
+        chosen = yield from plan_run(choice, device, options, models)
+        token.raise_if_cancelled()
+        return (yield from run_batch_request(request, chosen.module, chosen.plan, token))
 
     return work
 
@@ -78,6 +83,8 @@ class BatchController(QObject):
         self._window = window
         self.dialog: BatchDialog | None = None
         self._ids: dict[str, ModelChoice] = {}
+        self._models = ModelCache(size=1)  # only ever used on BATCH_LANE's thread
+        self.plan_description = ""
         self.action = QAction("Restore a &folder…", window)
         self.action.setStatusTip("Restore every photo of a folder with one model")
         self.action.triggered.connect(lambda _checked=False: self.open_dialog())
@@ -112,19 +119,35 @@ class BatchController(QObject):
     def _start(self, request: BatchRequest) -> None:
         choice = self._ids[request.model_id]
         options = self._window.model_panel.run_options()
-        self._window.runner.submit(BATCH_KEY, batch_work(request, choice, options), lane=BATCH_LANE)
+        self.plan_description = ""
+        self._window.runner.submit(
+            BATCH_KEY, batch_work(request, choice, options, self._models), lane=BATCH_LANE
+        )
         self._window.show_status(f"Restoring the folder {request.input_dir} with {choice.label}")
 
     # ------------------------------------------------------------------ runner reports
 
     def _on_progressed(self, key: str, event: object) -> None:
-        if key == BATCH_KEY and self.dialog is not None:
+        if key != BATCH_KEY or self.dialog is None:
+            return
+        if isinstance(event, PlanStep):
+            self._on_plan_step(event)
+        else:
             self.dialog.on_event(event)
+
+    def _on_plan_step(self, step: PlanStep) -> None:
+        """Show the step ("Choosing backend…", then the plan) in the dialog and the status bar."""
+        if step.chosen:
+            self.plan_description = step.text
+            self._window.show_status(f"Restoring the folder: {step.text}")
+        if self.dialog is not None:
+            self.dialog.current_label.setText(step.text)
 
     def _on_finished(self, key: str, report: object) -> None:
         if key == BATCH_KEY and self.dialog is not None and isinstance(report, BatchReport):
             self.dialog.on_finished(report)
-            self._window.show_status(f"Folder restored: {report.summary()}")
+            how = f" ({self.plan_description})" if self.plan_description else ""
+            self._window.show_status(f"Folder restored: {report.summary()}{how}")
 
     def _on_failed(self, key: str, message: str) -> None:
         if key == BATCH_KEY and self.dialog is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragMoveEvent, QDropEvent, QShowEvent
 from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QWidget
 
@@ -188,8 +188,13 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ public API
 
     def open_file(self, path: Path) -> bool:
-        """Show ``path``; a bad file gives a message box and leaves the window as it was."""
-        return self.opener.open_file(Path(path))
+        """Show ``path`` and return whether it is shown; a bad file gives a message box and leaves the
+        window as it was. The file is read on a worker; this waits for it with the event loop running
+        (see ``OpenController.open_file``), so the window stays responsive meanwhile."""
+        opened = self.opener.open_file(Path(path))
+        if self._shut_down:  # closed while waiting; before the main loop runs (start-up) Qt drops that
+            QTimer.singleShot(0, QCoreApplication.quit)  # quit, so ask again once the loop runs
+        return opened
 
     def show_error(self, title: str, message: str) -> None:
         QMessageBox.warning(self, title, message)
@@ -214,7 +219,7 @@ class MainWindow(QMainWindow):
         if image is None:
             return
         self.compare.clear_results()
-        self.compare.set_original(image.rgb)
+        self.compare.set_original(image.rgb, picture=self.opener.prepared_picture(image.rgb))
         self.compare.set_reference(self.state.reference)
         self.compare.zoom_fit()
         info = image.info
@@ -267,6 +272,7 @@ class MainWindow(QMainWindow):
             return
         self._shut_down = True
         self._save_settings()
+        self.opener.cancel()  # before the lanes stop: a waiting open_file must not wait for ever
         self.runner.shutdown(SHUTDOWN_WAIT_MS)
         self._collector.stop()
 

@@ -1,33 +1,58 @@
 """Restoration as ``TaskRunner`` work: an immutable request in, a restored image out (no Qt here).
 
 ``restore_work(request, cache)`` returns the ``Work`` the device lane runs: resolve the device,
-plan the tiles (``inference.planning.plan_for``), fetch the model from the ``ModelCache``, then
-``yield from run_tiled(...)`` (one ``TileProgress`` per tile, cancel checked before each) and
-return a ``RestoreOutcome``. With ``request.region`` only that region is restored (the same
-tiles and pixels as the full run) and the outcome's image shows the input, resized to the output
-size, everywhere else.
+fetch the model and its measured plan from the ``ModelCache`` (``inference.planning.auto_plan``:
+backend, precision and tile size, measured once per model and device and cached on disk; the
+``AutoPlan`` is kept in memory per model and options, so a second run reuses its module), then
+``yield from run_tiled(...)`` with the plan's module (one ``TileProgress`` per tile, cancel
+checked before each) and return a ``RestoreOutcome``. Before the first tile the work yields
+``PlanStep("Choosing backend…")`` while a plan is measured (not for a plan found in memory) and
+then ``PlanStep(<description>, chosen=True)``. With ``request.region`` only that region
+is restored (the same tiles and pixels as the full run) and the outcome's image shows the input,
+resized to the output size, everywhere else.
+
+Everything here runs on the worker thread: planning measures (seconds to minutes the first time)
+and must never run on the main thread.
 """
 
 from __future__ import annotations
 
 import time
 from collections import OrderedDict
+from collections.abc import Generator
 from dataclasses import dataclass
+from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
 from torch import nn
 
+from irstudio import paths
 from irstudio.core.cancel import CancelToken
-from irstudio.core.device import resolve_device
+from irstudio.core.device import DeviceInfo, resolve_device
 from irstudio.core.tiling import Region
 from irstudio.gui.model_choices import ModelChoice
-from irstudio.inference.planning import plan_for
+from irstudio.inference.planning import AutoPlan, auto_plan
 from irstudio.inference.runner import TilePlan, run_tiled
 from irstudio.models.loading import open_model
 
-__all__ = ["ModelCache", "RestoreOutcome", "RestoreRequest", "RunOptions", "restore_work", "with_region"]
+__all__ = [
+    "AUTO_PRECISION",
+    "CHOOSING_BACKEND",
+    "ModelCache",
+    "PlanStep",
+    "RestoreOutcome",
+    "RestoreRequest",
+    "RunOptions",
+    "plan_run",
+    "restore_work",
+    "with_region",
+]
+
+AUTO_PRECISION = "auto"
+"""``RunOptions.precision`` value that lets ``auto_plan`` choose (fp32 on the CPU, probed on GPUs)."""
+CHOOSING_BACKEND = "Choosing backend…"
 
 UNTRAINED_SEED = 0
 """Untrained presets are built from this seed, so their random weights are the same on every load."""
@@ -35,11 +60,11 @@ UNTRAINED_SEED = 0
 
 @dataclass(frozen=True)
 class RunOptions:
-    """How to run: ``device`` ("auto" or a spec), ``precision`` ("fp32", "bf16", "fp16"), ``tile``
-    and ``context`` in input pixels (None: the model's defaults)."""
+    """How to run: ``device`` ("auto" or a spec), ``precision`` ("auto": measured, or "fp32", "bf16",
+    "fp16" forced), ``tile`` and ``context`` in input pixels (None: measured / the model's)."""
 
     device: str = "auto"
-    precision: str = "fp32"
+    precision: str = AUTO_PRECISION
     tile: int | None = None
     context: int | None = None
 
@@ -57,29 +82,63 @@ class RestoreRequest:
 
 
 @dataclass(frozen=True)
+class PlanStep:
+    """Yielded by the work before its first tile: ``text`` is what it does now (``CHOOSING_BACKEND``,
+    only while a plan is measured) or, with ``chosen``, the chosen plan's description."""
+
+    text: str
+    chosen: bool = False
+
+
+@dataclass(frozen=True)
 class RestoreOutcome:
     """``image``: float32 (H * scale, W * scale, 3) in [0, 1]; for a region request only the region
-    is restored. ``seconds``: time in the tiled runner (model loading excluded)."""
+    is restored. ``seconds``: time in the tiled runner (model loading and planning excluded).
+    ``description``: how it ran (``AutoPlan.describe()``: backend, precision, tile)."""
 
     request: RestoreRequest
     image: np.ndarray
     plan: TilePlan
     device: str
     seconds: float
+    description: str = ""
 
     def details(self) -> str:
+        """E.g. ``"cpu, backend onnx (1.25x eager), fp32 (the CPU runs fp32), tile 256, context 32,
+        1.20 s"``; without a description: device, precision, tiles and seconds."""
         plan = self.plan
-        tiles = f"tile {plan.tile}, context {plan.context}" if plan.tile else "whole image"
-        return f"{self.device}, {plan.dtype}, {tiles}, {self.seconds:.2f} s"
+        if self.description:
+            how = self.description + (f", context {plan.context}" if plan.tile else "")
+        else:
+            how = f"{plan.dtype}, " + (
+                f"tile {plan.tile}, context {plan.context}" if plan.tile else "whole image"
+            )
+        return f"{self.device}, {how}, {self.seconds:.2f} s"
+
+
+ModelKey = tuple[str, str, str]
+"""(choice key, weights path, device spec)."""
+PlanKey = tuple[str, str, str, str, int | None, int | None]
+"""(choice key, weights path, device spec, precision, tile, context)."""
+
+
+def _plan_key(choice: ModelChoice, device: str, options: RunOptions) -> PlanKey:
+    return (choice.key, str(choice.weights), device, options.precision, options.tile, options.context)
 
 
 class ModelCache:
-    """Built models by (choice, device), the ``size`` most recent kept. Not thread-safe: used only
-    on the device lane's thread."""
+    """Built models by (choice, device), the ``size`` most recent kept, and their measured plans by
+    (choice, weights, device, precision, tile, context); a plan goes when its model goes.
 
-    def __init__(self, size: int = 2) -> None:
+    ``state_dir``: where ``auto_plan`` keeps its verdicts (None: ``paths.user_state_dir()`` at
+    planning time). Not thread-safe: used only on one lane's thread.
+    """
+
+    def __init__(self, size: int = 2, *, state_dir: Path | None = None) -> None:
         self._size = size
-        self._models: OrderedDict[tuple[str, str, str], nn.Module] = OrderedDict()
+        self._state_dir = state_dir
+        self._models: OrderedDict[ModelKey, nn.Module] = OrderedDict()
+        self._plans: dict[PlanKey, AutoPlan] = {}
 
     def get(self, choice: ModelChoice, device: str) -> nn.Module:
         key = (choice.key, str(choice.weights), device)
@@ -88,9 +147,32 @@ class ModelCache:
             model = self._load(choice).to(device)
             self._models[key] = model
             while len(self._models) > self._size:
-                self._models.popitem(last=False)
+                evicted, _ = self._models.popitem(last=False)
+                self._plans = {k: v for k, v in self._plans.items() if k[:3] != evicted}
         self._models.move_to_end(key)
         return model
+
+    def cached_plan(self, choice: ModelChoice, device: str, options: RunOptions) -> AutoPlan | None:
+        """The plan measured earlier for these options (its model still cached), else None."""
+        return self._plans.get(_plan_key(choice, device, options))
+
+    def choose_plan(self, choice: ModelChoice, device: DeviceInfo, options: RunOptions) -> AutoPlan:
+        """``auto_plan`` for ``choice`` on ``device`` with ``options`` (measures on a first run for
+        this model and device; slow): remembered until the model leaves the cache."""
+        model = self.get(choice, device.spec)
+        dtype = None if options.precision == AUTO_PRECISION else options.precision
+        state_dir = self._state_dir if self._state_dir is not None else paths.user_state_dir()
+        plan = auto_plan(
+            choice.spec,
+            model,
+            device,
+            tile=options.tile,
+            context=options.context,
+            dtype=dtype,
+            state_dir=state_dir,
+        )
+        self._plans[_plan_key(choice, device.spec, options)] = plan
+        return plan
 
     @staticmethod
     def _load(choice: ModelChoice) -> nn.Module:
@@ -102,6 +184,21 @@ class ModelCache:
 
     def clear(self) -> None:
         self._models.clear()
+        self._plans.clear()
+
+
+def plan_run(
+    choice: ModelChoice, device: DeviceInfo, options: RunOptions, cache: ModelCache
+) -> Generator[PlanStep, None, AutoPlan]:
+    """The ``AutoPlan`` for a run, for ``yield from`` in worker-thread work: the one in ``cache``,
+    else ``PlanStep(CHOOSING_BACKEND)`` and the measuring; then ``PlanStep(<description>,
+    chosen=True)`` in both cases."""
+    chosen = cache.cached_plan(choice, device.spec, options)
+    if chosen is None:
+        yield PlanStep(CHOOSING_BACKEND)
+        chosen = cache.choose_plan(choice, device, options)
+    yield PlanStep(chosen.describe(), chosen=True)
+    return chosen
 
 
 def with_region(original: np.ndarray, restored: np.ndarray, region: Region, scale: int) -> np.ndarray:
@@ -118,20 +215,20 @@ def with_region(original: np.ndarray, restored: np.ndarray, region: Region, scal
 
 
 def restore_work(request: RestoreRequest, cache: ModelCache):
-    """The device-lane work for ``request``: yields ``TileProgress``, returns a ``RestoreOutcome``."""
+    """The device-lane work for ``request``: yields ``PlanStep``s then ``TileProgress``, returns a
+    ``RestoreOutcome``."""
 
     def work(token: CancelToken):
         token.raise_if_cancelled()
-        spec, options = request.choice.spec, request.options
-        device = resolve_device(options.device)
-        plan = plan_for(spec, device, tile=options.tile, context=options.context, dtype=options.precision)
-        model = cache.get(request.choice, device.spec)
+        device = resolve_device(request.options.device)
+        chosen = yield from plan_run(request.choice, device, request.options, cache)
         token.raise_if_cancelled()
+        plan = chosen.plan
         started = time.perf_counter()
-        pixels = yield from run_tiled(model, request.image, plan, token, region=request.region)
+        pixels = yield from run_tiled(chosen.module, request.image, plan, token, region=request.region)
         seconds = time.perf_counter() - started
         if request.region is not None:
             pixels = with_region(request.image, pixels, request.region, plan.scale)
-        return RestoreOutcome(request, pixels, plan, device.spec, seconds)
+        return RestoreOutcome(request, pixels, plan, device.spec, seconds, chosen.describe())
 
     return work

@@ -7,6 +7,11 @@ supersedes the older run; different models queue one after the other on the seri
 (the user panned) supersedes the older one; its pixels are the same as the full run's there.
 Results go into ``AppState``; a result computed for an image that is no longer shown is dropped,
 and a preview never replaces a full result. Progress, ETA and Cancel live in ``ProgressStatus``.
+
+Before its first tile a run chooses its plan on the worker thread (``restore_jobs.plan_run``):
+while it measures, the progress text says "Choosing backend…"; once chosen, the ETA clock
+restarts (measuring time is not tile time). The plan used (backend, precision, tile) is in the
+result's details, the status bar message and the model panel's "Last run" line.
 """
 
 from __future__ import annotations
@@ -18,7 +23,14 @@ from PySide6.QtCore import QObject, QRectF, QTimer
 
 from irstudio.core.tiling import Region
 from irstudio.gui.model_choices import ModelChoice
-from irstudio.gui.restore_jobs import ModelCache, RestoreOutcome, RestoreRequest, RunOptions, restore_work
+from irstudio.gui.restore_jobs import (
+    ModelCache,
+    PlanStep,
+    RestoreOutcome,
+    RestoreRequest,
+    RunOptions,
+    restore_work,
+)
 from irstudio.gui.state import AppState, Result
 from irstudio.gui.tasks import TaskRunner
 from irstudio.gui.widgets.model_panel import ModelPanel
@@ -64,6 +76,7 @@ class RunController(QObject):
         self._warn, self._status, self._shown_rect = warn, status, shown_rect
         self._cache = ModelCache()
         self._requests: dict[str, RestoreRequest] = {}
+        self._headings: dict[str, str] = {}  # key -> the progress text its run began with
         self._visible: QRectF | None = None
         self.live_preview = False
         self._live_timer = QTimer(self, singleShot=True, interval=LIVE_PREVIEW_DELAY_MS)
@@ -173,11 +186,23 @@ class RunController(QObject):
         what = "Previewing region with" if key == PREVIEW_KEY else "Restoring with"
         queued = sum(1 for k in self._runner.active_keys() if _is_ours(k)) - 1
         more = f" ({queued} more queued)" if queued > 0 else ""
-        self._progress.begin(f"{what} {request.choice.label}{more}")
+        self._headings[key] = f"{what} {request.choice.label}{more}"
+        self._progress.begin(self._headings[key])
 
     def _on_progressed(self, key: str, item: object) -> None:
-        if _is_ours(key) and isinstance(item, TileProgress):
+        if not _is_ours(key):
+            return
+        if isinstance(item, TileProgress):
             self._progress.report(item.index + 1, item.total)
+        elif isinstance(item, PlanStep):
+            self._on_plan_step(key, item)
+
+    def _on_plan_step(self, key: str, step: PlanStep) -> None:
+        heading = self._headings.get(key, "Restoring")
+        if step.chosen:
+            self._progress.begin(heading)  # the ETA counts tile time only
+        else:
+            self._progress.set_text(f"{heading}: {step.text}")
 
     def _on_finished(self, key: str, outcome: object) -> None:
         if not _is_ours(key) or not isinstance(outcome, RestoreOutcome):
@@ -201,6 +226,7 @@ class RunController(QObject):
         )
         self._state.add_result(result)
         self._status(f"{label}: {outcome.details()}")
+        self._panel.show_plan(f"{label}: {outcome.details()}")
 
     def _on_failed(self, key: str, message: str) -> None:
         if _is_ours(key):
@@ -215,6 +241,7 @@ class RunController(QObject):
 
     def _concluded(self, key: str) -> RestoreRequest | None:
         request = self._requests.pop(key, None)
+        self._headings.pop(key, None)
         if not any(_is_ours(k) for k in self._runner.active_keys()):
             self._progress.end()
         return request

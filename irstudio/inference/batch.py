@@ -36,7 +36,6 @@ import contextlib
 import enum
 import json
 import os
-import re
 import time
 from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
@@ -45,6 +44,7 @@ from pathlib import Path, PurePosixPath
 import torch
 from torch import nn
 
+from irstudio.core.atomic import leftover_temp_files
 from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
 from irstudio.core.image_io import (
     READ_SUFFIXES,
@@ -314,19 +314,12 @@ def _ends_with_newline(path: Path) -> bool:
 # Running
 
 
-_TEMP_NAME = re.compile(r"^\.(?P<stem>.*)\.[0-9a-f]{12}\.tmp(?P<suffix>\.\w+)$")
-
-
 def _remove_stale_temporaries(target: Path) -> None:
-    """Delete leftovers of an interrupted ``write_image`` of ``target`` (``.<stem>.<hex>.tmp<suffix>``,
-    the temporary-file naming of ``core.image_io``); only a hard crash leaves them behind."""
-    if not target.parent.is_dir():
-        return
-    for candidate in target.parent.glob(f".*.tmp{target.suffix}"):
-        match = _TEMP_NAME.match(candidate.name)
-        if match and match["stem"] == target.stem[:48] and match["suffix"] == target.suffix:
-            with contextlib.suppress(OSError):
-                candidate.unlink()
+    """Delete leftovers of an interrupted ``write_image`` of ``target`` (``core.atomic``'s temporary
+    files, found by ``leftover_temp_files``); only a hard crash leaves them behind."""
+    for candidate in leftover_temp_files(target):
+        with contextlib.suppress(OSError):
+            candidate.unlink()
 
 
 def _restore_item(

@@ -7,9 +7,10 @@ the plan with the module to run.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from torch import nn
 
@@ -17,7 +18,12 @@ from irstudio.core.device import DeviceInfo
 from irstudio.core.tiling import aligned_context, round_up
 from irstudio.inference.autotile import MARGIN, AutoTile, auto_tile_size
 from irstudio.inference.backends import EAGER, BackendVerdict, VerdictCache, choose_backend
-from irstudio.inference.backends.cache import AUTOTILE_CACHE_NAME, BACKEND_CACHE_NAME, PRECISION_CACHE_NAME
+from irstudio.inference.backends.cache import (
+    AUTOTILE_CACHE_NAME,
+    BACKEND_CACHE_NAME,
+    PRECISION_CACHE_NAME,
+    default_cache_path,
+)
 from irstudio.inference.precision import PrecisionVerdict, choose_precision
 from irstudio.inference.runner import TilePlan
 from irstudio.models.spec import ModelSpec, Tiling
@@ -112,6 +118,35 @@ def _gpu_batch(tile: AutoTile | None, device: DeviceInfo) -> int:
     return max(1, min(MAX_GPU_BATCH, fits))
 
 
+class _AnnouncingCache:
+    """A ``VerdictCache`` that calls ``announce`` when a lookup misses (a measurement follows)."""
+
+    def __init__(self, store: VerdictCache, announce: Callable[[], None]) -> None:
+        self._store = store
+        self._announce = announce
+
+    def get(self, key: str) -> dict[str, Any] | None:
+        entry = self._store.get(key)
+        if entry is None:
+            self._announce()
+        return entry
+
+    def put(self, key: str, entry: dict[str, Any]) -> None:
+        self._store.put(key, entry)
+
+
+def _once(callback: Callable[[], None] | None) -> Callable[[], None]:
+    called = False
+
+    def call() -> None:
+        nonlocal called
+        if callback is not None and not called:
+            called = True
+            callback()
+
+    return call
+
+
 def auto_plan(
     spec: ModelSpec,
     model: nn.Module,
@@ -124,6 +159,7 @@ def auto_plan(
     backends: Sequence[str] | None = None,
     state_dir: Path | None = None,
     repeat: int = 3,
+    on_measure: Callable[[], None] | None = None,
 ) -> AutoPlan:
     """Plan ``spec`` on ``device`` with the measured best precision, tile size and backend.
 
@@ -132,11 +168,14 @@ def auto_plan(
     once and cached under ``state_dir`` (default ``paths.user_state_dir()``). ``model``: the built
     model; it is put in eval mode on the device (and may be converted to channels_last in place).
     ``backends``: restrict the backends timed (default: all that suit the device and precision).
-    Classical baselines and whole-image models run eagerly, unprobed.
+    Classical baselines and whole-image models run eagerly, unprobed. ``on_measure`` is called once,
+    before the first measurement, when some verdict is not cached (e.g. to say "measuring, once").
     """
+    announce = _once(on_measure)
 
-    def cache(name: str) -> VerdictCache | None:
-        return VerdictCache(state_dir / name) if state_dir is not None else None
+    def cache(name: str) -> Any:
+        store = VerdictCache(state_dir / name if state_dir is not None else default_cache_path(name))
+        return _AnnouncingCache(store, announce)
 
     model.eval().to(device.spec)
     if dtype is not None:
@@ -173,6 +212,8 @@ def auto_plan(
         return AutoPlan(
             plan, model, BackendVerdict(EAGER, (0, 0), notes=("not measured",)), precision, probed
         )
+    if backends is not None and tuple(backends) == (EAGER,):
+        return AutoPlan(plan, model, BackendVerdict(EAGER, (side, side)), precision, probed)
     module, verdict = choose_backend(
         model,
         model_id=spec.id,

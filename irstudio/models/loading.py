@@ -18,7 +18,6 @@ import json
 import os
 import pickle
 import re
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 from torch import Tensor, nn
 
+from irstudio.core.atomic import atomic_write
 from irstudio.models.spec import ModelSpec
 
 FORMAT_TAG = "irstudio"
@@ -280,7 +280,7 @@ def save_weights(
     extra: Mapping[str, object] | None = None,
     half: bool = False,
 ) -> Path:
-    """Write ``model``'s state as safetensors with our metadata, atomically (temp file + rename).
+    """Write ``model``'s state as safetensors with our metadata, atomically (``core.atomic``).
 
     ``half`` stores floating tensors as fp16 (they load back as fp32). ``extra`` values are stored
     as JSON strings (task, training summary, ...). Overwrites ``path`` (callers ask first).
@@ -298,28 +298,9 @@ def save_weights(
         "hparams": json.dumps(spec.hparams, sort_keys=True, default=str),
     }
     metadata.update({key: json.dumps(value, default=str) for key, value in (extra or {}).items()})
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(handle)
-    try:
-        save_file(tensors, temp, metadata=metadata)
-        os.chmod(temp, 0o666 & ~_current_umask())  # mkstemp makes 0600; weights are shared files
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, overwrite=True) as temp:
+        save_file(tensors, str(temp), metadata=metadata)
     return path
-
-
-def _current_umask() -> int:
-    """The process umask, read without changing it (os.umask would race other threads); 0o022 if unknown."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except OSError:
-        pass
-    return 0o022
 
 
 def open_model(spec: ModelSpec, weights: str | os.PathLike[str] | None = None) -> nn.Module:

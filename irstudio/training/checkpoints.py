@@ -8,21 +8,22 @@ per process: python, numpy, torch and CUDA generator states as tensors), ``world
 ``model_id``, ``task``, ``scale``, ``config`` (the run's TrainConfig as JSON), ``best_psnr`` and
 the last validation's ``psnr``/``ssim`` (None before any).
 
-Files are ``<run>/checkpoints/step_00001234.pt``, written to a temporary file in the same folder,
-flushed and renamed over (``os.replace``), so a crash never leaves a half-written checkpoint.
+Files are ``<run>/checkpoints/step_00001234.pt``, written through ``core.atomic.atomic_write`` (a
+temporary file in the same folder, flushed, renamed over with ``os.replace``), so a crash never leaves
+a half-written checkpoint.
 """
 
 from __future__ import annotations
 
-import os
 import pickle
 import random
 import re
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from irstudio.core.atomic import atomic_write
 
 FORMAT = "irstudio-train-checkpoint"
 VERSION = 1
@@ -111,19 +112,12 @@ def restore_rng(state: dict[str, object]) -> None:
 
 
 def save_checkpoint(state: dict[str, object], path: str | Path) -> Path:
-    """Write ``state`` atomically (temp file in the same folder, fsync, ``os.replace``)."""
+    """Write ``state`` atomically (temp file in the same folder, fsync, ``os.replace``), replacing
+    ``path`` if it exists; the folder is created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            torch.save({"format": FORMAT, "version": VERSION, **state}, stream)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_write(path, overwrite=True) as temp, open(temp, "wb") as stream:
+        torch.save({"format": FORMAT, "version": VERSION, **state}, stream)
     return path
 
 

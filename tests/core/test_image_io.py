@@ -16,7 +16,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image, ImageCms, ImageFile, ImageOps
 
-from irstudio.core import image_io
 from irstudio.core.image_io import (
     DEFAULT_MAX_PIXELS,
     READ_SUFFIXES,
@@ -26,6 +25,8 @@ from irstudio.core.image_io import (
     ImageWriteError,
     OutputExistsError,
     UnreadableImageError,
+    encoders,
+    header,
     probe_image,
     read_image,
     resize_alpha,
@@ -268,7 +269,7 @@ def test_orientation_applies_to_16bit_tiff(tmp_path: Path, orientation: int) -> 
     stored = (_STORED * 1000 + 7).astype(np.uint16)
     rgb = np.stack([stored, stored + 1, stored + 2], axis=-1)
     with open(tmp_path / "o16.tif", "wb") as fp:  # our TIFF writer, given a tagged orientation
-        image_io._write_tiff(fp, rgb, icc=None, exif=_exif(orientation).tobytes())
+        encoders._write_tiff(fp, rgb, icc=None, exif=_exif(orientation).tobytes())
     loaded = read_image(tmp_path / "o16.tif")
     upright = np.asarray(_UPRIGHT[orientation])
     assert loaded.info.bit_depth == 16 and loaded.info.orientation == orientation
@@ -645,13 +646,13 @@ def test_never_overwrites_an_existing_file(tmp_path: Path) -> None:
 
 def test_a_file_appearing_during_the_write_is_not_clobbered(tmp_path: Path, monkeypatch) -> None:
     target = tmp_path / "race.png"
-    original = image_io._write_png
+    original = encoders._write_png
 
     def write_then_competitor_appears(fp, pixels, **kwargs):
         original(fp, pixels, **kwargs)
         target.write_bytes(b"someone else's")
 
-    monkeypatch.setattr(image_io, "_write_png", write_then_competitor_appears)
+    monkeypatch.setattr(encoders, "_write_png", write_then_competitor_appears)
     with pytest.raises(OutputExistsError):
         write_image(target, np.zeros((2, 2, 3), np.float32))
     assert target.read_bytes() == b"someone else's"
@@ -664,7 +665,7 @@ def test_failed_write_leaves_no_temp_file(tmp_path: Path, monkeypatch, error: Ex
         fp.write(b"\x89PNG partial")
         raise error
 
-    monkeypatch.setattr(image_io, "_write_png", partial_then_fail)
+    monkeypatch.setattr(encoders, "_write_png", partial_then_fail)
     expected = ImageWriteError if isinstance(error, OSError) else RuntimeError
     with pytest.raises(expected) as caught:
         write_image(tmp_path / "out.png", np.zeros((3, 3, 3), np.float32))
@@ -792,7 +793,7 @@ def test_float64_input_is_accepted(tmp_path: Path, rng) -> None:
 
 def test_pillow_limit_is_raised_only_when_needed_and_restored(monkeypatch) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
-    limit = image_io._PillowLimit()
+    limit = header._PillowLimit()
     with limit.at_least(50):
         assert Image.MAX_IMAGE_PIXELS == 100
     with limit.at_least(300):

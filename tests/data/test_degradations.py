@@ -206,3 +206,13 @@ def test_probability_zero_skips_a_step_and_degrade_checks_shape() -> None:
     assert np.array_equal(out, image) and out is not clean
     with pytest.raises(ValueError, match="HxWx3"):
         degrade(image[..., 0], Degradation(), np.random.default_rng(0))
+
+
+def test_pipeline_names_are_reachable_from_degradations_and_are_the_same_objects() -> None:
+    from irstudio.data import degradations, pipeline
+
+    for name in pipeline.__all__:
+        assert getattr(degradations, name) is getattr(pipeline, name)
+    with pytest.raises(AttributeError, match="no_such_step"):
+        _ = degradations.no_such_step
+    assert not hasattr(degradations, "_sample")  # private pipeline helpers are not re-exported

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -24,8 +25,13 @@ def test_the_app_opens_the_file_named_on_the_command_line(qtbot, tmp_path: Path,
     photo = write_png(tmp_path / "start.png", gradient_image(10, 12))
     seen = {}
 
+    deadline = time.monotonic() + 10.0
+
     def look_and_quit() -> None:
         window = next(w for w in QApplication.topLevelWidgets() if isinstance(w, main_window.MainWindow))
+        if window.state.path is None and time.monotonic() < deadline:  # the file is read on a worker
+            QTimer.singleShot(10, look_and_quit)
+            return
         seen["path"] = window.state.path
         seen["visible"] = window.isVisible()
         window.close()

@@ -9,7 +9,8 @@ from PySide6.QtCore import QPointF, QRectF, Qt
 
 from irstudio.gui.qimage import colormap_lut
 from irstudio.gui.widgets.compare_view import CompareMode, CompareView, difference_map
-from irstudio.gui.widgets.image_canvas import ImageCanvas, SplitCanvas
+from irstudio.gui.widgets.image_canvas import CanvasImage, ImageCanvas, SplitCanvas
+from irstudio.gui.widgets.image_canvas import picture as canvas_picture
 from tests.gui.canvas_events import click, drag, rendered, wheel
 
 ORIGINAL_COLOUR = (0.0, 0.0, 0.0)
@@ -279,3 +280,17 @@ def test_removing_and_clearing_results(qtbot) -> None:
     assert view.difference_map() is None and not view.canvases()[0].has_image()
     with pytest.raises(KeyError):
         view.set_active("nope")
+
+
+def test_a_picture_prepared_elsewhere_is_shown_as_the_original_without_converting(qtbot, monkeypatch) -> None:
+    view = _view(qtbot)
+    image = _flat(30, 40, ORIGINAL_COLOUR)
+    picture, wrong_size = CanvasImage(image), CanvasImage(_flat(10, 10, ORIGINAL_COLOUR))
+    monkeypatch.setattr(canvas_picture, "to_qimage", lambda _image: pytest.fail("converted again"))
+    view.set_original(image, picture=picture)
+    canvas = view.canvases()[0]
+    assert canvas.has_image() and view.shown_label() == "Original"
+    np.testing.assert_allclose(_centre_colour(canvas) / 255.0, ORIGINAL_COLOUR, atol=1 / 255)
+
+    with pytest.raises(ValueError, match="40x30"):
+        view.set_original(image, picture=wrong_size)

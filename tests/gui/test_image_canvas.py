@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import QImage
 
+from irstudio.gui.qimage import from_qimage, to_qimage
 from irstudio.gui.widgets.image_canvas import ZOOM_STEPS, CanvasImage, ImageCanvas, SplitCanvas
+from irstudio.gui.widgets.image_canvas.picture import halved
 from tests.gui.canvas_events import click, drag, rendered, wheel
 
 VIEW_W, VIEW_H = 200, 160
@@ -197,3 +202,51 @@ def test_split_canvas_divider_drag_and_it_keeps_its_place_when_zooming(qtbot) ->
     assert canvas.split_position() == pytest.approx(0.25)
     pixels = rendered(canvas.viewport())
     assert pixels[100, 40].max() == 0 and pixels[100, 60].min() == 255
+
+
+def test_a_picture_built_on_a_worker_thread_is_drawn_from_its_pyramid(qtbot) -> None:
+    built: list[CanvasImage] = []
+
+    def build() -> None:  # what the open job does: QImages only, no QPixmap off the main thread
+        picture = CanvasImage(_ramp(64, 128))
+        built.append(picture)
+        built.append(picture.build_pyramid())
+
+    worker = threading.Thread(target=build)
+    worker.start()
+    worker.join(timeout=10)
+    picture, levels = built
+    assert levels == 3  # 128x64, 64x32, 32x16; halving again would go below 16 px
+    assert [picture.level_scale(level) for level in range(levels)] == [(1.0, 1.0), (2.0, 2.0), (4.0, 4.0)]
+
+    canvas = _canvas(qtbot)
+    canvas.set_image(picture)
+    canvas.set_zoom(0.2)  # a fifth: drawn from level 2 (a quarter of the size), smooth
+    assert picture.level_for(0.2) == 2
+    assert canvas.transformation_mode() == Qt.TransformationMode.SmoothTransformation
+    canvas.set_zoom(2.0)  # crisp, from the full-size level
+    assert canvas.transformation_mode() == Qt.TransformationMode.FastTransformation
+    centre = rendered(canvas.viewport())[VIEW_H // 2 + 1, VIEW_W // 2 + 1]  # image pixel (64, 32)
+    assert tuple(int(v) for v in centre[:3]) == tuple(int(v) for v in _ramp(64, 128)[32, 64])
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+@pytest.mark.parametrize("size", [(8, 10), (7, 9)])
+def test_halving_averages_areas_without_aliasing_and_rounds_odd_sizes_up(channels: int, size) -> None:
+    """A checkerboard halves to mid grey, also at odd sizes (areas of 1.8 x 1.75 pixels); RGB and
+    grey keep their format, RGBA becomes premultiplied (opaque here, so the colours are the same)."""
+    checker = _checker(*size)[:, :, :1]
+    pixels = np.repeat(checker, channels, axis=2) if channels > 1 else checker[:, :, 0]
+    if channels == 4:
+        pixels = pixels.copy()
+        pixels[..., 3] = 255
+    image = to_qimage(pixels)
+    half = halved(image)
+    expected = ((size[1] + 1) // 2, (size[0] + 1) // 2)
+    assert (half.width(), half.height()) == expected
+    premultiplied = QImage.Format.Format_RGBA8888_Premultiplied
+    assert half.format() == (premultiplied if channels == 4 else image.format())
+    values = from_qimage(half).reshape(expected[1], expected[0], -1)
+    assert np.all(np.abs(values[:, :, :3].astype(int) - 128) <= 4)
+    if channels == 4:
+        assert np.all(values[:, :, 3] == 255)

@@ -73,7 +73,7 @@ def test_setting_and_clicking_a_pixel_updates_the_map(qtbot, tmp_path) -> None:
     first = shown.values.copy()
 
     # click another pixel on the map itself (drawn zoomed to the window around the query)
-    x0, y0 = view._box[:2]
+    x0, y0 = view.map_panel.box()[:2]
     target = (shown.focus[0] + 1, shown.focus[1] + 2)  # crop pixel inside the shown window
     point = view.canvas.mapFromScene(QPointF(target[0] - x0 + 0.5, target[1] - y0 + 0.5))
     with qtbot.waitSignal(view.compute_requested) as blocker:

@@ -17,6 +17,8 @@ from tests.gui.app_helpers import gradient_image, make_window, restore_app_look,
 
 _look = pytest.fixture(autouse=True)(restore_app_look)
 
+OPEN_TIMEOUT_MS = 10_000  # the dialog, drop, paste, recent and strip paths open on a worker
+
 
 def grey(tmp_path: Path, name: str = "grey.png", size: tuple[int, int] = (20, 30)) -> Path:
     Image.fromarray(np.full((*size, 3), 128, np.uint8)).save(tmp_path / name)
@@ -65,7 +67,8 @@ def test_dropping_an_image_file_opens_it_and_other_files_are_refused(qtbot, tmp_
     assert accepted.isAccepted()
 
     window.dropEvent(QDropEvent(QPointF(5, 5), actions, with_photo, buttons, modifiers))
-    assert window.state.path == photo and window.state.image.rgb.shape == (12, 10, 3)
+    qtbot.waitUntil(lambda: window.state.path == photo, timeout=OPEN_TIMEOUT_MS)  # read on a worker
+    assert window.state.image.rgb.shape == (12, 10, 3)
 
 
 def test_pasting_an_image_from_the_clipboard_opens_it_with_its_alpha(qtbot, tmp_path: Path) -> None:
@@ -96,15 +99,17 @@ def test_recent_files_are_remembered_newest_first_and_reopen(qtbot, tmp_path: Pa
     names = [a.text() for a in menu.actions()]
     assert names[:2] == ["second.png", "first.png"]
     menu.actions()[1].trigger()
-    assert window.state.path == first.resolve()
+    qtbot.waitUntil(lambda: window.state.path == first.resolve(), timeout=OPEN_TIMEOUT_MS)
 
     first.unlink()
     window.opener.fill_recent_menu(menu)
     menu.actions()[1].trigger()  # second.png is now first in the list; first.png is gone
+    qtbot.waitUntil(lambda: window.state.path == second.resolve(), timeout=OPEN_TIMEOUT_MS)
     window.opener.fill_recent_menu(menu)
     missing = [a for a in menu.actions() if a.text() == "first.png"]
     missing[0].trigger()
-    assert first.resolve() not in window.settings.recent_files()
+    qtbot.waitUntil(lambda: first.resolve() not in window.settings.recent_files(), timeout=OPEN_TIMEOUT_MS)
+    assert window.state.path == second.resolve()  # the failed open left the image as it was
 
 
 def test_the_folder_strip_lists_the_folder_with_thumbnails_and_opens_on_click(qtbot, tmp_path: Path) -> None:
@@ -121,7 +126,7 @@ def test_the_folder_strip_lists_the_folder_with_thumbnails_and_opens_on_click(qt
     qtbot.waitUntil(lambda: not window.runner.is_busy("thumbnails"), timeout=10_000)
     assert all(not strip.item(i).icon().isNull() for i in range(strip.count()))
     strip.itemClicked.emit(strip.item(2))
-    assert window.state.path == folder / "c.tif"
+    qtbot.waitUntil(lambda: window.state.path == folder / "c.tif", timeout=OPEN_TIMEOUT_MS)
 
 
 def test_settings_are_restored_in_a_new_window(qtbot, tmp_path: Path) -> None:

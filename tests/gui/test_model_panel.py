@@ -86,12 +86,13 @@ def test_untrained_presets_say_so_and_offer_their_precisions(qtbot, tmp_path: Pa
     assert widget.select_model("asid-x2")
     card = widget.card.text()
     assert "Untrained (random weights)" in card and "297.5 k" in card and "77.8 G" in card
-    assert [widget.precision_combo.itemText(i) for i in range(widget.precision_combo.count())] == [
-        "fp32",
-        "bf16",
-    ]
+    combo = widget.precision_combo
+    assert [combo.itemText(i) for i in range(combo.count())] == ["Auto", "fp32", "bf16"]
+    assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "fp32", "bf16"]
+    assert combo.currentData() == "auto" and widget.run_options().precision == "auto"
     assert widget.select_model("bicubic-x2")
-    assert "Classical method" in widget.card.text() and widget.precision_combo.count() == 1
+    assert "Classical method" in widget.card.text()
+    assert [combo.itemData(i) for i in range(combo.count())] == ["auto", "fp32"]
     assert not widget.select_model("asid-x4")  # not a model for this task
 
 
@@ -110,6 +111,19 @@ def test_run_options_default_to_auto_and_follow_the_widgets(qtbot, tmp_path: Pat
     assert widget.tile_spin.text() == "128 px"
     widget.set_tiling(None, None)
     assert widget.tile_spin.text() == "Auto" and widget.context_spin.text() == "Auto"
+    widget.precision_combo.setCurrentIndex(0)
+    assert widget.precision_combo.currentText() == "Auto" and widget.run_options().precision == "auto"
+
+
+def test_the_last_run_plan_line_shows_what_it_is_given(qtbot, tmp_path: Path) -> None:
+    widget = panel(qtbot, tmp_path)
+    widget.show()
+    assert widget.plan_label.isHidden()
+    widget.show_plan("cpu, backend onnx (1.25x eager), fp32, tile 256")
+    assert widget.plan_label.isVisible()
+    assert widget.plan_label.text() == "Last run: cpu, backend onnx (1.25x eager), fp32, tile 256"
+    widget.show_plan("")
+    assert widget.plan_label.isHidden()
 
 
 def test_signals_for_task_model_and_requests(qtbot, tmp_path: Path) -> None:
@@ -146,7 +160,7 @@ def test_the_user_library_is_listed_with_its_training_record(qtbot, tmp_path: Pa
     assert not any(c.key.startswith("library:") for c in widget.choices())
 
 
-def test_a_library_model_runs_with_its_own_weights(qtbot, tmp_path: Path) -> None:
+def test_a_library_model_runs_with_its_own_weights(qtbot, tmp_path: Path, eager_gui_plans) -> None:
     library = tmp_path / "library"
     library.mkdir()
     weights = library_model(library)
@@ -156,7 +170,7 @@ def test_a_library_model_runs_with_its_own_weights(qtbot, tmp_path: Path) -> Non
     assert window.model_panel.select_model("library:my-sr.safetensors")
     assert "My SR x2" in window.windowTitle()
     with qtbot.waitSignal(window.state.result_added, timeout=30_000):
-        window.runs.run(options=RunOptions(device="cpu"))
+        window.runs.run(options=RunOptions(device="cpu", tile=32))  # one tile: the whole image
     result = window.state.result("library:my-sr.safetensors")
     spec = REGISTRY.get("compacter-x2")
     expected = restore(

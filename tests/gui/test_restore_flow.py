@@ -43,6 +43,13 @@ def _one_torch_thread():
     torch.set_num_threads(before)
 
 
+@pytest.fixture(autouse=True)
+def _eager_plans(eager_gui_plans):
+    """Flow tests run eager PyTorch: the backend race costs tens of seconds per model here (it is
+    tested in test_restore_auto_plan.py)."""
+    return eager_gui_plans
+
+
 @pytest.fixture
 def warnings(monkeypatch) -> list[str]:
     shown: list[str] = []
@@ -107,6 +114,7 @@ def test_a_random_weight_preset_runs_and_matches_the_runner(qtbot, tmp_path: Pat
     select(window, "denoise", "compacter-x1")
     assert window.model_panel.current_choice().untrained
     assert "random weights" in window.model_panel.card.text()
+    window.model_panel.set_tiling(32, None)  # one tile, as 256 on this image; no memory probe
     result = run_to_result(qtbot, window)
     spec = REGISTRY.get("compacter-x1")
     with torch.random.fork_rng(devices=[]):

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from irstudio.cli import main
-from irstudio.core import image_io
+from irstudio.core import atomic
 from irstudio.core.image_io import read_image
 from tests.hardening.corpus import BAD_CASES, GOOD_CASES, Case, check_loads, listing
 
@@ -112,7 +112,7 @@ def test_read_only_output_folder_simulated_gives_permission_error_and_no_file(
     def refuse(path: Path) -> tuple[int, Path]:
         raise PermissionError(13, "Permission denied", str(path.parent))
 
-    monkeypatch.setattr(image_io, "_create_temp_beside", refuse)
+    monkeypatch.setattr(atomic, "_create_temp_beside", refuse)
     assert main(["restore", str(source), "-m", "identity", "-o", str(out)]) == 1
     lines = _error_lines(capsys.readouterr().err)
     assert len(lines) == 1 and "Permission denied" in lines[0] and "_identity.png" in lines[0]

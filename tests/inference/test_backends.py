@@ -472,8 +472,27 @@ def test_auto_plan_on_cpu_measures_once_and_restores_like_the_model(tmp_path, mo
     expected = restore(TinyNet(), image, planned.plan)
     np.testing.assert_allclose(restore(planned.module, image, planned.plan), expected, atol=1e-5)
     assert planned.describe().startswith(f"backend {planned.backend.backend}")
-    again = auto_plan(spec, TinyNet(), CPU, state_dir=tmp_path, repeat=1)
+    notices: list[str] = []
+    again = auto_plan(
+        spec, TinyNet(), CPU, state_dir=tmp_path, repeat=1, on_measure=lambda: notices.append("x")
+    )
     assert again.backend.cached and again.tile is not None and again.tile.cached
+    assert notices == []  # everything was cached: nothing announced
+
+
+def test_auto_plan_announces_measuring_once(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr(onnxrt, "_REQUIRED", ("onnxruntime_no_such_package",))
+    notices: list[str] = []
+    auto_plan(
+        tiny_spec(), TinyNet(), CPU, state_dir=tmp_path, repeat=1, on_measure=lambda: notices.append("x")
+    )
+    assert notices == ["x"]  # the tile probe and the backend race: one notice
+
+
+def test_auto_plan_forced_eager_times_nothing(tmp_path) -> None:
+    planned = auto_plan(tiny_spec(), TinyNet(), CPU, tile=48, backends=(EAGER,), state_dir=tmp_path)
+    assert planned.backend.backend == EAGER and planned.backend.seconds == {}
+    assert not (tmp_path / "backend-cache.json").exists()
 
 
 def test_auto_plan_keeps_explicit_choices(tmp_path, monkeypatch) -> None:

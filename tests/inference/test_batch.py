@@ -239,7 +239,7 @@ def test_a_crash_mid_file_then_rerun_finishes_without_partial_files(tmp_path: Pa
     assert len(journal_path(out).read_text().splitlines()) == 3  # a, b written; broken failed
     # A hard crash during a write would leave the writer's hidden temporary and a cut journal line.
     (out / "sub").mkdir()
-    (out / "sub" / ".c_m.0123456789ab.tmp.png").write_bytes(b"half a png")
+    (out / "sub" / ".c_m.png.0123456789ab.tmp").write_bytes(b"half a png")
     with journal_path(out).open("a") as fp:
         fp.write('{"source": "sub/c.png", "tar')
 

@@ -5,7 +5,9 @@ The model list is grouped (trained, your library, classical, untrained presets; 
 scores when known; untrained presets carry a clear warning. The panel keeps no state beyond its
 widgets: it emits ``task_selected``, ``model_selected``, ``device_selected`` and the requests
 ``run_requested`` (whole image) and ``preview_requested`` (the visible region); the window reads
-``current_choice()`` and ``run_options()`` when it runs.
+``current_choice()`` and ``run_options()`` when it runs. Precision "Auto" (the default) lets the run
+measure it (fp32 on the CPU); ``show_plan(text)`` shows how the last run actually ran (backend,
+precision, tile) under the run options.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ from irstudio.gui.model_choices import (
     read_manifest,
     task_choice,
 )
-from irstudio.gui.restore_jobs import RunOptions
+from irstudio.gui.restore_jobs import AUTO_PRECISION, RunOptions
 
 __all__ = ["ModelPanel"]
 
@@ -128,7 +130,10 @@ class ModelPanel(QWidget):
             lambda _i: self.device_selected.emit(self.device_combo.currentData())
         )
         self.precision_combo = QComboBox()
-        self.precision_combo.setToolTip("fp32 everywhere; bf16/fp16 only where the model allows it")
+        self.precision_combo.setToolTip(
+            "Auto: measured once per model and device (fp32 on the CPU); "
+            "bf16/fp16 only where the model allows it"
+        )
         self.tile_spin = _spin(0, 4096, 32, "Largest tile side in input pixels (Auto: by device)")
         self.context_spin = _spin(-1, 256, 8, "Real image pixels read around each tile (Auto: model's)")
         self.context_spin.setValue(-1)
@@ -138,6 +143,12 @@ class ModelPanel(QWidget):
         form.addRow("Precision", self.precision_combo)
         form.addRow("Tile size", self.tile_spin)
         form.addRow("Overlap", self.context_spin)
+        self.plan_label = QLabel()
+        self.plan_label.setWordWrap(True)
+        self.plan_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.plan_label.setToolTip("How the last run ran: device, backend, precision and tiles")
+        self.plan_label.hide()
+        form.addRow(self.plan_label)
         return box
 
     def _buttons(self) -> QHBoxLayout:
@@ -171,7 +182,7 @@ class ModelPanel(QWidget):
         tile, context = self.tile_spin.value(), self.context_spin.value()
         return RunOptions(
             device=self.device_combo.currentData(),
-            precision=self.precision_combo.currentData() or "fp32",
+            precision=self.precision_combo.currentData() or AUTO_PRECISION,
             tile=tile or None,
             context=None if context < 0 else context,
         )
@@ -208,6 +219,11 @@ class ModelPanel(QWidget):
         self._manifest = read_manifest(self._manifest_path)
         self._library = library_models(self._library_dir)
         self._fill_models(keep=current.key if current else None)
+
+    def show_plan(self, text: str) -> None:
+        """Show how the last run ran (e.g. its ``RestoreOutcome.details()``); empty hides the line."""
+        self.plan_label.setText(f"Last run: {text}" if text else "")
+        self.plan_label.setVisible(bool(text))
 
     def set_can_run(self, enabled: bool) -> None:
         self.run_button.setEnabled(enabled)
@@ -260,6 +276,7 @@ class ModelPanel(QWidget):
     def _fill_precisions(self, choice: ModelChoice | None) -> None:
         previous = self.precision_combo.currentData()
         self.precision_combo.clear()
+        self.precision_combo.addItem("Auto", AUTO_PRECISION)
         allowed = ("fp32", *(choice.spec.half_dtypes if choice is not None else ()))
         for dtype in allowed:
             self.precision_combo.addItem(dtype, dtype)

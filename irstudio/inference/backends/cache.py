@@ -1,7 +1,7 @@
 """Small JSON verdict caches under the user's state folder: measure once, remember the answer.
 
 A ``VerdictCache`` maps a string key to a JSON-serialisable dict. The file is read on first use,
-written atomically (temp file + rename) after each ``put``, and an unreadable or foreign file is
+written atomically (``core.atomic``) after each ``put``, and an unreadable or foreign file is
 treated as empty (a cache can always be rebuilt by measuring again). Every entry records the
 ``environment_stamp`` (torch / ONNX Runtime versions) it was measured under; ``get`` ignores entries
 from another environment, so upgrading torch re-measures.
@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 import torch
+
+from irstudio.core.atomic import atomic_write
 
 CACHE_FORMAT = 1
 
@@ -83,17 +84,13 @@ class VerdictCache:
         """
         entries = self._load()
         entries[key] = {**entry, "environment": environment_stamp()}
+        text = json.dumps({"format": CACHE_FORMAT, "entries": entries}, indent=1, sort_keys=True)
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".tmp", dir=self.path.parent)
+            with atomic_write(self.path, overwrite=True) as temp:
+                temp.write_text(text, encoding="utf-8")
         except OSError:
             return
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                json.dump({"format": CACHE_FORMAT, "entries": entries}, stream, indent=1, sort_keys=True)
-            os.replace(temp, self.path)
-        except OSError:
-            Path(temp).unlink(missing_ok=True)
 
     def keys(self) -> list[str]:
         return sorted(self._load())

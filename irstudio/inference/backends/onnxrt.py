@@ -34,8 +34,6 @@ import hashlib
 import io
 import json
 import logging
-import os
-import tempfile
 import warnings
 from collections.abc import Iterable
 from pathlib import Path
@@ -44,6 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from irstudio.core.atomic import atomic_write
 from irstudio.inference.backends.cache import environment_stamp
 
 ONNX = "onnx"
@@ -297,17 +296,14 @@ def _cached_file(model_id: str, fingerprint: str, height: int, width: int, cache
 
 
 def _write_atomic(path: Path, data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically (folder created); a cache that cannot be written is
+    skipped silently (the export is simply redone next time)."""
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        with atomic_write(path, overwrite=True) as temp:
+            temp.write_bytes(data)
     except OSError:
         return
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(data)
-        os.replace(temp, path)
-    except OSError:
-        Path(temp).unlink(missing_ok=True)
 
 
 def build_onnx_module(

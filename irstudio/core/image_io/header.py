@@ -1,0 +1,239 @@
+"""Open a file and parse its header only: format by content, ``ImageInfo``, the pixel limit.
+
+The format is sniffed from the magic bytes (not the suffix) and the header parsed by that format's
+Pillow plugin, which skips Pillow's own decompression-bomb check; the pixel count is checked here
+against ``max_pixels`` before any pixel is decoded (``ImageTooLargeError``). WebP's parser allocates
+the canvas, so its size is read from the first bytes and checked first. Where Pillow checks again
+(TIFF decoding, WebP parsing), ``_PILLOW_LIMIT`` raises Pillow's global limit, only when needed, to
+the size already approved here, under a lock, and puts it back right after.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import struct
+import threading
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import BinaryIO
+
+from PIL import (
+    BmpImagePlugin,
+    Image,
+    JpegImagePlugin,
+    PngImagePlugin,
+    TiffImagePlugin,
+    WebPImagePlugin,
+)
+
+from irstudio.core.image_io.info import ImageInfo, ImageTooLargeError, UnreadableImageError, _reason
+from irstudio.core.image_io.metadata import _read_exif
+
+_PILLOW_CLASSES: dict[str, type[Image.Image]] = {
+    "PNG": PngImagePlugin.PngImageFile,
+    # JpegImageFile, not Pillow's jpeg_factory: an MPO file is read as its primary JPEG image.
+    "JPEG": JpegImagePlugin.JpegImageFile,
+    "TIFF": TiffImagePlugin.TiffImageFile,
+    "BMP": BmpImagePlugin.BmpImageFile,
+    "WEBP": WebPImagePlugin.WebPImageFile,
+}
+_GREY16_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
+_ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
+_TRUNCATED_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+
+
+# --------------------------------------------------------------------------------------------------
+# Pillow's global decompression-bomb limit, raised only while we decode an image we already approved.
+
+
+class _PillowLimit:
+    """Raises ``Image.MAX_IMAGE_PIXELS`` to at least N pixels for a block, thread-safely.
+
+    Nested and concurrent uses keep the largest need; the original value is put back when the last
+    block exits. Nothing changes when Pillow's limit already admits N (the common case).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._saved: int | None = None
+
+    @contextlib.contextmanager
+    def at_least(self, pixels: int | None) -> Iterator[None]:
+        raised = self._raise(pixels)
+        try:
+            yield
+        finally:
+            if raised:
+                self._lower()
+
+    def _raise(self, pixels: int | None) -> bool:
+        with self._lock:
+            base = self._saved if self._active else Image.MAX_IMAGE_PIXELS
+            if base is None or (pixels is not None and pixels <= base):
+                return False
+            if not self._active:
+                self._saved = Image.MAX_IMAGE_PIXELS
+            self._active += 1
+            current = Image.MAX_IMAGE_PIXELS
+            Image.MAX_IMAGE_PIXELS = None if pixels is None or current is None else max(current, pixels)
+            return True
+
+    def _lower(self) -> None:
+        with self._lock:
+            self._active -= 1
+            if not self._active:
+                Image.MAX_IMAGE_PIXELS = self._saved
+                self._saved = None
+
+
+_PILLOW_LIMIT = _PillowLimit()
+
+
+@contextlib.contextmanager
+def _opened(path: Path, max_pixels: int | None) -> Iterator[tuple[Image.Image, ImageInfo]]:
+    """Open ``path``, parse its header with Pillow, check the pixel limit; yield (image, info)."""
+    _require_nonempty_file(path)
+    try:
+        fp = open(path, "rb")  # noqa: SIM115 (closed by the with below, also on error)
+    except OSError as exc:
+        raise UnreadableImageError(f"{path}: cannot open the file ({_reason(exc)})", path=path) from exc
+    with fp:
+        fmt, im = _parse_header(fp, path, max_pixels)
+        try:
+            info = _describe(im, fp, fmt, path)
+            _check_pixel_limit(info, max_pixels)
+            yield im, info
+        finally:
+            im.close()
+
+
+def _require_nonempty_file(path: Path) -> None:
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError as exc:
+        raise UnreadableImageError(f"{path}: no such file", path=path) from exc
+    except OSError as exc:
+        raise UnreadableImageError(f"{path}: cannot open the file ({_reason(exc)})", path=path) from exc
+    if path.is_dir():
+        raise UnreadableImageError(f"{path}: is a folder, not an image file", path=path)
+    if size == 0:
+        raise UnreadableImageError(f"{path}: the file is empty (0 bytes)", path=path)
+
+
+def _sniff_format(prefix: bytes) -> str | None:
+    """The format named by the file's magic bytes, or None when it is none of ours."""
+    if prefix.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "PNG"
+    if prefix.startswith(b"\xff\xd8\xff"):
+        return "JPEG"
+    if prefix[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        return "TIFF"
+    if prefix.startswith(b"BM"):
+        return "BMP"
+    if prefix[:4] == b"RIFF" and prefix[8:12] == b"WEBP":
+        return "WEBP"
+    return None
+
+
+def _webp_canvas_size(header: bytes) -> tuple[int, int] | None:
+    """Width and height from the first 30 bytes of a WebP file (VP8, VP8L or VP8X), or None."""
+    chunk = header[12:16]
+    if chunk == b"VP8 " and len(header) >= 30 and header[23:26] == b"\x9d\x01\x2a":
+        width, height = struct.unpack("<HH", header[26:30])
+        return width & 0x3FFF, height & 0x3FFF
+    if chunk == b"VP8L" and len(header) >= 25 and header[20] == 0x2F:
+        bits = struct.unpack("<I", header[21:25])[0]
+        return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1
+    if chunk == b"VP8X" and len(header) >= 30:
+        width = int.from_bytes(header[24:27], "little") + 1
+        height = int.from_bytes(header[27:30], "little") + 1
+        return width, height
+    return None
+
+
+def _parse_header(fp: BinaryIO, path: Path, max_pixels: int | None) -> tuple[str, Image.Image]:
+    """Identify the format and let its Pillow plugin parse the header (no pixels are decoded)."""
+    head = fp.read(32)
+    fmt = _sniff_format(head)
+    if fmt is None:
+        raise UnreadableImageError(f"{path}: not a PNG, JPEG, TIFF, BMP or WebP image", path=path)
+    # The plugins' parsers skip Pillow's bomb check, except WebP's, which also allocates the whole
+    # canvas: its size is read from the first bytes and checked against our limit first.
+    pillow_needs: int | None = 0
+    if fmt == "WEBP":
+        size = _webp_canvas_size(head)
+        if size is None:
+            raise UnreadableImageError(f"{path}: damaged WebP header", path=path)
+        _check_size(path, size, max_pixels)
+        pillow_needs = size[0] * size[1]
+    fp.seek(0)
+    try:
+        with _PILLOW_LIMIT.at_least(pillow_needs):
+            return fmt, _PILLOW_CLASSES[fmt](fp, str(path))
+    except Image.DecompressionBombError as exc:  # a Pillow that checks in more places than this one
+        raise ImageTooLargeError(f"{path}: image is larger than Pillow's limit ({exc})", path=path) from exc
+    except _TRUNCATED_ERRORS as exc:
+        raise UnreadableImageError(
+            f"{path}: not a readable {fmt} image (damaged or truncated header: {exc})", path=path
+        ) from exc
+
+
+def _describe(im: Image.Image, fp: BinaryIO, fmt: str, path: Path) -> ImageInfo:
+    """Build ``ImageInfo`` from the parsed header (the file stays open for TIFF directories)."""
+    width, height = _stored_size(im, fmt)
+    exif, orientation = _read_exif(im, fmt)
+    if orientation >= 5:
+        width, height = height, width
+    icc = im.info.get("icc_profile") or None
+    return ImageInfo(
+        path=path,
+        format=fmt,
+        width=width,
+        height=height,
+        bit_depth=_bit_depth(im, fp, fmt),
+        mode=im.mode,
+        has_alpha=im.mode in _ALPHA_MODES or im.info.get("transparency") is not None,
+        icc_profile=bytes(icc) if icc else None,
+        exif=exif,
+        orientation=orientation,
+    )
+
+
+def _stored_size(im: Image.Image, fmt: str) -> tuple[int, int]:
+    """Width and height as stored, before orientation (Pillow's TIFF ``size`` is already oriented)."""
+    if fmt == "TIFF":
+        return int(im.tag_v2[256]), int(im.tag_v2[257])
+    return im.size
+
+
+def _bit_depth(im: Image.Image, fp: BinaryIO, fmt: str) -> int:
+    """Sample precision: 16 or 32 when the file stores that many bits per sample, else 8."""
+    if im.mode == "F":
+        return 32
+    if fmt == "PNG":
+        position = fp.tell()
+        fp.seek(24)  # IHDR is the first chunk; its bit-depth byte sits at offset 24
+        depth = fp.read(1)
+        fp.seek(position)
+        return 16 if depth == b"\x10" else 8
+    if fmt == "TIFF":
+        bits = im.tag_v2.get(258, 8)
+        deepest = max(bits) if isinstance(bits, tuple) else int(bits)
+        return 32 if deepest > 16 else 16 if deepest > 8 else 8
+    return 16 if im.mode in _GREY16_MODES else 8
+
+
+def _check_pixel_limit(info: ImageInfo, max_pixels: int | None) -> None:
+    _check_size(info.path, (info.width, info.height), max_pixels)
+
+
+def _check_size(path: Path, size: tuple[int, int], max_pixels: int | None) -> None:
+    width, height = size
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageTooLargeError(
+            f"{path}: {width}x{height} pixels ({width * height:,}) exceeds the limit of "
+            f"{max_pixels:,} pixels",
+            path=path,
+        )

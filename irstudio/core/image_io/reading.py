@@ -1,0 +1,231 @@
+"""Decode a file into upright float32 RGB (H, W, 3) in [0, 1] plus alpha: ``probe_image``, ``read_image``.
+
+Pillow decodes the pixels except for 16-bit files with colour or alpha, which Pillow truncates to 8
+bits: those are decoded by OpenCV (IMREAD_UNCHANGED, BGR(A) turned into RGB(A)). Either way the pixels
+are decoded once, and the decoder's memory is released before the float32 copy is made. The EXIF
+orientation is applied here, as a view folded into that copy; two decoders apply a TIFF's orientation
+tag themselves, so Pillow's doing so is detected (it drops the tag) and OpenCV gets the bytes with the
+tag set to 1.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+from PIL import Image
+
+from irstudio.core.image_io.header import (
+    _GREY16_MODES,
+    _PILLOW_LIMIT,
+    _TRUNCATED_ERRORS,
+    _opened,
+)
+from irstudio.core.image_io.info import (
+    DEFAULT_MAX_PIXELS,
+    ImageInfo,
+    LoadedImage,
+    UnreadableImageError,
+    _reason,
+)
+from irstudio.core.image_io.metadata import _ORIENTATION
+
+_PNG_IEND = b"IEND\xaeB`\x82"  # chunk type + its fixed CRC
+_PNG_END_SEARCH = 1 << 16  # tolerate trailing bytes after IEND, up to this many
+
+
+@dataclass(frozen=True)
+class _Decoded:
+    """Raw decoded samples before orientation: color (H, W, 1 or 3) and alpha (H, W), each with its scale."""
+
+    color: np.ndarray
+    color_scale: float
+    alpha: np.ndarray | None
+    alpha_scale: float
+    upright: bool = False  # the decoder already applied the EXIF orientation
+
+
+def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInfo:
+    """Read the header and metadata only (no pixel is decoded).
+
+    Raises ``UnreadableImageError`` (missing, empty, not a supported image, damaged header) or
+    ``ImageTooLargeError`` (width x height > ``max_pixels``; None means no limit).
+    """
+    with _opened(Path(path), max_pixels) as (_, info):
+        return info
+
+
+def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode an image into upright float32 RGB (H, W, 3) in [0, 1] plus alpha and ``ImageInfo``.
+
+    The pixel limit is checked from the header before decoding. Raises ``UnreadableImageError`` or
+    ``ImageTooLargeError``.
+    """
+    with _opened(Path(path), max_pixels) as (im, info):
+        transparency = im.info.get("transparency")
+        if _decoded_by_opencv(info):
+            decoded = None
+        else:
+            with _PILLOW_LIMIT.at_least(info.width * info.height):
+                decoded = _decode_with_pillow(im, info)
+    # The Pillow image is closed here, so its memory is free before the float copy is made.
+    if decoded is None:
+        decoded = _decode_with_opencv(info)
+    if decoded.alpha is None and info.has_alpha and transparency is not None:
+        decoded = _with_color_key_alpha(decoded, transparency)
+    rgb, alpha = _upright_float(decoded, 1 if decoded.upright else info.orientation)
+    return LoadedImage(rgb=rgb, alpha=alpha, info=info)
+
+
+def _decoded_by_opencv(info: ImageInfo) -> bool:
+    """16-bit colour or grey+alpha files: Pillow would truncate them to 8 bits."""
+    return info.bit_depth == 16 and info.mode not in _GREY16_MODES
+
+
+def _decode_with_pillow(im: Image.Image, info: ImageInfo) -> _Decoded:
+    """Decode with Pillow into integer (or float "F") samples; orientation is applied later."""
+    tiff_orientation_tagged = info.format == "TIFF" and _ORIENTATION in im.tag_v2
+    try:
+        im.load()
+        if info.format == "PNG" and not _png_has_end(info.path):
+            raise OSError("the IEND chunk is missing")
+        decoded = _pillow_samples(im, info)
+    except _TRUNCATED_ERRORS as exc:
+        raise UnreadableImageError(
+            f"{info.path}: the {info.format} data is damaged or truncated ({exc})", path=info.path
+        ) from exc
+    # Pillow's TIFF decoder turns the image upright itself and then drops the orientation tag.
+    if tiff_orientation_tagged and _ORIENTATION not in im.tag_v2:
+        decoded = _Decoded(decoded.color, decoded.color_scale, decoded.alpha, decoded.alpha_scale, True)
+    return decoded
+
+
+def _png_has_end(path: Path) -> bool:
+    """Whether the PNG's closing IEND chunk is present near the end (Pillow tolerates its loss)."""
+    with open(path, "rb") as stream:
+        stream.seek(0, os.SEEK_END)
+        size = stream.tell()
+        stream.seek(max(0, size - _PNG_END_SEARCH))
+        return _PNG_IEND in stream.read()
+
+
+def _pillow_samples(im: Image.Image, info: ImageInfo) -> _Decoded:
+    mode = im.mode
+    if mode in _GREY16_MODES:
+        scale = 65535.0 if info.bit_depth <= 16 else 4294967295.0
+        return _Decoded(np.asarray(im)[..., None], scale, None, 1.0)
+    if mode == "F":
+        return _Decoded(np.asarray(im)[..., None], 1.0, None, 1.0)
+    if mode in ("1", "L") and not info.has_alpha:
+        grey = im if mode == "L" else im.convert("L")
+        return _Decoded(np.asarray(grey)[..., None], 255.0, None, 1.0)
+    if mode == "LA":
+        samples = np.asarray(im)
+        return _Decoded(samples[..., :1], 255.0, samples[..., 1], 255.0)
+    target = "RGBA" if info.has_alpha else "RGB"
+    samples = np.asarray(im if mode == target else im.convert(target))
+    alpha = samples[..., 3] if target == "RGBA" else None
+    return _Decoded(samples[..., :3], 255.0, alpha, 255.0)
+
+
+def _decode_with_opencv(info: ImageInfo) -> _Decoded:
+    """Decode a 16-bit colour file with OpenCV (full precision); BGR(A) becomes RGB(A)."""
+    path = info.path
+    try:
+        encoded = np.fromfile(path, dtype=np.uint8)
+    except OSError as exc:
+        raise UnreadableImageError(f"{path}: cannot read the file ({_reason(exc)})", path=path) from exc
+    if info.format == "TIFF":
+        _reset_tiff_orientation(encoded)
+    samples = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    del encoded
+    if samples is None:
+        raise UnreadableImageError(f"{path}: the {info.format} data is damaged or truncated", path=path)
+    stored = (info.height, info.width) if info.orientation >= 5 else (info.width, info.height)
+    if samples.shape[:2] != (stored[1], stored[0]):
+        raise UnreadableImageError(f"{path}: the decoders disagree on the image size", path=path)
+    if samples.ndim == 2:
+        samples = samples[..., None]
+    scale = float(np.iinfo(samples.dtype).max) if samples.dtype.kind in "ui" else 1.0
+    channels = samples.shape[2]
+    if channels == 1:
+        return _Decoded(samples, scale, None, scale)
+    if channels == 2:
+        return _Decoded(samples[..., :1], scale, samples[..., 1], scale)
+    alpha = samples[..., 3] if channels == 4 else None
+    return _Decoded(samples[..., 2::-1], scale, alpha, scale)
+
+
+def _reset_tiff_orientation(data: np.ndarray) -> None:
+    """Set the first directory's Orientation to 1 in TIFF bytes held in memory (uint8, writable).
+
+    OpenCV's TIFF decoder applies the orientation tag even with IMREAD_UNCHANGED, while its PNG
+    decoder does not; resetting the tag makes every path return stored pixels, turned upright here.
+    """
+    buffer = memoryview(data).cast("B")
+    order = "<" if bytes(buffer[:2]) == b"II" else ">"
+    try:
+        if struct.unpack_from(order + "H", buffer, 2)[0] == 43:  # BigTIFF
+            (directory,) = struct.unpack_from(order + "Q", buffer, 8)
+            (count,) = struct.unpack_from(order + "Q", buffer, directory)
+            first, entry_size, value_offset = directory + 8, 20, 12
+        else:
+            (directory,) = struct.unpack_from(order + "I", buffer, 4)
+            (count,) = struct.unpack_from(order + "H", buffer, directory)
+            first, entry_size, value_offset = directory + 2, 12, 8
+        for index in range(count):
+            entry = first + index * entry_size
+            tag, kind = struct.unpack_from(order + "HH", buffer, entry)
+            if tag == _ORIENTATION and kind == 3:  # SHORT
+                struct.pack_into(order + "H", buffer, entry + value_offset, 1)
+                return
+    except struct.error:  # a damaged directory: the decoder will report it
+        return
+
+
+def _with_color_key_alpha(decoded: _Decoded, key: object) -> _Decoded:
+    """Alpha from a tRNS colour key (16-bit grey/RGB PNG): 0 where the colour equals the key, else 1."""
+    key_values = np.asarray(key if isinstance(key, tuple) else (key,), dtype=np.int64)
+    if key_values.size != decoded.color.shape[2]:
+        return decoded
+    opaque = np.any(decoded.color != key_values, axis=2).astype(np.uint8)
+    return _Decoded(decoded.color, decoded.color_scale, opaque, 1.0)
+
+
+def _orient(samples: np.ndarray, orientation: int) -> np.ndarray:
+    """A view of ``samples`` (H, W, ...) turned upright for an EXIF orientation 1-8."""
+    if orientation == 2:
+        return samples[:, ::-1]
+    if orientation == 3:
+        return samples[::-1, ::-1]
+    if orientation == 4:
+        return samples[::-1]
+    if orientation == 5:
+        return samples.swapaxes(0, 1)
+    if orientation == 6:
+        return samples[::-1].swapaxes(0, 1)
+    if orientation == 7:
+        return samples[::-1, ::-1].swapaxes(0, 1)
+    if orientation == 8:
+        return samples[:, ::-1].swapaxes(0, 1)
+    return samples
+
+
+def _upright_float(decoded: _Decoded, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """float32 RGB (H, W, 3) and alpha (H, W) in [0, 1], upright and C-contiguous, in one pass each."""
+    color = _orient(decoded.color, orientation)
+    rgb = np.empty((*color.shape[:2], 3), dtype=np.float32)
+    np.divide(color, decoded.color_scale, out=rgb, dtype=np.float32)  # grey broadcasts to 3 channels
+    if decoded.color.dtype.kind == "f":
+        np.nan_to_num(rgb, copy=False, nan=0.0)
+        np.clip(rgb, 0.0, 1.0, out=rgb)
+    if decoded.alpha is None:
+        return rgb, None
+    upright_alpha = _orient(decoded.alpha, orientation)
+    alpha = np.empty(upright_alpha.shape, dtype=np.float32)
+    np.divide(upright_alpha, decoded.alpha_scale, out=alpha, dtype=np.float32)
+    return rgb, alpha

@@ -1,0 +1,147 @@
+"""Write RGB(A) pixels atomically, in the format named by the suffix: ``write_image``.
+
+PNG and TIFF (8 or 16 bit, with alpha), JPEG (8 bit, alpha dropped) and WebP (8 bit, with alpha).
+The file goes through ``core.atomic.atomic_write``: a hidden temporary file in the destination
+folder, flushed to disk, then published; without ``overwrite`` by a hard link that fails if the
+name exists (never clobbers a file that appeared meanwhile), with ``overwrite`` by ``os.replace``.
+The temporary file is removed on every failure. EXIF from ``source`` is carried with its
+orientation reset to 1 and its pixel-dimension tags updated; an RGB ICC profile is carried.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from irstudio.core.atomic import TargetExistsError, atomic_write
+from irstudio.core.image_io.encoders import _encode
+from irstudio.core.image_io.info import (
+    WRITE_SUFFIXES,
+    ImageInfo,
+    ImageWriteError,
+    OutputExistsError,
+    _reason,
+)
+from irstudio.core.image_io.metadata import _exif_for_output, _rgb_icc_profile
+from irstudio.core.image_io.samples import _to_depth
+
+_FORMAT_FOR_SUFFIX = {
+    ".png": "PNG",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".webp": "WEBP",
+}
+_SIXTEEN_BIT_FORMATS = frozenset({"PNG", "TIFF"})
+_ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP"})
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    rgb: np.ndarray,
+    *,
+    alpha: np.ndarray | None = None,
+    source: ImageInfo | None = None,
+    bit_depth: int | None = None,
+    quality: int = 95,
+    overwrite: bool = False,
+) -> Path:
+    """Write RGB (H, W, 3) atomically, in the format named by the suffix; return the path written.
+
+    ``rgb``: float32/float64 in [0, 1] (clipped, rounded half up), or uint8/uint16 taken as they are.
+    ``alpha``: (H, W), same conventions; kept by PNG/TIFF/WebP, dropped by JPEG. Resize it with
+    ``resize_alpha`` when the image changed size.
+    ``source``: the ``ImageInfo`` of the input; its EXIF (orientation reset to 1) and RGB ICC profile
+    are carried. ``bit_depth``: 8 or 16 (16 only for PNG/TIFF); None picks 16 for uint16 input or a
+    source of 16 or more bits, when the format allows it, else 8. ``quality``: 1-100 for JPEG/WebP.
+    Raises ``OutputExistsError`` (exists and not ``overwrite``; the file is untouched),
+    ``ImageWriteError`` (I/O failure or unsupported suffix), ``ValueError`` (bad array or argument).
+    """
+    path = Path(path)
+    rgb = np.asarray(rgb)
+    fmt = _output_format(path)
+    _refuse_existing(path, overwrite=overwrite)  # before any work; checked again when publishing
+    depth = _output_bit_depth(fmt, rgb, bit_depth, source)
+    if not 1 <= quality <= 100:
+        raise ValueError(f"quality must be in 1..100, got {quality}")
+    pixels = _output_pixels(fmt, rgb, alpha, depth)
+    icc = _rgb_icc_profile(source)
+    exif = _exif_for_output(source, width=pixels.shape[1], height=pixels.shape[0])
+    return _write_file(path, fmt, pixels, icc=icc, exif=exif, quality=quality, overwrite=overwrite)
+
+
+def _output_format(path: Path) -> str:
+    fmt = _FORMAT_FOR_SUFFIX.get(path.suffix.lower())
+    if fmt is None:
+        allowed = ", ".join(sorted(WRITE_SUFFIXES))
+        raise ImageWriteError(f"{path}: cannot write '{path.suffix}' files (use {allowed})", path=path)
+    return fmt
+
+
+def _output_bit_depth(fmt: str, rgb: np.ndarray, bit_depth: int | None, source: ImageInfo | None) -> int:
+    if bit_depth is not None:
+        if bit_depth not in (8, 16):
+            raise ValueError(f"bit_depth must be 8 or 16, got {bit_depth}")
+        if bit_depth == 16 and fmt not in _SIXTEEN_BIT_FORMATS:
+            raise ValueError(f"{fmt} supports 8-bit samples only")
+        return bit_depth
+    if fmt not in _SIXTEEN_BIT_FORMATS:
+        return 8
+    if rgb.dtype == np.uint16:
+        return 16
+    if rgb.dtype == np.uint8:
+        return 8
+    return 16 if source is not None and source.bit_depth >= 16 else 8
+
+
+def _output_pixels(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, depth: int) -> np.ndarray:
+    """(H, W, 3) or (H, W, 4) uint8/uint16, C-contiguous, ready for an encoder.
+
+    The channels are RGB(A), except for PNG, whose encoder (OpenCV) takes BGR(A): quantizing
+    straight into that order saves a full-size copy.
+    """
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
+        raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
+    color = _to_depth(rgb[..., ::-1] if fmt == "PNG" else rgb, depth)
+    if alpha is None or fmt not in _ALPHA_FORMATS:
+        return np.ascontiguousarray(color)
+    if alpha.shape != rgb.shape[:2]:
+        raise ValueError(
+            f"alpha shape {alpha.shape} does not match the image {rgb.shape[:2]} (use resize_alpha)"
+        )
+    return np.dstack((color, _to_depth(alpha, depth)))
+
+
+def _refuse_existing(path: Path, *, overwrite: bool) -> None:
+    if path.is_dir():
+        raise ImageWriteError(f"{path}: is a folder", path=path)
+    if not overwrite and os.path.lexists(path):
+        raise _exists(path)
+
+
+def _exists(path: Path) -> OutputExistsError:
+    return OutputExistsError(f"{path}: already exists (not overwritten)", path=path)
+
+
+def _write_file(
+    path: Path,
+    fmt: str,
+    pixels: np.ndarray,
+    *,
+    icc: bytes | None,
+    exif: bytes | None,
+    quality: int,
+    overwrite: bool,
+) -> Path:
+    """Encode ``pixels`` into ``path`` through an atomic write; I/O errors become ``ImageWriteError``."""
+    try:
+        with atomic_write(path, overwrite=overwrite) as temp, open(temp, "wb") as fp:
+            _encode(fp, fmt, pixels, icc=icc, exif=exif, quality=quality)
+    except TargetExistsError as exc:
+        raise _exists(path) from exc
+    except OSError as exc:
+        raise ImageWriteError(f"{path}: cannot write the file ({_reason(exc)})", path=path) from exc
+    return path

@@ -1,0 +1,120 @@
+"""weights/manifest.json as a document to edit, and the README model table rendered from it.
+
+``models.loading.read_manifest`` is the strict reader the app uses; this module keeps the whole
+JSON document (``{"format": 1, "models": [entry, ...]}``) for the maintainers' ``irstudio weights``
+command: replace or add an entry by id, write it back, and render the README table between
+``TABLE_START`` and ``TABLE_END``: one row per score with the model, its training, the score, the
+baseline and the ``irstudio eval`` command that reproduces it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from irstudio.models.loading import WeightsError, sha256_of
+
+MAX_WEIGHTS_BYTES = 16 * 2**20
+"""Every shipped weights file stays under this size (the repository budget)."""
+TABLE_START = "<!-- model-table:start (irstudio weights table) -->"
+TABLE_END = "<!-- model-table:end -->"
+
+file_sha256 = sha256_of
+
+
+def read_manifest_document(path: Path) -> dict[str, Any]:
+    """The manifest's JSON (an empty one when the file is absent); malformed raises ``WeightsError``."""
+    if not path.is_file():
+        return {"format": 1, "models": []}
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise WeightsError(f"{path.name}: not a readable weights manifest ({error})") from None
+    if not isinstance(document, dict) or not isinstance(document.get("models"), list):
+        raise WeightsError(f"{path.name}: a weights manifest needs a 'models' list")
+    return document
+
+
+def write_manifest_document(path: Path, document: Mapping[str, Any]) -> None:
+    """Write ``document`` as indented JSON, replacing ``path`` atomically."""
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
+
+
+def upsert_entry(document: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
+    """A copy of ``document`` with ``entry`` in place of the entry with its id (or appended)."""
+    models = [dict(existing) for existing in document["models"]]
+    for index, existing in enumerate(models):
+        if existing.get("id") == entry["id"]:
+            models[index] = dict(entry)
+            break
+    else:
+        models.append(dict(entry))
+    return {**document, "models": models}
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "?"
+    minutes = round(seconds / 60)
+    return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes} min"
+
+
+def _training_cell(entry: Mapping[str, Any]) -> str:
+    training = entry.get("training", {})
+    steps = training.get("iterations")
+    parts = [f"{steps:,} it" if isinstance(steps, int) else "? it", training.get("hardware", "?")]
+    parts.append(_duration(training.get("wall_time_s")))
+    return ", ".join(str(part) for part in parts)
+
+
+def _score_row(entry: Mapping[str, Any], score: Mapping[str, Any], first: bool) -> str:
+    base = score.get("baseline") or {}
+    gain = score["psnr"] - base["psnr"] if "psnr" in base else None
+    cells = [
+        f"`{entry['id']}`" if first else "",
+        f"{entry.get('architecture', '?')} / {entry.get('task', '?')}" if first else "",
+        _training_cell(entry) if first else "",
+        score["benchmark"],
+        f"{score['psnr']:.2f} / {score['ssim']:.4f}",
+        f"{base['psnr']:.2f} ({base.get('model', '?')})" if "psnr" in base else "-",
+        f"{gain:+.2f}" if gain is not None else "-",
+        f"`{score['command']}`",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def render_table(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The markdown table (header included) for ``entries``; a sentence when there are none."""
+    if not entries:
+        return "No trained weights are shipped yet."
+    lines = [
+        "| model | architecture / task | training | benchmark | PSNR (dB) / SSIM | baseline | gain "
+        "| reproduce |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for entry in entries:
+        scores = entry.get("scores") or []
+        if not scores:
+            lines.append(
+                f"| `{entry['id']}` | {entry.get('architecture', '?')} / {entry.get('task', '?')} | "
+                f"{_training_cell(entry)} | not scored yet | - | - | - | - |"
+            )
+        for index, score in enumerate(scores):
+            lines.append(_score_row(entry, score, index == 0))
+    return "\n".join(lines)
+
+
+def readme_with_table(readme: str, entries: Sequence[Mapping[str, Any]]) -> str:
+    """``readme`` with the text between the table markers replaced by ``render_table(entries)``.
+
+    Raises ``ValueError`` when the markers are missing or out of order."""
+    start, end = readme.find(TABLE_START), readme.find(TABLE_END)
+    if start < 0 or end < start:
+        raise ValueError(f"README: the markers {TABLE_START!r} ... {TABLE_END!r} are missing")
+    before = readme[: start + len(TABLE_START)]
+    return f"{before}\n{render_table(entries)}\n{readme[end:]}"

@@ -1,0 +1,159 @@
+"""``irstudio restore`` runs the measured plan: ``--precision auto``/``--backend auto`` by default,
+measured once per model and device in the (per-test, private) state folder, then reused.
+
+A tiny learned model (compacter-x1, saved weights) on a 16-bit 20x24 photo with ``--tile 32``: the
+memory probe is skipped and one timing is a few forward passes. The real ONNX Runtime export costs
+a minute on this busy machine, so the fast tests make it unavailable (the race is then eager vs
+channels_last) and the ONNX comparison is marked slow.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from irstudio import paths
+from irstudio.cli import main
+from irstudio.core.image_io import read_image
+from irstudio.inference.backends import OnnxUnavailable, chooser
+from irstudio.inference.backends.cache import BACKEND_CACHE_NAME
+from irstudio.models.catalog import REGISTRY
+from irstudio.models.loading import save_weights
+
+MEASURING = "measuring the fastest way to run"
+MODEL = "compacter-x1"
+
+
+@pytest.fixture(autouse=True)
+def _one_torch_thread():
+    """One intra-op thread (the machine is shared); the backend cache key records the count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def weights(tmp_path: Path) -> Path:
+    """compacter-x1 weights from a fixed seed, so every run loads the same model."""
+    spec = REGISTRY.get(MODEL)
+    torch.manual_seed(3)
+    return save_weights(spec.build(), tmp_path / "weights" / "tiny.safetensors", spec=spec)
+
+
+@pytest.fixture
+def photo(tmp_path: Path) -> Path:
+    """A 16-bit RGB PNG (outputs are 16-bit too, fine enough to compare at 1e-3)."""
+    rng = np.random.default_rng(1)
+    y, x = np.mgrid[0:20, 0:24].astype(np.float32)
+    rgb = np.stack([x / 23, y / 19, 0.5 + 0 * x], axis=2) + 0.05 * rng.standard_normal((20, 24, 3))
+    path = tmp_path / "photo.png"
+    cv2.imwrite(str(path), np.round(np.clip(rgb, 0, 1) * 65535).astype(np.uint16)[:, :, ::-1])
+    return path
+
+
+@pytest.fixture
+def no_onnx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ONNX Runtime unavailable: ``--backend auto`` races eager against channels_last only."""
+
+    def unavailable(*_args, **_kwargs):
+        raise OnnxUnavailable("switched off in this test")
+
+    monkeypatch.setattr(chooser, "build_onnx_module", unavailable)
+
+
+def restore(capsys, photo: Path, weights: Path, out: Path, *options: str) -> tuple[np.ndarray, str]:
+    """Run ``irstudio restore`` into ``out``; (restored float32 RGB, stderr)."""
+    argv = ["restore", str(photo), "-m", MODEL, "--weights", str(weights), "--tile", "32", "-o", str(out)]
+    assert main([*argv, *options]) == 0
+    error = capsys.readouterr().err
+    output = read_image(out / f"{photo.stem}_{MODEL}.png")
+    assert output.info.bit_depth == 16
+    return output.rgb, error
+
+
+def backend_verdicts() -> dict[str, dict]:
+    """The backend verdicts measured so far in this test's state folder."""
+    path = paths.user_state_dir() / BACKEND_CACHE_NAME
+    return json.loads(path.read_text(encoding="utf-8"))["entries"] if path.exists() else {}
+
+
+def test_tests_keep_measurements_out_of_the_real_home(_private_user_dirs: Path) -> None:
+    state = paths.user_state_dir()
+    assert state.is_relative_to(_private_user_dirs) and not state.is_relative_to(Path.home())
+    assert paths.user_library_dir().is_relative_to(_private_user_dirs)
+
+
+def test_measures_once_then_reuses_the_cached_verdict(capsys, tmp_path, photo, weights, no_onnx) -> None:
+    first, said = restore(capsys, photo, weights, tmp_path / "one")
+    assert MEASURING in said and MODEL in said
+    assert f"{MODEL} on " in said and "fp32 (the CPU runs fp32)" in said
+    verdicts = backend_verdicts()
+    assert len(verdicts) == 1 and f"backend {next(iter(verdicts.values()))['backend']}" in said
+    second, said_again = restore(capsys, photo, weights, tmp_path / "two")
+    assert MEASURING not in said_again
+    assert backend_verdicts() == verdicts  # nothing measured again
+    np.testing.assert_array_equal(second, first)
+
+
+def test_forced_eager_times_no_backend(capsys, tmp_path, photo, weights) -> None:
+    _, said = restore(capsys, photo, weights, tmp_path / "one", "--backend", "eager")
+    assert "backend eager" in said and backend_verdicts() == {}
+
+
+def test_eager_plan_gives_the_same_pixels_as_forced_fp32(capsys, tmp_path, photo, weights) -> None:
+    auto, _ = restore(capsys, photo, weights, tmp_path / "auto", "--backend", "eager")
+    forced, said = restore(
+        capsys, photo, weights, tmp_path / "fp32", "--backend", "eager", "--precision", "fp32"
+    )
+    assert "fp32 (as requested)" in said
+    np.testing.assert_array_equal(forced, auto)
+
+
+def test_auto_backend_matches_eager_without_onnx(capsys, tmp_path, photo, weights, no_onnx) -> None:
+    eager, _ = restore(capsys, photo, weights, tmp_path / "eager", "--backend", "eager")
+    auto, said = restore(capsys, photo, weights, tmp_path / "auto")
+    assert MEASURING in said  # a verdict restricted to eager never answers the full race
+    verdict = next(v for v in backend_verdicts().values() if "onnx" in v["unavailable"])
+    assert set(verdict["seconds"]) == {"eager", "eager-channels-last"}
+    assert f"backend {verdict['backend']}" in said
+    np.testing.assert_allclose(auto, eager, atol=1e-3)
+    again, said_again = restore(capsys, photo, weights, tmp_path / "again")
+    assert MEASURING not in said_again
+    np.testing.assert_array_equal(again, auto)
+
+
+@pytest.mark.slow
+def test_auto_backend_with_onnx_runtime_matches_eager(capsys, tmp_path, photo, weights) -> None:
+    pytest.importorskip("onnxruntime")
+    eager, _ = restore(capsys, photo, weights, tmp_path / "eager", "--backend", "eager")
+    auto, said = restore(capsys, photo, weights, tmp_path / "auto")
+    assert MEASURING in said
+    verdict = next(v for v in backend_verdicts().values() if "onnx" in v["seconds"] or v["unavailable"])
+    assert "onnx" in verdict["seconds"], verdict["unavailable"]  # exported, checked and timed
+    np.testing.assert_allclose(auto, eager, atol=1e-3)
+
+
+def test_a_forced_precision_the_model_refuses_fails_before_measuring(
+    capsys, tmp_path, photo, weights
+) -> None:
+    argv = ["restore", str(photo), "-m", MODEL, "--weights", str(weights), "-o", str(tmp_path / "out")]
+    assert main([*argv, "--precision", "fp16"]) == 1
+    said = capsys.readouterr().err
+    assert "does not run in fp16" in said and MEASURING not in said
+    assert not (tmp_path / "out").exists() and backend_verdicts() == {}
+
+
+def test_classical_models_are_not_measured(capsys, tmp_path, photo) -> None:
+    assert main(["restore", str(photo), "-m", "identity", "-o", str(tmp_path / "out")]) == 0
+    said = capsys.readouterr().err
+    assert MEASURING not in said and "backend eager" in said and "not measured" in said
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "out" / "photo_identity.png").rgb, read_image(photo).rgb
+    )
+    assert not paths.user_state_dir().exists()
