@@ -19,6 +19,9 @@ from irstudio.models.catalog import REGISTRY
 from irstudio.models.loading import load_model, save_weights
 from tests.gui.app_helpers import gradient_image, make_window, restore_app_look, write_png
 
+SHIPPED_IDS = {spec.id for spec in REGISTRY if spec.learned and spec.weights is not None}
+"""Models with trained weights in weights/manifest.json (listed before the others)."""
+
 _look = pytest.fixture(autouse=True)(restore_app_look)
 
 
@@ -70,6 +73,10 @@ def test_tasks_come_first_and_each_lists_only_its_models(qtbot, tmp_path: Path) 
     for task in ("denoise", "sr2", "sr4", "jpeg", "derain"):
         widget.set_task(task)
         keys[task] = [c.key for c in widget.choices()]
+    for task in keys:  # shipped trained weights (weights/manifest.json) come first
+        first = [key for key in keys[task] if key in SHIPPED_IDS]
+        assert keys[task][: len(first)] == first
+        keys[task] = keys[task][len(first) :]
     assert keys["denoise"][:2] == ["identity", "nlmeans"] and "compacter-x1" in keys["denoise"]
     assert keys["sr2"] == ["bicubic-x2", "compacter-x2", "asid-x2"]
     assert keys["sr4"] == ["bicubic-x4", "compacter-x4", "asid-x4", "asidd8-x4"]
@@ -132,7 +139,8 @@ def test_signals_for_task_model_and_requests(qtbot, tmp_path: Path) -> None:
     widget.task_selected.connect(tasks.append)
     widget.model_selected.connect(models.append)
     widget.set_task("sr4")
-    assert tasks == ["sr4"] and models == ["bicubic-x4"]
+    shipped_sr4 = [spec.id for spec in REGISTRY if spec.id in SHIPPED_IDS and spec.scale == 4]
+    assert tasks == ["sr4"] and models == [(shipped_sr4 or ["bicubic-x4"])[0]]
     with qtbot.waitSignal(widget.model_selected) as blocker:
         widget.select_model("asid-x4")
     assert blocker.args == ["asid-x4"]
@@ -150,7 +158,7 @@ def test_the_user_library_is_listed_with_its_training_record(qtbot, tmp_path: Pa
     (tmp_path / "library" / "junk.safetensors").write_bytes(b"not a safetensors file")
     widget = panel(qtbot, tmp_path)
     widget.set_task("sr2")
-    keys = [c.key for c in widget.choices()]
+    keys = [c.key for c in widget.choices() if c.key not in SHIPPED_IDS]
     assert keys == ["library:my-sr.safetensors", "bicubic-x2", "compacter-x2", "asid-x2"]
     assert widget.current_choice().key == "library:my-sr.safetensors"
     card = widget.card.text()

@@ -131,7 +131,8 @@ def test_manifest_entries_are_read(tmp_path: Path) -> None:
     assert (entry.id, entry.preset, entry.path) == ("tiny-v1", "tiny", tmp_path / "tiny.safetensors")
     assert verify_weights(entry.path, entry.sha256) == entry.path
     assert read_manifest(tmp_path / "absent.json") == []
-    assert read_manifest(paths.manifest_path()) == []  # none shipped yet
+    for shipped in read_manifest(paths.manifest_path()):  # the repository's own shipped weights
+        assert verify_weights(shipped.path, shipped.sha256) == shipped.path
 
 
 def test_a_file_that_differs_from_the_manifest_is_refused_naming_it(tmp_path: Path) -> None:

@@ -44,9 +44,9 @@ def test_smallest_presets_picks_one_per_architecture() -> None:
     assert chosen == {"compacter": "compacter-x1", "asid": "asid-x2", "ast": "ast-t", "lir": "lir"}
 
 
-def test_without_shipped_weights_it_checks_the_baselines_and_says_so(no_presets) -> None:
+def test_without_shipped_weights_it_checks_the_baselines_and_says_so(no_presets, tmp_path) -> None:
     stream = io.StringIO()
-    report = selftest.run_self_test(stream=stream)
+    report = selftest.run_self_test(stream=stream, manifest=tmp_path / "absent.json")
     assert report.passed and report.used_fallback
     names = [check.name for check in report.checks]
     assert "device cpu" in names and "sample image" in names and "weights manifest" in names
