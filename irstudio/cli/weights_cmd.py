@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from irstudio.core.atomic import atomic_write
 from irstudio.inference.benchmarks import DEFAULT_DATA_ROOT, Benchmark, benchmarks_for
 from irstudio.models.manifest_doc import (
     MAX_WEIGHTS_BYTES,
@@ -152,7 +153,8 @@ def _table(args: argparse.Namespace) -> int:
     if args.check:
         print(f"{readme.name}: the model table is stale (run: irstudio weights table)", file=sys.stderr)
         return 1
-    readme.write_text(wanted, encoding="utf-8")
+    with atomic_write(readme, overwrite=True) as temporary:
+        temporary.write_text(wanted, encoding="utf-8")
     print(f"{readme.name}: model table rewritten", file=sys.stderr)
     return 0
 

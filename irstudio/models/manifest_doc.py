@@ -10,11 +10,11 @@ baseline and the ``irstudio eval`` command that reproduces it.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from irstudio.core.atomic import atomic_write
 from irstudio.models.loading import WeightsError, sha256_of
 
 MAX_WEIGHTS_BYTES = 16 * 2**20
@@ -40,9 +40,8 @@ def read_manifest_document(path: Path) -> dict[str, Any]:
 
 def write_manifest_document(path: Path, document: Mapping[str, Any]) -> None:
     """Write ``document`` as indented JSON, replacing ``path`` atomically."""
-    temporary = path.with_name(f".{path.name}.tmp")
-    temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    os.replace(temporary, path)
+    with atomic_write(path, overwrite=True) as temporary:
+        temporary.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
 
 def upsert_entry(document: Mapping[str, Any], entry: Mapping[str, Any]) -> dict[str, Any]:
