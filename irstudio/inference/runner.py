@@ -57,6 +57,7 @@ from torch import nn
 
 from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
 from irstudio.core.device import is_out_of_memory, release_cached_memory
+from irstudio.core.memory import release_free_heap
 from irstudio.core.tiling import (
     Region,
     Tile,
@@ -376,6 +377,7 @@ def run_tiled(
                     done += 1
                     yield TileProgress(index=done - 1, total=done + len(pending), region=tile.core, tile=size)
                 del outputs, values
+                release_free_heap()  # keep the resident size at one tile's working set
                 continue
             _free_device_memory(device)
             if len(group) == 1:
