@@ -35,7 +35,9 @@ def _malloc_trim() -> Callable[[int], int] | None:
 def release_free_heap() -> bool:
     """Return free heap pages to the operating system; True when it could (glibc), else False.
 
-    Cheap (it walks the free lists once); call it after freeing large temporary arrays."""
+    About 1 ms; the pages it returns are faulted in again when next used (measured: restoring
+    0.25 MP with ASID x4 on 1 CPU thread took 18.6 s with a trim after every tile, 17.1 s without;
+    the resident peak at 1.5 MP fell from 2108 to 1524 MiB)."""
     trim = _malloc_trim()
     if trim is None:
         return False
