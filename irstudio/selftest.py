@@ -169,10 +169,12 @@ def _restore_sample(model: torch.nn.Module, spec: ModelSpec, device: DeviceInfo,
 
 
 def smallest_presets(specs: Iterable[ModelSpec]) -> list[ModelSpec]:
-    """The learned preset with the fewest parameters of each architecture, in registry order."""
+    """The untrained learned preset (no shipped weights) with the fewest parameters of each
+    architecture, in registry order."""
     best: dict[str, ModelSpec] = {}
     for spec in specs:
-        if spec.learned and (spec.arch not in best or spec.params < best[spec.arch].params):
+        untrained = spec.learned and spec.weights is None
+        if untrained and (spec.arch not in best or spec.params < best[spec.arch].params):
             best[spec.arch] = spec
     return list(best.values())
 

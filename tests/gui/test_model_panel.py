@@ -160,6 +160,8 @@ def test_the_user_library_is_listed_with_its_training_record(qtbot, tmp_path: Pa
     widget.set_task("sr2")
     keys = [c.key for c in widget.choices() if c.key not in SHIPPED_IDS]
     assert keys == ["library:my-sr.safetensors", "bicubic-x2", "compacter-x2", "asid-x2"]
+    assert widget.current_choice().key == widget.choices()[0].key  # the first listed is selected
+    widget.select_model("library:my-sr.safetensors")
     assert widget.current_choice().key == "library:my-sr.safetensors"
     card = widget.card.text()
     assert "Your model, based on compacter-x2" in card and "30.12 dB" in card and "1,200" in card
