@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -71,11 +71,12 @@ def readme_path() -> Path:
 
 def run_eval(argv: list[str]) -> dict[str, Any]:
     """Run ``irstudio <argv> --json`` in a fresh interpreter (from the repository root, where the
-    commands' relative data paths point) and return its JSON; a failure raises ``RuntimeError``."""
+    commands' relative data paths point) and return its JSON; a failure raises ``ValueError``."""
     command = [sys.executable, "-m", "irstudio", *argv, "--json"]
-    done = subprocess.run(command, capture_output=True, text=True, cwd=install_root(), env=os.environ.copy())
+    done = subprocess.run(command, capture_output=True, text=True, cwd=install_root())
     if done.returncode != 0:
-        raise RuntimeError(f"{' '.join(argv)} failed: {done.stderr.strip().splitlines()[-1:]}")
+        last = done.stderr.strip().splitlines()[-1:] or ["no message"]
+        raise ValueError(f"{shlex.join(['irstudio', *argv])} failed: {last[0]}")
     return json.loads(done.stdout)
 
 
@@ -179,7 +180,7 @@ def _verify(args: argparse.Namespace) -> int:
 def _verify_scores(entry: dict[str, Any], data_root: str) -> int:
     failures = 0
     for score in entry["scores"]:
-        argv = score["command"].split()[1:]
+        argv = shlex.split(score["command"])[1:]
         if data_root != DEFAULT_DATA_ROOT:
             argv = [part.replace(DEFAULT_DATA_ROOT, data_root, 1) for part in argv]
         measured = run_eval(argv)["psnr"]

@@ -169,3 +169,8 @@ def test_the_repository_readme_matches_the_manifest() -> None:
     for entry in document["models"]:
         assert entry["scores"], f"{entry['id']} is shipped without scores"
         assert (weights_cmd.install_root() / entry["recipe"]).is_file(), f"{entry['id']}: recipe missing"
+
+
+def test_a_failing_eval_command_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"irstudio eval --model no-such-model .* failed: .*no-such-model"):
+        weights_cmd.run_eval(["eval", "--model", "no-such-model", "--data", ".", "--task", "sr"])
