@@ -5,7 +5,7 @@ prints one object with keys ``psnr``, ``ssim``, ``n``, ``per_image`` (list of na
 ``model``, ``protocol``, ``plan`` (how it ran: backend, precision, tile).
 
 How it runs is measured once per model and device and remembered, as for ``irstudio restore``
-(``--precision auto``, ``--backend auto`` by default; ``restore_cmd.choose_plan``). On the CPU the
+(``--precision auto``, ``--backend auto`` by default; ``restore_cmd.open_and_plan``). On the CPU the
 scores do not depend on it: fp32 there, and ONNX Runtime is used only where it matches PyTorch
 within 1e-4.
 """
@@ -17,11 +17,9 @@ import json
 import sys
 from pathlib import Path
 
-from irstudio.cli.restore_cmd import add_plan_arguments, choose_plan
-from irstudio.core.device import resolve_device
+from irstudio.cli.restore_cmd import add_plan_arguments, open_and_plan
 from irstudio.inference.evaluation import EvalProtocol, evaluate, find_cases
 from irstudio.models.catalog import resolve_id
-from irstudio.models.loading import open_model
 from irstudio.models.spec import Task
 
 
@@ -66,17 +64,7 @@ def run(args: argparse.Namespace) -> int:
         metric_space=args.metric_space,
     )
     cases = find_cases(args.data, protocol, _read_ids(args.ids))
-    device = resolve_device(args.device)
-    model = open_model(spec, args.weights).to(device.spec)
-    chosen = choose_plan(
-        spec,
-        model,
-        device,
-        tile=args.tile,
-        context=args.overlap,
-        precision=args.precision,
-        backend=args.backend,
-    )
+    device, chosen = open_and_plan(spec, args)
     print(f"{spec.id} on {device.describe()}: {chosen.describe()}", file=sys.stderr)
     results = evaluate(chosen.module, cases, protocol, chosen.plan)
     while True:

@@ -126,22 +126,11 @@ def choose_plan(
     )
 
 
-def output_path(source: Path, model_id: str, out_dir: Path | None) -> Path:
-    """``<stem>_<model>.png`` beside ``source`` or in ``out_dir``."""
-    folder = out_dir if out_dir is not None else source.parent
-    return folder / f"{source.stem}_{model_id}.png"
-
-
-def run(args: argparse.Namespace) -> int:
-    spec = resolve_id(args.model, args.scale)
+def open_and_plan(spec: ModelSpec, args: argparse.Namespace) -> tuple[DeviceInfo, AutoPlan]:
+    """The device ``args.device``, ``spec`` loaded on it (``args.weights`` or its own) and its
+    measured plan under the plan options of ``add_plan_arguments`` plus ``--tile``/``--overlap``."""
     device = resolve_device(args.device)
     model = open_model(spec, args.weights).to(device.spec)
-    if spec.learned and spec.weights is None and args.weights is None:
-        print(
-            f"warning: {spec.id} has no trained weights; it runs with random weights "
-            "(use --weights FILE, or a model with weights from 'irstudio models')",
-            file=sys.stderr,
-        )
     chosen = choose_plan(
         spec,
         model,
@@ -151,6 +140,24 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         backend=args.backend,
     )
+    return device, chosen
+
+
+def output_path(source: Path, model_id: str, out_dir: Path | None) -> Path:
+    """``<stem>_<model>.png`` beside ``source`` or in ``out_dir``."""
+    folder = out_dir if out_dir is not None else source.parent
+    return folder / f"{source.stem}_{model_id}.png"
+
+
+def run(args: argparse.Namespace) -> int:
+    spec = resolve_id(args.model, args.scale)
+    if spec.learned and spec.weights is None and args.weights is None:
+        print(
+            f"warning: {spec.id} has no trained weights; it runs with random weights "
+            "(use --weights FILE, or a model with weights from 'irstudio models')",
+            file=sys.stderr,
+        )
+    device, chosen = open_and_plan(spec, args)
     plan, model = chosen.plan, chosen.module
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)

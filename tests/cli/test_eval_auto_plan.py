@@ -13,31 +13,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from irstudio.cli import main
-from irstudio.inference.backends import OnnxUnavailable, chooser
-from irstudio.models.catalog import REGISTRY
-from irstudio.models.loading import save_weights
+from tests.cli.conftest import MEASURING, PLAN_MODEL
 
-MEASURING = "measuring the fastest way to run"
-MODEL = "compacter-x1"
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
-def weights(tmp_path: Path) -> Path:
-    spec = REGISTRY.get(MODEL)
-    torch.manual_seed(5)
-    return save_weights(spec.build(), tmp_path / "weights" / "tiny.safetensors", spec=spec)
+MODEL = PLAN_MODEL
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
@@ -50,14 +32,6 @@ def data(tmp_path: Path) -> Path:
         rgb = np.stack([x / 27, y / 23, 0.3 + 0.4 * index + 0 * x], axis=2)
         Image.fromarray(np.round(rgb * 255).astype(np.uint8)).save(folder / f"img{index}.png")
     return folder
-
-
-@pytest.fixture
-def no_onnx(monkeypatch: pytest.MonkeyPatch) -> None:
-    def unavailable(*_args, **_kwargs):
-        raise OnnxUnavailable("switched off in this test")
-
-    monkeypatch.setattr(chooser, "build_onnx_module", unavailable)
 
 
 def evaluate(capsys, data: Path, weights: Path, *options: str) -> tuple[dict, str]:

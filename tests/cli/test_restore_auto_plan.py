@@ -15,35 +15,15 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-import torch
 
 from irstudio import paths
 from irstudio.cli import main
 from irstudio.core.image_io import read_image
-from irstudio.inference.backends import OnnxUnavailable, chooser
 from irstudio.inference.backends.cache import BACKEND_CACHE_NAME
-from irstudio.models.catalog import REGISTRY
-from irstudio.models.loading import save_weights
+from tests.cli.conftest import MEASURING, PLAN_MODEL
 
-MEASURING = "measuring the fastest way to run"
-MODEL = "compacter-x1"
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """One intra-op thread (the machine is shared); the backend cache key records the count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
-def weights(tmp_path: Path) -> Path:
-    """compacter-x1 weights from a fixed seed, so every run loads the same model."""
-    spec = REGISTRY.get(MODEL)
-    torch.manual_seed(3)
-    return save_weights(spec.build(), tmp_path / "weights" / "tiny.safetensors", spec=spec)
+MODEL = PLAN_MODEL
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
@@ -55,16 +35,6 @@ def photo(tmp_path: Path) -> Path:
     path = tmp_path / "photo.png"
     cv2.imwrite(str(path), np.round(np.clip(rgb, 0, 1) * 65535).astype(np.uint16)[:, :, ::-1])
     return path
-
-
-@pytest.fixture
-def no_onnx(monkeypatch: pytest.MonkeyPatch) -> None:
-    """ONNX Runtime unavailable: ``--backend auto`` races eager against channels_last only."""
-
-    def unavailable(*_args, **_kwargs):
-        raise OnnxUnavailable("switched off in this test")
-
-    monkeypatch.setattr(chooser, "build_onnx_module", unavailable)
 
 
 def restore(capsys, photo: Path, weights: Path, out: Path, *options: str) -> tuple[np.ndarray, str]:

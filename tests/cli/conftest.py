@@ -1,0 +1,43 @@
+"""Fixtures shared by the command-line tests of the measured plan (restore and eval)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from irstudio.inference.backends import OnnxUnavailable, chooser
+from irstudio.models.catalog import REGISTRY
+from irstudio.models.loading import save_weights
+
+MEASURING = "measuring the fastest way to run"
+"""What the CLI prints on stderr before it measures a model's plan."""
+PLAN_MODEL = "compacter-x1"
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread (the machine is shared); the backend cache key records the count."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
+def weights(tmp_path: Path) -> Path:
+    """compacter-x1 weights from a fixed seed, so every run loads the same model."""
+    spec = REGISTRY.get(PLAN_MODEL)
+    torch.manual_seed(3)
+    return save_weights(spec.build(), tmp_path / "weights" / "tiny.safetensors", spec=spec)
+
+
+@pytest.fixture
+def no_onnx(monkeypatch: pytest.MonkeyPatch) -> None:
+    """ONNX Runtime unavailable: the backend race stays fast (no export)."""
+
+    def unavailable(*_args, **_kwargs):
+        raise OnnxUnavailable("switched off in this test")
+
+    monkeypatch.setattr(chooser, "build_onnx_module", unavailable)
