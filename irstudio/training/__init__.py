@@ -26,6 +26,8 @@ from irstudio.training.config import (
     RuntimeSection,
     TrainConfig,
     TrainSection,
+)
+from irstudio.training.config_io import (
     config_from_dict,
     config_from_json,
     config_to_dict,

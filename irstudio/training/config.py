@@ -273,18 +273,6 @@ class TrainConfig:
         return self.degradation if self.degradation is not None else Degradation.for_task(task, scale)
 
 
-# Reading and writing live in config_io (re-exported here so callers need one import).
-from irstudio.training.config_io import (  # noqa: E402  (the dataclasses above must exist first)
-    config_from_dict,
-    config_from_json,
-    config_to_dict,
-    config_to_json,
-    config_to_toml,
-    load_config,
-    parse_toml,
-    save_config,
-)
-
 __all__ = [
     "ConfigError",
     "DataSection",
@@ -295,12 +283,4 @@ __all__ = [
     "RuntimeSection",
     "TrainConfig",
     "TrainSection",
-    "config_from_dict",
-    "config_from_json",
-    "config_to_dict",
-    "config_to_json",
-    "config_to_toml",
-    "load_config",
-    "parse_toml",
-    "save_config",
 ]

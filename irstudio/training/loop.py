@@ -31,7 +31,8 @@ from torch.utils.data import DataLoader
 from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
 from irstudio.data import DrawSampler, TrainPatches
 from irstudio.training.checkpoints import capture_rng, checkpoint_path, prune_checkpoints, save_checkpoint
-from irstudio.training.config import TrainConfig, config_to_json, save_config
+from irstudio.training.config import TrainConfig
+from irstudio.training.config_io import config_to_json, save_config
 from irstudio.training.events import (
     CheckpointSaved,
     MetricsLog,

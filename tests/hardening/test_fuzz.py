@@ -31,9 +31,8 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from irstudio.core.image_io import ImageError, probe_image, read_image
-from irstudio.training.config import (
-    ConfigError,
-    TrainConfig,
+from irstudio.training.config import ConfigError, TrainConfig
+from irstudio.training.config_io import (
     config_from_dict,
     config_from_json,
     config_to_dict,
