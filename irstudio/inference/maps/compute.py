@@ -285,6 +285,23 @@ def _output_crop(
         yield f"running {spec.id}: tile {step.index + 1}/{step.total}"
 
 
+def _spectrum_map(
+    key: str, title: str, values: np.ndarray, limits: tuple[float, float], note: str
+) -> MapImage:
+    """A log10-magnitude spectrum map; ``limits`` (vmin, vmax), the range kept non-empty."""
+    vmin, vmax = limits
+    return MapImage(
+        key=key,
+        title=title,
+        values=values,
+        vmin=vmin,
+        vmax=max(vmax, vmin + 1e-6),
+        units="log10 magnitude",
+        grid="spectrum",
+        note=note,
+    )
+
+
 def spectrum_parts(
     source: np.ndarray, output: np.ndarray, reference: np.ndarray | None, scale: int
 ) -> MapParts:
@@ -312,30 +329,24 @@ def spectrum_parts(
         vmin = float(np.percentile(values, 1.0)) if own else low
         vmax = float(values.max()) if own else high
         parts.maps.append(
-            MapImage(
-                key=f"fft/{name.split()[0]}",
-                title=f"log10 |FFT| of Y, {name}",
-                values=values,
-                vmin=vmin,
-                vmax=max(vmax, vmin + 1e-6),
-                units="log10 magnitude",
-                grid="spectrum",
-                note="centred: zero frequency in the middle; Hann window",
+            _spectrum_map(
+                f"fft/{name.split()[0]}",
+                f"log10 |FFT| of Y, {name}",
+                values,
+                (vmin, vmax),
+                "centred: zero frequency in the middle; Hann window",
             )
         )
     for name, image in ((input_label, source), ("output", output)):
         periodic = periodicity_spectrum(upscaled if image is source else image)
         vmin, vmax = float(np.percentile(periodic, 1.0)), float(periodic.max())
         parts.maps.append(
-            MapImage(
-                key=f"grid/{name.split()[0]}",
-                title=f"log10 |FFT| of the gradient magnitude, {name} (block grids, tile seams)",
-                values=periodic,
-                vmin=vmin,
-                vmax=max(vmax, vmin + 1e-6),
-                units="log10 magnitude",
-                grid="spectrum",
-                note="periodic edges (JPEG 8x8 blocks, tile seams) show as lines of dots at k / period",
+            _spectrum_map(
+                f"grid/{name.split()[0]}",
+                f"log10 |FFT| of the gradient magnitude, {name} (block grids, tile seams)",
+                periodic,
+                (vmin, vmax),
+                "periodic edges (JPEG 8x8 blocks, tile seams) show as lines of dots at k / period",
             )
         )
         parts.numbers[f"8x8 grid peaks, {name.split()[0]} (decades)"] = grid_peak_contrast(image, 8)
