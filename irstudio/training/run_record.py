@@ -37,7 +37,7 @@ def wall_time_s(events: list[dict[str, Any]]) -> float:
         last = event.get("time", last)
     if session_start is not None and last is not None:
         total += last - session_start
-    return round(total, 1)
+    return round(total, 3)  # the events record milliseconds
 
 
 def _portable(path: str | None) -> str | None:
