@@ -13,11 +13,15 @@ core's tile only. A tile's **write** region is its core grown by the bands it ta
 blend weight is separable, ``wy(y) * wx(x)``, and the weights of all tiles form a partition of
 unity over the image.
 
-Alignment (``multiple``, a model's window size times any internal downsampling): core origins and
-core sizes are multiples of it (only the last core of a row or column may end at the image border
-instead), and the context is rounded up to a multiple, so every read region starts on a multiple
-too: a window model sees the same window grid as in a whole-image run. Read regions that touch
-the bottom/right border are padded to a multiple by the runner (see ``padded_extent``).
+Alignment (``multiple``, a model's window size times any internal downsampling): every read region
+starts on a multiple and interior reads are whole multiples long, so a window model sees the same
+window grid as in a whole-image run. Reads touching the bottom/right border are padded to a multiple
+by the runner (see ``padded_extent``). A read is its core grown by ``context`` and then snapped
+outward to the grid, so the cores themselves need not be aligned: the seams between cores sit at
+``seam_offset`` past a grid line, the offset that makes the two reads around a seam overlap least
+(``seam_overlap``). For models whose multiple is small against the context the offset is 0 (seams on
+the grid, reads = core +- context rounded up to a multiple); for AST (multiple 128, context 32) the
+seams sit mid-cell and the reads overlap by 128 px instead of 256.
 
 Tile counts are balanced (as chaiNNer does): ``n = ceil(length / tile)`` tiles of nearly equal
 size, so 1200 px with ``tile=1024`` gives 2 x 600 rather than 1024 + 176.
@@ -115,9 +119,35 @@ def round_up(value: int, multiple: int) -> int:
     return -(-value // multiple) * multiple
 
 
-def aligned_context(context: int, multiple: int) -> int:
-    """The context actually read: ``context`` rounded up to a multiple of ``multiple``."""
-    return round_up(max(0, context), multiple)
+def round_down(value: int, multiple: int) -> int:
+    """The largest multiple of ``multiple`` that is <= ``value``."""
+    return value // multiple * multiple
+
+
+def _seam_cost(offset: int, context: int, multiple: int) -> tuple[int, int]:
+    """(overlap of the two reads around a seam at ``offset`` past a grid line, their smaller margin)."""
+    left_end = round_up(offset + context, multiple)  # where the read before the seam ends
+    right_start = round_down(offset - context, multiple)  # where the read after it starts
+    return left_end - right_start, min(offset - right_start, left_end - offset)
+
+
+def seam_offset(context: int, multiple: int) -> int:
+    """Where seams between cores sit past a grid line, in [0, multiple): the offset whose reads
+    overlap least; ties go to the widest smaller margin (room for the blend band), then to the
+    smallest offset (0, seams on the grid, whenever that is as good)."""
+    context = max(0, context)
+
+    def rank(offset: int) -> tuple[int, int, int]:
+        overlap, margin = _seam_cost(offset, context, multiple)
+        return overlap, -margin, offset
+
+    return min(range(multiple), key=rank)
+
+
+def seam_overlap(context: int, multiple: int) -> int:
+    """Pixels two neighbouring reads share across one seam placed at ``seam_offset``: an interior
+    read is its core plus this much (a multiple of ``multiple``, at least ``2 * context``)."""
+    return _seam_cost(seam_offset(context, multiple), max(0, context), multiple)[0]
 
 
 def padded_extent(start: int, stop: int, size: int, multiple: int) -> int:
@@ -130,33 +160,46 @@ def padded_extent(start: int, stop: int, size: int, multiple: int) -> int:
     return start + round_up(stop - start, multiple)
 
 
-def split_axis(start: int, stop: int, *, tile: int, multiple: int) -> list[tuple[int, int]]:
+def split_axis(start: int, stop: int, *, tile: int, multiple: int, offset: int = 0) -> list[tuple[int, int]]:
     """Split ``[start, stop)`` into a balanced list of consecutive ``(begin, end)`` intervals.
 
-    ``start`` must be a multiple of ``multiple``. Lengths are multiples of ``multiple`` and at most
-    ``max(multiple, tile // multiple * multiple)``, except the last, which ends at ``stop``. The
-    count is the fewest that respects that bound, and lengths differ by at most one ``multiple``
-    (the longer ones last, where the border clips them).
+    Laid out from the grid line at or below ``start``: the count is the fewest whose pieces are at
+    most ``max(multiple, tile // multiple * multiple)`` long there, and lengths differ by at most one
+    ``multiple`` (the longer ones last, where the border clips them). Then every interior boundary
+    moves ``offset`` (in ``[0, multiple)``) past its grid line, unless that would reach the next
+    boundary, and the first piece starts at ``start``. With ``offset`` 0 and an aligned ``start``,
+    all lengths but the last are multiples.
     """
     if stop <= start:
         raise ValueError(f"empty interval [{start}, {stop})")
-    if start % multiple:
-        raise ValueError(f"interval start {start} is not a multiple of {multiple}")
-    units_total = -(-(stop - start) // multiple)
+    if not 0 <= offset < multiple:
+        raise ValueError(f"offset {offset} is not in [0, {multiple})")
+    grid_start = round_down(start, multiple)
+    units_total = -(-(stop - grid_start) // multiple)
     units_per_tile = max(1, tile // multiple)
     count = -(-units_total // units_per_tile)
     base, extra = divmod(units_total, count)
     lengths = [base] * (count - extra) + [base + 1] * extra
-    bounds = [start]
+    bounds = [grid_start]
     for units in lengths:
         bounds.append(min(stop, bounds[-1] + units * multiple))
-    return list(pairwise(bounds))
+    seams = [b + offset if b + offset < stop else b for b in bounds[1:-1]]
+    return list(pairwise([start, *seams, stop]))
 
 
-def _band_half_width(pieces: list[tuple[int, int]], blend: int, context: int) -> int:
-    """Half-width of the blend bands on one axis: ``blend // 2``, at most the context, and small
-    enough that the two bands of any interior piece do not overlap (needed for a partition of unity)."""
-    half = min(max(0, blend) // 2, context)
+def _read_interval(begin: int, end: int, size: int, context: int, multiple: int) -> tuple[int, int]:
+    """The read interval of core ``[begin, end)``: grown by ``context``, snapped outward to the grid,
+    clipped to ``[0, size)``."""
+    return max(0, round_down(begin - context, multiple)), min(size, round_up(end + context, multiple))
+
+
+def _band_half_width(pieces: list[tuple[int, int]], blend: int, context: int, multiple: int) -> int:
+    """Half-width of the blend bands on one axis: ``blend // 2``, inside both reads around every
+    seam, and small enough that the two bands of any interior piece do not overlap (needed for a
+    partition of unity)."""
+    half = max(0, blend) // 2
+    for _, seam in pieces[:-1]:
+        half = min(half, _seam_cost(seam % multiple, context, multiple)[1])
     for begin, end in pieces[1:-1]:
         half = min(half, (end - begin) // 2)
     return half
@@ -196,17 +239,21 @@ def _plan_area(
     """Tiles whose cores partition ``area`` and whose weights partition ``outer``'s weight."""
     if tile < 1 or multiple < 1 or context < 0:
         raise ValueError(f"need tile >= 1, multiple >= 1, context >= 0 (got {tile}, {multiple}, {context})")
-    ctx = aligned_context(context, multiple)
     band = context // 2 if blend is None else blend
-    rows = split_axis(area.y0, area.y1, tile=tile, multiple=multiple)
-    cols = split_axis(area.x0, area.x1, tile=tile, multiple=multiple)
-    row_layout = _axis_layout(rows, (outer.y0, outer.y1), _band_half_width(rows, band, ctx))
-    col_layout = _axis_layout(cols, (outer.x0, outer.x1), _band_half_width(cols, band, ctx))
+    offset = seam_offset(context, multiple)
+    rows = split_axis(area.y0, area.y1, tile=tile, multiple=multiple, offset=offset)
+    cols = split_axis(area.x0, area.x1, tile=tile, multiple=multiple, offset=offset)
+    row_layout = _axis_layout(rows, (outer.y0, outer.y1), _band_half_width(rows, band, context, multiple))
+    col_layout = _axis_layout(cols, (outer.x0, outer.x1), _band_half_width(cols, band, context, multiple))
     tiles = []
     for (y0, y1), ((wy0, wy1), ramps_y) in zip(rows, row_layout, strict=True):
         for (x0, x1), ((wx0, wx1), ramps_x) in zip(cols, col_layout, strict=True):
             core = Region(y0, x0, y1, x1)
-            read = Region(max(0, y0 - ctx), max(0, x0 - ctx), min(height, y1 + ctx), min(width, x1 + ctx))
+            (ry0, ry1), (rx0, rx1) = (
+                _read_interval(y0, y1, height, context, multiple),
+                _read_interval(x0, x1, width, context, multiple),
+            )
+            read = Region(ry0, rx0, ry1, rx1)
             write = Region(wy0, wx0, wy1, wx1)
             tiles.append(
                 Tile(

@@ -15,11 +15,12 @@ Fitting (``fit_memory``): least squares ``peak = base + per_pixel * read_pixels`
 is cached per (model, device and its name, precision) in ``user_state_dir()/"autotile-cache.json"``;
 the budget is read anew each time (free memory changes).
 
-Choosing (``pick_tile``): the tile's read region is the core plus the aligned context on both sides;
-the largest core side on the model's multiple whose predicted peak stays within ``margin`` (0.7) of
-the budget, clamped to [``min_tile``, ``max_tile``]. On MPS the prediction must also stay under 4 GiB
-(MPS aborts the process on larger tensors, performance.md §5). The runner's halve-and-resume on
-out-of-memory stays underneath for whatever the fit misses.
+Choosing (``pick_tile``): an interior tile's read region is the core plus ``seam_overlap`` (the
+context on both sides, snapped to the model's grid); the largest core side on the model's multiple
+whose predicted peak stays within ``margin`` (0.7) of the budget, clamped to [``min_tile``,
+``max_tile``]. On MPS the prediction must also stay under 4 GiB (MPS aborts the process on larger
+tensors, performance.md §5). The runner's halve-and-resume on out-of-memory stays underneath for
+whatever the fit misses.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ import torch
 from torch import nn
 
 from irstudio.core.device import DeviceInfo
-from irstudio.core.tiling import aligned_context, round_up
+from irstudio.core.tiling import round_up, seam_overlap
 from irstudio.inference.backends.cache import AUTOTILE_CACHE_NAME, VerdictCache, default_cache_path, make_key
 
 MARGIN = 0.7
@@ -313,7 +314,7 @@ def pick_tile(
     if allowed <= 0:
         return lowest
     read_side = math.isqrt(int(allowed / max(fit.bytes_per_pixel, 1e-9)))
-    core = (read_side - 2 * aligned_context(context, multiple)) // multiple * multiple
+    core = (read_side - seam_overlap(context, multiple)) // multiple * multiple
     return int(min(highest, max(lowest, core)))
 
 
@@ -363,7 +364,7 @@ def auto_tile_size(
     tile = pick_tile(
         fit, budget, context=context, multiple=multiple, margin=margin, min_tile=min_tile, max_tile=cap
     )
-    read = tile + 2 * aligned_context(context, multiple)
+    read = tile + seam_overlap(context, multiple)
     predicted = fit.predict(read * read)
     reason = (
         f"{fit.bytes_per_pixel / 1024:.2f} KiB/px + {fit.base_bytes / 2**20:.0f} MiB; "

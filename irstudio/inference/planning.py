@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from irstudio.core.device import DeviceInfo
-from irstudio.core.tiling import aligned_context, round_up
+from irstudio.core.tiling import round_down, seam_overlap
 from irstudio.inference.autotile import MARGIN, AutoTile, auto_tile_size
 from irstudio.inference.backends import EAGER, BackendVerdict, VerdictCache, choose_backend
 from irstudio.inference.backends.cache import (
@@ -104,10 +104,12 @@ class AutoPlan:
 
 
 def read_side(plan: TilePlan) -> int | None:
-    """The side of an interior tile's read region (core + aligned context both sides); None untiled."""
+    """The side of an interior tile's read region (core + ``seam_overlap``; the largest read of a plan);
+    None untiled."""
     if plan.tile is None:
         return None
-    return round_up(plan.tile + 2 * aligned_context(plan.context, plan.multiple), plan.multiple)
+    core = max(plan.multiple, round_down(plan.tile, plan.multiple))
+    return core + seam_overlap(plan.context, plan.multiple)
 
 
 def _gpu_batch(tile: AutoTile | None, device: DeviceInfo) -> int:

@@ -1,4 +1,4 @@
-"""Tile-plan maths: cores partition the image, balanced aligned sizes, blend weights sum to one."""
+"""Tile-plan maths: cores partition the image, balanced sizes, reads on the grid, blend weights sum to one."""
 
 from __future__ import annotations
 
@@ -13,13 +13,16 @@ from hypothesis import strategies as st
 from irstudio.core.tiling import (
     Region,
     Tile,
-    aligned_context,
     blend_weights,
     halved_tile,
     padded_extent,
     plan_tiles,
     processed_fraction,
     renumber,
+    round_down,
+    round_up,
+    seam_offset,
+    seam_overlap,
     split_axis,
     subdivide,
 )
@@ -78,15 +81,20 @@ def test_cores_cover_every_pixel_exactly_once(args: dict) -> None:
 @settings(max_examples=150, deadline=None)
 @given(plan_args)
 def test_regions_are_nested_and_aligned(args: dict) -> None:
-    m, h, w = args["multiple"], args["height"], args["width"]
-    ctx = aligned_context(args["context"], m)
+    m, h, w, c = args["multiple"], args["height"], args["width"], args["context"]
     image = Region(0, 0, h, w)
+    offset = seam_offset(c, m)
     for t in _plan(args):
-        assert t.core.y0 % m == 0 and t.core.x0 % m == 0
         assert t.read.y0 % m == 0 and t.read.x0 % m == 0  # same window grid as the whole image
         assert t.read == Region(
-            max(0, t.core.y0 - ctx), max(0, t.core.x0 - ctx), min(h, t.core.y1 + ctx), min(w, t.core.x1 + ctx)
+            max(0, round_down(t.core.y0 - c, m)),
+            max(0, round_down(t.core.x0 - c, m)),
+            min(h, round_up(t.core.y1 + c, m)),
+            min(w, round_up(t.core.x1 + c, m)),
         )
+        # seams sit on the grid or ``offset`` past it (the last seam falls back to the grid when the
+        # offset would reach the border)
+        assert all(edge == 0 or edge % m in (0, offset) for edge in (t.core.y0, t.core.x0))
         assert _contains(image, t.read) and _contains(t.read, t.write) and _contains(t.write, t.core)
         # interior reads are whole multiples; border reads pad to one, like the padded whole image
         for start, stop, size in ((t.read.y0, t.read.y1, h), (t.read.x0, t.read.x1, w)):
@@ -147,13 +155,37 @@ def test_image_that_fits_is_one_tile() -> None:
     assert (wy == 1).all() and (wx == 1).all()
 
 
-def test_context_is_rounded_up_to_the_multiple() -> None:
-    assert aligned_context(16, 8) == 16
-    assert aligned_context(16, 12) == 24
-    assert aligned_context(0, 8) == 0
+def test_seams_sit_where_neighbouring_reads_overlap_least() -> None:
+    # context a multiple of the multiple (ASID, Compacter, LIR): seams on the grid, reads = core +- context
+    assert (seam_offset(32, 8), seam_overlap(32, 8)) == (0, 64)
+    assert (seam_offset(32, 32), seam_overlap(32, 32)) == (0, 64)
+    assert (seam_offset(16, 12), seam_overlap(16, 12)) == (6, 36)  # 48 on the grid
+    assert (seam_offset(5, 1), seam_overlap(5, 1)) == (0, 10)
+    assert (seam_offset(0, 8), seam_overlap(0, 8)) == (0, 0)
+    # AST (multiple 128, context 32): mid-cell seams halve the overlap (256 px on the grid)
+    assert (seam_offset(32, 128), seam_overlap(32, 128)) == (64, 128)
+    assert (seam_offset(5, 12), seam_overlap(5, 12)) == (6, 12)
     tiles = plan_tiles(100, 100, tile=48, context=5, multiple=12)
     middle = next(t for t in tiles if t.core.y0 > 0 and t.core.x0 > 0)
-    assert middle.core.y0 - middle.read.y0 == 12
+    assert (middle.core.y0, middle.read.y0) == (42, 36)  # 3 cells of 12, then 6 px past the line
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(0, 64), st.sampled_from([1, 2, 7, 8, 16, 32, 128]))
+def test_seam_overlap_is_never_worse_than_seams_on_the_grid(context: int, multiple: int) -> None:
+    overlap = seam_overlap(context, multiple)
+    assert overlap % multiple == 0
+    assert 2 * context <= overlap <= 2 * round_up(context, multiple)
+    assert overlap < round_up(2 * context, multiple) + multiple  # at most one cell more than any layout
+
+
+def test_ast_tiles_read_less_with_mid_cell_seams() -> None:
+    """A 512 px square at tile 256 for AST: reads of 384 and 256 px per axis (768 and 384 with
+    seams on the grid), so 1.56x the pixels run through the model instead of 2.25x."""
+    tiles = plan_tiles(512, 512, tile=256, context=32, multiple=128)
+    assert [(t.read.x0, t.read.x1) for t in tiles[:2]] == [(0, 384), (256, 512)]
+    assert [(t.core.x0, t.core.x1) for t in tiles[:2]] == [(0, 320), (320, 512)]
+    assert processed_fraction(tiles, 512, 512) == pytest.approx((640 / 512) ** 2)
 
 
 def test_blend_band_stays_within_context_and_zero_means_hard_seams() -> None:
@@ -187,7 +219,7 @@ def test_subdivided_plan_stays_a_partition(args: dict, smaller: int, data: st.Da
         assert (_core_cover(children, h, w)[core.y0 : core.y1, core.x0 : core.x1] == 1).all()
         assert sum(c.core.area for c in children) == core.area
         assert all(_contains(parent.write, c.write) and _contains(c.read, c.write) for c in children)
-        assert all(c.core.y0 % args["multiple"] == 0 and c.core.x0 % args["multiple"] == 0 for c in children)
+        assert all(c.read.y0 % args["multiple"] == 0 and c.read.x0 % args["multiple"] == 0 for c in children)
         rest += children
     replanned = tiles[:split_from] + renumber(rest, first=split_from)
     assert [t.index for t in replanned] == list(range(len(replanned)))
@@ -251,5 +283,5 @@ def test_rejects_bad_arguments() -> None:
         plan_tiles(5, 5, tile=0, context=0, multiple=1)
     with pytest.raises(ValueError):
         plan_tiles(5, 5, tile=8, context=-1, multiple=1)
-    with pytest.raises(ValueError, match="not a multiple"):
-        split_axis(3, 10, tile=4, multiple=2)
+    with pytest.raises(ValueError, match="offset"):
+        split_axis(0, 10, tile=4, multiple=2, offset=2)
