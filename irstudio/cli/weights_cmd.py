@@ -9,6 +9,9 @@
   the README is stale, writing nothing).
 - ``verify [--scores]``: each file's size and sha256 against the manifest; with ``--scores`` rerun
   every recorded command and compare with the recorded PSNR (tolerance ``SCORE_TOLERANCE_DB``).
+- ``pack SRC... --out DIR``: a compact training pack (seeded random crops as PNG within a byte
+  budget, default 40 MiB, traced in ``pack.json``) for runs on a borrowed GPU, which carries at most
+  64 MiB besides the repository (``training.pack``).
 
 The manifest and README rendering live in ``models.manifest_doc``; this module runs things.
 """
@@ -58,11 +61,48 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     verify = actions.add_parser("verify", help="check shipped files (and, with --scores, their scores)")
     verify.add_argument("--scores", action="store_true", help="rerun every recorded eval command")
     verify.add_argument("--data-root", default=DEFAULT_DATA_ROOT)
+    _add_pack_parser(actions)
     parser.set_defaults(run=run)
 
 
+def _add_pack_parser(actions: argparse._SubParsersAction) -> None:
+    pack = actions.add_parser("pack", help="cut a compact training pack out of image folders")
+    pack.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="image folders (read recursively)")
+    pack.add_argument("--out", required=True, type=Path, help="a new (or empty) folder for the pack")
+    pack.add_argument("--budget-mib", type=float, default=40.0, help="size of the PNG files (default 40)")
+    pack.add_argument("--crop", type=int, default=256, help="side of the square crops (default 256)")
+    pack.add_argument("--crops-per-image", type=int, default=1, help="crops cut from each image (default 1)")
+    pack.add_argument("--seed", type=int, default=0)
+
+
 def run(args: argparse.Namespace) -> int:
-    return {"ship": _ship, "table": _table, "verify": _verify}[args.action](args)
+    return {"ship": _ship, "table": _table, "verify": _verify, "pack": _pack}[args.action](args)
+
+
+def _pack(args: argparse.Namespace) -> int:
+    from irstudio.training.pack import make_pack
+
+    work = make_pack(
+        args.sources,
+        args.out,
+        budget_bytes=int(args.budget_mib * 2**20),
+        crop=args.crop,
+        crops_per_image=args.crops_per_image,
+        seed=args.seed,
+    )
+    while True:
+        try:
+            progress = next(work)
+        except StopIteration as done:
+            summary = done.value
+            break
+        if progress.files % 50 == 0:
+            print(f"  {progress.files} files, {progress.bytes / 2**20:.1f} MiB", file=sys.stderr)
+    for line in summary.skipped:
+        print(f"skipped {line}", file=sys.stderr)
+    ending = "budget reached" if summary.full else "all sources used"
+    print(f"{summary.folder}: {summary.files} files, {summary.bytes / 2**20:.1f} MiB ({ending})")
+    return 0
 
 
 def readme_path() -> Path:
