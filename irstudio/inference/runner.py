@@ -7,16 +7,15 @@ tile, yields a ``TileProgress`` after each, and returns the restored image (``St
 How a tile is run (see ``irstudio.core.tiling`` for the plan maths and performance.md §2 for the
 measurements behind it):
 
-- Real context, then crop: each tile reads at least ``plan.context`` pixels of the surrounding image
-  (snapped outward to ``plan.multiple``), the model runs on that, and the margin is cropped away. Neighbouring
-  tiles overlap only in a narrow band across their seam (``plan.blend`` wide, default context / 2),
-  blended with raised-cosine ramps.
-- Window grid: every read origin is a multiple of ``plan.multiple`` (seams between cores sit where
-  neighbouring reads overlap least, see ``core.tiling``), so a window model sees the same grid as in
-  a whole-image run. Read regions that touch
-  the bottom/right border are padded to a multiple by reflection, exactly as padding the whole
-  image would be (replication instead when the image is shorter than the padding needs); nothing
-  is padded inside the image.
+- Real context, then crop: each tile reads at least ``plan.context`` pixels of the surrounding
+  image (snapped outward to ``plan.multiple``), the model runs on that, and the margin is cropped
+  away. Neighbouring tiles overlap only in a narrow band across their seam (``plan.blend`` wide,
+  default context / 2), blended with raised-cosine ramps.
+- Window grid: every read origin is a multiple of ``plan.multiple`` (the seams between cores sit
+  where neighbouring reads overlap least, see ``core.tiling``), so a window model sees the same grid
+  as in a whole-image run. Read regions that touch the bottom/right border are padded to a multiple
+  by reflection, exactly as padding the whole image would be (replication instead when the image is
+  shorter than the padding needs); nothing is padded inside the image.
 - Output: one preallocated float32 array of ``(H * scale, W * scale, C)``. Each finished tile is
   folded in as a running weighted mean, ``out += w / (W_before + w) * (tile - out)``, where
   ``W_before`` is the weight already written there, recomputed from the finished neighbours'
