@@ -157,19 +157,24 @@ def run(args: argparse.Namespace) -> int:
             "(use --weights FILE, or a model with weights from 'irstudio models')",
             file=sys.stderr,
         )
+    missing = [source for source in args.inputs if not source.exists()]
+    for source in missing:
+        print(f"irstudio: error: {source}: no such file or folder", file=sys.stderr)
+    if len(missing) == len(args.inputs):
+        return 1  # before loading the model or measuring anything
     device, chosen = open_and_plan(spec, args)
     plan, model = chosen.plan, chosen.module
     if args.out is not None:
         args.out.mkdir(parents=True, exist_ok=True)
     print(f"{spec.id} on {device.describe()}: {chosen.describe()}, context {plan.context}", file=sys.stderr)
-    failures = 0
+    failures = len(missing)
     folders = [source for source in args.inputs if source.is_dir()]
     for folder in folders:
         failures += restore_folder(
             model, folder, batch_output_dir(folder, spec.id, args, len(folders)), spec.id, plan, args
         )
     for source in args.inputs:
-        if source.is_dir():
+        if source.is_dir() or source in missing:
             continue
         target = output_path(source, spec.id, args.out)
         if target.exists() and not args.overwrite:

@@ -66,6 +66,16 @@ def test_restore_writes_stem_model_png_and_never_overwrites(tmp_path: Path, caps
     assert "exists, skipped" in capsys.readouterr().err
 
 
+def test_restore_names_missing_inputs_before_planning_and_still_does_the_rest(tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "not here.png"
+    assert main(["restore", str(missing), "--model", "asid-x4-sr"]) == 1
+    err = capsys.readouterr().err
+    assert "not here.png: no such file or folder" in err and "on cpu" not in err  # nothing was planned
+    _write_png(tmp_path / "real.png")
+    assert main(["restore", str(missing), str(tmp_path / "real.png"), "--model", "identity"]) == 1
+    assert (tmp_path / "real_identity.png").is_file()
+
+
 def test_restore_into_a_folder_with_tiles_and_alpha(tmp_path: Path) -> None:
     _write_png(tmp_path / "a.png", size=(50, 34), mode="RGBA")
     code = main(
