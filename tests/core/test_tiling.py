@@ -180,8 +180,8 @@ def test_seam_overlap_is_never_worse_than_seams_on_the_grid(context: int, multip
 
 
 def test_ast_tiles_read_less_with_mid_cell_seams() -> None:
-    """A 512 px square at tile 256 for AST: reads of 384 and 256 px per axis (768 and 384 with
-    seams on the grid), so 1.56x the pixels run through the model instead of 2.25x."""
+    """A 512 px square at tile 256 for AST: reads of 384 + 256 px per axis (384 + 384 with seams on
+    the grid), so 1.56x the pixels run through the model instead of 2.25x."""
     tiles = plan_tiles(512, 512, tile=256, context=32, multiple=128)
     assert [(t.read.x0, t.read.x1) for t in tiles[:2]] == [(0, 384), (256, 512)]
     assert [(t.core.x0, t.core.x1) for t in tiles[:2]] == [(0, 320), (320, 512)]
