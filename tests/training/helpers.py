@@ -93,6 +93,16 @@ def install_tiny_models(monkeypatch) -> None:
     monkeypatch.setattr(catalog, "REGISTRY", Registry([*catalog.REGISTRY, *TINY_SPECS]))
 
 
+def drain(generator) -> tuple[list, object]:
+    """Run a progress generator to the end: (everything it yielded, what it returned)."""
+    events = []
+    while True:
+        try:
+            events.append(next(generator))
+        except StopIteration as finished:
+            return events, finished.value
+
+
 def make_folder(folder: Path, count: int = 6, size: tuple[int, int] = (40, 48), seed: int = 0) -> Path:
     """``count`` smooth-ish random RGB PNGs (height, width = ``size``)."""
     folder.mkdir(parents=True, exist_ok=True)

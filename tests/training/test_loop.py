@@ -26,21 +26,12 @@ from irstudio.training import (
     run_to_end,
     train,
 )
-from tests.training.helpers import install_tiny_models, tiny_config
+from tests.training.helpers import drain, install_tiny_models, tiny_config
 
 
 @pytest.fixture(autouse=True)
 def _tiny_models(monkeypatch) -> None:
     install_tiny_models(monkeypatch)
-
-
-def _drain(generator) -> tuple[list, object]:
-    events = []
-    while True:
-        try:
-            events.append(next(generator))
-        except StopIteration as finished:
-            return events, finished.value
 
 
 def _assert_same_tensors(a: dict, b: dict, what: str) -> None:
@@ -87,7 +78,7 @@ def test_n_steps_then_resume_then_n_steps_equals_2n_straight(tmp_path: Path, mod
 
 def test_checkpoint_holds_everything_and_loads_with_weights_only(tmp_path: Path) -> None:
     config = tiny_config(tmp_path, steps=3)
-    events, summary = _drain(train(config))
+    events, summary = drain(train(config))
     saved = [e for e in events if isinstance(e, CheckpointSaved)]
     assert [e.step for e in saved] == [3] and summary.last_checkpoint == saved[0].path
     state = torch.load(saved[0].path, map_location="cpu", weights_only=True)
@@ -103,7 +94,7 @@ def test_event_stream_and_metrics_log(tmp_path: Path) -> None:
         steps=4,
         train=TrainSection(steps=4, validate_every=2, checkpoint_every=2, log_every=2, keep_checkpoints=1),
     )
-    events, summary = _drain(train(config))
+    events, summary = drain(train(config))
     assert isinstance(events[0], Started) and events[0].train_images + events[0].val_images == 6
     logs = [e for e in events if isinstance(e, StepLog)]
     assert [e.step for e in logs] == [2, 4] and set(logs[0].losses) == {"l1", "fft"}
@@ -140,7 +131,7 @@ def test_stop_writes_a_checkpoint_and_resume_finishes(tmp_path: Path) -> None:
     config = tiny_config(tmp_path, steps=5)
     cancel = CancelToken()
     cancel.cancel()
-    _, summary = _drain(train(config, cancel))
+    _, summary = drain(train(config, cancel))
     assert summary.stopped and summary.final_step == 0 and summary.last_checkpoint is not None
     with pytest.raises(ConfigError, match="already holds checkpoints"):
         run_to_end(train(config))
@@ -160,7 +151,7 @@ def test_progressive_patches_change_the_patch_size(tmp_path: Path) -> None:
         tmp_path,
         train=TrainSection(steps=4, validate_every=4, checkpoint_every=4, log_every=1, progressive=stages),
     )
-    events, _ = _drain(train(config))
+    events, _ = drain(train(config))
     assert [e.patch for e in events if isinstance(e, StepLog)] == [16, 16, 24, 24]
     assert load_checkpoint(latest_checkpoint(config.run_dir))["draws"] == 2 * 2 + 2 * 1
 
@@ -168,7 +159,7 @@ def test_progressive_patches_change_the_patch_size(tmp_path: Path) -> None:
 def test_super_resolution_with_charbonnier(tmp_path: Path) -> None:
     config = tiny_config(tmp_path, model="tiny-compacter-x2", steps=2)
     config = replace(config, loss=replace(config.loss, kind="charbonnier"))
-    events, summary = _drain(train(config))
+    events, summary = drain(train(config))
     started = events[0]
     assert started.task == "sr" and started.scale == 2
     assert set(next(e for e in events if isinstance(e, StepLog)).losses) == {"charbonnier"}

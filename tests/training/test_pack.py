@@ -11,7 +11,8 @@ import pytest
 from irstudio.cli import main
 from irstudio.core.cancel import CancelToken
 from irstudio.core.image_io import read_image, write_image
-from irstudio.training.pack import PACK_INDEX, PackSummary, make_pack
+from irstudio.training.pack import PACK_INDEX, make_pack
+from tests.training.helpers import drain
 
 
 def _folder(root: Path, name: str, count: int, size: tuple[int, int], seed: int) -> Path:
@@ -24,22 +25,13 @@ def _folder(root: Path, name: str, count: int, size: tuple[int, int], seed: int)
     return folder
 
 
-def _drain(work) -> tuple[list, PackSummary]:
-    reports = []
-    while True:
-        try:
-            reports.append(next(work))
-        except StopIteration as done:
-            return reports, done.value
-
-
 @pytest.fixture
 def sources(tmp_path: Path) -> list[Path]:
     return [_folder(tmp_path, "a", 6, (80, 100), 1), _folder(tmp_path, "b", 3, (40, 30), 2)]
 
 
 def test_pack_crops_every_source_in_turn_and_traces_each_file(sources, tmp_path) -> None:
-    reports, summary = _drain(make_pack(sources, tmp_path / "pack", budget_bytes=10**7, crop=64))
+    reports, summary = drain(make_pack(sources, tmp_path / "pack", budget_bytes=10**7, crop=64))
     assert summary.files == 9 and not summary.full and [r.files for r in reports] == list(range(1, 10))
     index = json.loads((tmp_path / "pack" / PACK_INDEX).read_text())
     assert [e["folder"] for e in index["files"][:6]] == ["a", "b", "a", "b", "a", "b"]  # round robin
@@ -54,8 +46,8 @@ def test_pack_crops_every_source_in_turn_and_traces_each_file(sources, tmp_path)
 
 def test_pack_stops_at_the_budget_and_is_reproducible(sources, tmp_path) -> None:
     one_file = 64 * 64 * 3  # random pixels barely compress: about one crop per 12 KiB
-    _, first = _drain(make_pack(sources, tmp_path / "p1", budget_bytes=3 * one_file, crop=64, seed=5))
-    _, second = _drain(make_pack(sources, tmp_path / "p2", budget_bytes=3 * one_file, crop=64, seed=5))
+    _, first = drain(make_pack(sources, tmp_path / "p1", budget_bytes=3 * one_file, crop=64, seed=5))
+    _, second = drain(make_pack(sources, tmp_path / "p2", budget_bytes=3 * one_file, crop=64, seed=5))
     assert first.full and 1 <= first.files < 9 and first.bytes <= 3 * one_file
     assert (second.files, second.bytes) == (first.files, first.bytes)
     names = sorted(p.name for p in (tmp_path / "p1").iterdir())
@@ -80,10 +72,10 @@ def test_cancel_leaves_a_valid_smaller_pack_and_unreadable_files_are_skipped(sou
     next(work)
     next(work)
     cancel.cancel()
-    _, summary = _drain(work)
+    _, summary = drain(work)
     index = json.loads((tmp_path / "pack" / PACK_INDEX).read_text())
     assert summary.files == len(index["files"]) == 2
-    _, whole = _drain(make_pack(sources, tmp_path / "whole", budget_bytes=10**7, crop=32))
+    _, whole = drain(make_pack(sources, tmp_path / "whole", budget_bytes=10**7, crop=32))
     assert any("broken.png" in line for line in whole.skipped) and whole.files == 9
 
 
