@@ -272,6 +272,34 @@ def load_model(spec: ModelSpec, weights: str | os.PathLike[str] | None = None) -
     return model.eval()
 
 
+def transfer_weights(spec: ModelSpec, weights: str | os.PathLike[str]) -> tuple[nn.Module, tuple[str, ...]]:
+    """``spec``'s module (eval mode) with every tensor of ``weights`` whose shape fits loaded.
+
+    For starting a run from a relative of the model, e.g. the x4 preset's weights for the x2 preset:
+    the file must be ours or plain for the same architecture with exactly the model's keys. Tensors
+    whose shape differs (another scale's upsampler) keep their initialisation; their keys are
+    returned, sorted. Raises ``WeightsMismatchError`` when keys differ or no shape fits.
+    """
+    model = spec.build()
+    path = Path(weights)
+    raw, metadata = read_weights(path)
+    if metadata.get("format") == FORMAT_TAG and metadata.get("arch") != spec.arch:
+        raise WeightsMismatchError(
+            f"{path.name}: weights are for architecture '{metadata.get('arch')}', "
+            f"not '{spec.arch}' ({spec.id})"
+        )
+    state = _as_tensor_dict(raw, path.name)
+    expected = model.state_dict()
+    if set(state) != set(expected):
+        problem = describe_mismatch(model, state)
+        raise WeightsMismatchError(f"{path.name}: cannot start {spec.id} from it: {problem}")
+    fits = {k: v.to(expected[k].dtype) for k, v in state.items() if v.shape == expected[k].shape}
+    if not fits:
+        raise WeightsMismatchError(f"{path.name}: no tensor has the shape {spec.id} needs")
+    model.load_state_dict({**expected, **fits}, strict=True)
+    return model.eval(), tuple(sorted(set(expected) - set(fits)))
+
+
 def save_weights(
     model: nn.Module,
     path: str | os.PathLike[str],

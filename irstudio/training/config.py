@@ -40,17 +40,21 @@ class ModelSection:
 
     ``weights``: a .safetensors/.pth file to start from (default: the id's shipped weights, else its
     random initialisation). ``task``: one of the model's tasks (default: its first).
+    ``transfer``: load only the tensors of ``weights`` whose shape fits (e.g. another scale's
+    weights of the same architecture, whose upsampler differs); the rest keep their initialisation.
     """
 
     id: str
     weights: Path | None = None
     task: str | None = None
+    transfer: bool = False
 
     def __post_init__(self) -> None:
         _require(bool(self.id.strip()), "model.id must name a model ('irstudio models' lists them)")
         _require(
             self.task is None or self.task in TASKS, f"model.task must be one of {TASKS}, got {self.task!r}"
         )
+        _require(not self.transfer or self.weights is not None, "model.transfer needs model.weights")
 
 
 @dataclass(frozen=True)

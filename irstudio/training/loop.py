@@ -119,8 +119,8 @@ class _Loop:
                 skipped=tuple(str(s) for s in run.data.skipped),
             )
         )
-        if run.rng_notice:
-            yield self._emit(Notice(self.step, run.rng_notice))
+        for notice in run.notices:
+            yield self._emit(Notice(self.step, notice))
         stopped = yield from self._steps(cancel)
         if self.checkpointed_step != self.step:
             yield from self._checkpoint()

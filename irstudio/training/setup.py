@@ -12,7 +12,7 @@ import contextlib
 import gc
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +22,7 @@ from torch.nn.parallel import DistributedDataParallel
 
 from irstudio.core.device import resolve_device
 from irstudio.models.catalog import resolve_id
-from irstudio.models.loading import load_state, open_model
+from irstudio.models.loading import load_state, open_model, transfer_weights
 from irstudio.models.spec import ModelSpec
 from irstudio.training.checkpoints import (
     CheckpointError,
@@ -62,7 +62,7 @@ class Prepared:
     best_psnr: float | None = None
     last_scores: tuple[float, float] | None = None
     resumed_from: Path | None = None
-    rng_notice: str | None = None
+    notices: list[str] = field(default_factory=list)
 
     @property
     def precision(self) -> str:
@@ -143,13 +143,27 @@ def prepare(config: TrainConfig, resume: bool | str | Path = False) -> Prepared:
         raise
 
 
+def _initial_model(config: TrainConfig, spec: ModelSpec) -> tuple[nn.Module, list[str]]:
+    """The model before step 0, and a notice naming the tensors a ``model.transfer`` start left as
+    initialised."""
+    if not config.model.transfer:
+        return open_model(spec, config.model.weights), []
+    assert config.model.weights is not None  # ModelSection requires it
+    net, kept_initial = transfer_weights(spec, config.model.weights)
+    loaded = len(net.state_dict()) - len(kept_initial)
+    shown = ", ".join(kept_initial) or "none"
+    source = config.model.weights.name
+    return net, [f"started from {source}: {loaded} tensors loaded; initialised afresh: {shown}"]
+
+
 def _prepare_in_group(
     config: TrainConfig, spec: ModelSpec, task: str, checkpoint: Path | None, dist: Distributed
 ) -> Prepared:
     device = _pick_device(config, dist)
     bf16 = _use_bf16(config, spec, device)
     _seed_everything(config.seed)
-    net = open_model(spec, config.model.weights).to(device).train()
+    net, notices = _initial_model(config, spec)
+    net = net.to(device).train()
     if not any(parameter.requires_grad for parameter in net.parameters()):
         raise ConfigError(f"model.id: {spec.id} has no trainable parameters")
     scale = spec.scale
@@ -177,6 +191,7 @@ def _prepare_in_group(
             charbonnier_eps=config.loss.charbonnier_eps,
         ),
         data=data,
+        notices=notices,
     )
     torch.manual_seed(config.seed + 1_000_003 * (dist.rank + 1))  # per-process stream (dropout, drop-path)
     if checkpoint is not None:
@@ -211,7 +226,7 @@ def _load_resume_state(run: Prepared, path: Path) -> None:
     if isinstance(rng_states, list) and len(rng_states) == run.dist.world_size:
         restore_rng(rng_states[run.dist.rank])
     else:
-        run.rng_notice = (
+        run.notices.append(
             f"the checkpoint was written by {len(rng_states)} process(es), this run has "  # type: ignore[arg-type]
             f"{run.dist.world_size}: random streams restart, data order continues"
         )

@@ -15,6 +15,7 @@ from irstudio.models.loading import (
     read_weights,
     save_weights,
     sha256_of,
+    transfer_weights,
 )
 from irstudio.models.spec import ModelSpec, Task
 
@@ -103,3 +104,33 @@ def test_unreadable_files_give_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "w.onnx").write_bytes(b"x")
     with pytest.raises(WeightsError, match="unknown weight format"):
         load_model(SPEC, tmp_path / "w.onnx")
+
+
+def _tiny_x4() -> nn.Module:
+    """``_tiny`` with a wider last conv, as another scale's upsampler is."""
+    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.ReLU(), nn.Conv2d(8, 48, 3, padding=1))
+
+
+def test_transfer_loads_every_tensor_that_fits_and_names_the_rest(tmp_path: Path) -> None:
+    source = _tiny_x4()
+    path = save_weights(source, tmp_path / "x4.safetensors", spec=SPEC)
+    torch.manual_seed(0)
+    model, kept_initial = transfer_weights(SPEC, path)
+    assert kept_initial == ("2.bias", "2.weight")
+    assert torch.equal(model.state_dict()["0.weight"], source.state_dict()["0.weight"])
+    torch.manual_seed(0)
+    assert torch.equal(model.state_dict()["2.weight"], _tiny().state_dict()["2.weight"])  # as built
+    with pytest.raises(WeightsMismatchError, match="does not fit"):
+        load_model(SPEC, path)  # the strict loader still refuses it
+
+
+def test_transfer_refuses_other_keys_and_architectures(tmp_path: Path) -> None:
+    other_keys = nn.Sequential(nn.Conv2d(3, 8, 3, padding=1))
+    with pytest.raises(WeightsMismatchError, match=r"cannot start tiny from it: missing: 2\.bias"):
+        transfer_weights(SPEC, save_weights(other_keys, tmp_path / "k.safetensors", spec=SPEC))
+    other = ModelSpec(id="o", name="O", arch="othernet", tasks=(Task.SR,), scale=1, build=_tiny)
+    with pytest.raises(WeightsMismatchError, match="'othernet', not 'tinynet'"):
+        transfer_weights(SPEC, save_weights(_tiny(), tmp_path / "o.safetensors", spec=other))
+    shapeless = nn.Sequential(nn.Conv2d(1, 2, 1), nn.ReLU(), nn.Conv2d(2, 1, 1))
+    with pytest.raises(WeightsMismatchError, match="no tensor has the shape"):
+        transfer_weights(SPEC, save_weights(shapeless, tmp_path / "s.safetensors", spec=SPEC))

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from irstudio.models.catalog import resolve_id
+from irstudio.models.loading import load_model, transfer_weights, verified_shipped_path
 from irstudio.training import load_config
 
 CONFIGS = Path(__file__).resolve().parents[2] / "configs"
@@ -33,3 +34,20 @@ def test_recipe_trains_on_shared_train_data_only(path: Path, shared_data: Path) 
     for folder in folders:
         assert folder.resolve().is_relative_to((shared_data / "train").resolve()), folder
         assert folder.is_dir(), f"{folder} is missing"
+
+
+@pytest.mark.parametrize(
+    "path", [path for path in COMMITTED if load_config(path).model.weights], ids=lambda path: path.name
+)
+def test_a_config_that_starts_from_weights_starts_from_a_shipped_file(path: Path) -> None:
+    """Recipes may start from IR Studio's own shipped weights (checked by their manifest sha256)."""
+    model = load_config(path).model
+    assert model.weights is not None
+    shipped = verified_shipped_path(model.weights.name)
+    assert model.weights.resolve() == shipped.resolve()
+    spec = resolve_id(model.id)
+    if model.transfer:
+        _, kept_initial = transfer_weights(spec, shipped)
+        assert kept_initial and all(key.startswith("upsample.") for key in kept_initial)
+    else:
+        load_model(spec, shipped)

@@ -73,6 +73,8 @@ def test_missing_sections_and_conflicting_data_are_refused() -> None:
         parse_toml('name = "a/b"\n[model]\nid = "m"\n[data]\nclean = "a"\n')
     with pytest.raises(ConfigError, match="not valid TOML"):
         parse_toml("name = ")
+    with pytest.raises(ConfigError, match=r"model\.transfer needs model\.weights"):
+        parse_toml('name = "x"\n[model]\nid = "m"\ntransfer = true\n[data]\nclean = "a"\n')
 
 
 def test_round_trips_through_toml_and_json(tmp_path: Path) -> None:

@@ -10,6 +10,9 @@ import pytest
 import torch
 
 from irstudio.core.cancel import CancelToken
+from irstudio.models.archs import compacter
+from irstudio.models.catalog import resolve_id
+from irstudio.models.loading import save_weights
 from irstudio.training import (
     CheckpointSaved,
     ConfigError,
@@ -26,7 +29,8 @@ from irstudio.training import (
     run_to_end,
     train,
 )
-from tests.training.helpers import drain, install_tiny_models, tiny_config
+from irstudio.training.setup import prepare
+from tests.training.helpers import TINY_COMPACTER, drain, install_tiny_models, tiny_config
 
 
 @pytest.fixture(autouse=True)
@@ -164,6 +168,26 @@ def test_super_resolution_with_charbonnier(tmp_path: Path) -> None:
     assert started.task == "sr" and started.scale == 2
     assert set(next(e for e in events if isinstance(e, StepLog)).losses) == {"charbonnier"}
     assert summary.psnr is not None
+
+
+def test_a_transfer_start_takes_another_scales_weights_and_says_what_starts_afresh(tmp_path: Path) -> None:
+    """The x4 body fills the x2 model; only the upsampler conv, shaped for x4, starts as built."""
+    x4 = compacter.build(replace(TINY_COMPACTER, upscale=4))
+    x4_spec = resolve_id("tiny-compacter-x2")
+    weights = save_weights(x4, tmp_path / "x4.safetensors", spec=x4_spec)
+    config = tiny_config(tmp_path, model="tiny-compacter-x2", steps=1)
+    config = replace(config, model=replace(config.model, weights=weights, transfer=True))
+    run = prepare(config)
+    try:
+        body = "layers.0.blocks.0.attn.qkv.weight"
+        assert torch.equal(run.net.state_dict()[body], x4.state_dict()[body])
+        assert run.net.state_dict()["upsample.0.weight"].shape[0] == 12
+    finally:
+        run.close()
+    events, _ = drain(train(config))
+    notice = next(e for e in events if isinstance(e, Notice))
+    assert notice.message.startswith("started from x4.safetensors:")
+    assert notice.message.endswith("initialised afresh: upsample.0.bias, upsample.0.weight")
 
 
 def test_a_task_the_model_does_not_do_is_refused(tmp_path: Path) -> None:
