@@ -45,6 +45,7 @@ def training_record(
         "steps": int(state["step"]),  # type: ignore[arg-type]
         "run": config.get("name"),
         "base_weights": config.get("model", {}).get("weights"),
+        "transfer": config.get("model", {}).get("transfer", False),
         "data": {k: v for k, v in config.get("data", {}).items() if k in ("clean", "input", "target")},
         "degradation": config.get("degradation"),
         "loss": config.get("loss", {}).get("kind"),

@@ -2,8 +2,9 @@
 
 ``run_facts(run_dir)`` reads ``config.toml`` and ``metrics.jsonl`` of a run (``runs/<name>``) and
 returns the manifest fields: architecture, preset, task, scale, degradation and a ``training``
-record (data folders, iterations, patch/batch stages, loss, optimiser, device, hardware, wall time
-summed over the run's sessions, resumes, last validation). Data paths are given from ``shared/``
+record (data folders, the weight file it started from ("random" when none) and whether by
+transfer, iterations, patch/batch stages, loss, optimiser, device, hardware, wall time summed over
+the run's sessions, resumes, last validation). Data paths are given from ``shared/``
 on, so the record names the training set without this machine's layout.
 """
 
@@ -73,6 +74,13 @@ def _stages(config: TrainConfig) -> list[dict[str, int]]:
     ]
 
 
+def _started_from(config: TrainConfig) -> str:
+    """The weight file the run started from (as ``training.setup`` picks it), or "random"."""
+    if config.model.weights is not None:
+        return Path(config.model.weights).name
+    return resolve_id(config.model.id).weights or "random"
+
+
 def run_facts(run_dir: Path, *, hardware: str | None = None) -> dict[str, Any]:
     """Manifest fields for the run in ``run_dir`` (see the module docstring)."""
     config = load_config(run_dir / "config.toml")
@@ -96,6 +104,8 @@ def run_facts(run_dir: Path, *, hardware: str | None = None) -> dict[str, Any]:
         "degradation": degradation,
         "training": {
             "data": _portable(str(config.data.clean or config.data.target)),
+            "started_from": _started_from(config),
+            "transfer": config.model.transfer,
             "iterations": steps,
             "planned_iterations": config.train.steps,
             "stages": _stages(config),

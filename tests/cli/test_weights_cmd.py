@@ -76,6 +76,7 @@ def test_run_facts_describe_the_run(finished_run) -> None:
     assert facts["preset"] == "tiny-compacter" and facts["task"] == "denoise" and facts["scale"] == 1
     assert training["iterations"] == 3 and training["sessions"] == 1 and training["wall_time_s"] > 0
     assert training["hardware"].startswith("CPU ") and training["device"] == "cpu"
+    assert training["started_from"] == "random" and training["transfer"] is False
     assert facts["degradation"]["steps"][0]["kind"] == "noise"
     assert run_facts(finished_run.run_dir, hardware="NVIDIA H100")["training"]["hardware"] == "NVIDIA H100"
 
