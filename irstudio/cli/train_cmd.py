@@ -1,4 +1,8 @@
-"""``irstudio train CONFIG.toml [--resume [CHECKPOINT]] [--export [DIR]]``: fine-tune a model.
+"""``irstudio train CONFIG.toml [--set KEY=VALUE]... [--resume [CHECKPOINT]] [--export [DIR]]``.
+
+Fine-tunes a model. ``--set section.key=value`` changes one setting of the file for this run (e.g.
+``--set train.steps=20000 --set data.clean=packs/train``; values are TOML, paths relative to the
+current folder); the run folder's ``config.toml`` records what ran.
 
 Progress (step, loss, learning rate, last validation PSNR, speed, ETA) is one line on stderr,
 validations and checkpoints one line each; ``metrics.jsonl`` in the run folder has every event as
@@ -12,6 +16,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import shlex
 import signal
 import sys
 import threading
@@ -33,12 +38,21 @@ from irstudio.training import (
     export_model,
     load_config,
     train,
+    with_overrides,
 )
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("train", help="fine-tune a model on a folder of images (TOML config)")
     parser.add_argument("config", type=Path, metavar="CONFIG.toml", help="the run's configuration")
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="change one setting for this run, e.g. train.steps=20000 (repeatable)",
+    )
     parser.add_argument(
         "--resume",
         nargs="?",
@@ -167,7 +181,7 @@ def _first_interrupt_stops(cancel: CancelToken, progress: TrainProgress) -> Iter
 
 
 def run(args: argparse.Namespace) -> int:
-    config = load_config(args.config)
+    config = with_overrides(load_config(args.config), args.overrides, base_dir=Path.cwd())
     is_main = int(os.environ.get("RANK", "0")) == 0
     progress = TrainProgress(sys.stderr if is_main else io.StringIO())
     cancel = CancelToken()
@@ -191,7 +205,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print("\n".join(summary_lines(summary)))
     if summary.stopped:
-        print(f"resume with: irstudio train {args.config} --resume")
+        sets = [word for override in args.overrides for word in ("--set", override)]
+        print(f"resume with: {shlex.join(['irstudio', 'train', str(args.config), *sets, '--resume'])}")
         return 130
     if args.export is not None:
         destination = None if args.export == "library" else Path(args.export)

@@ -36,6 +36,7 @@ from irstudio.training.config_io import (
     load_config,
     parse_toml,
     save_config,
+    with_overrides,
 )
 from irstudio.training.events import (
     CheckpointSaved,
@@ -85,4 +86,5 @@ __all__ = [
     "run_to_end",
     "save_config",
     "train",
+    "with_overrides",
 ]

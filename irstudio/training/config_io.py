@@ -4,6 +4,7 @@ The parser walks the dataclasses' type hints: tables become sections, arrays bec
 become paths where a path is expected, integers are accepted where a float is. A key that is not a
 field raises ``ConfigError`` naming it (``unknown key 'optim.lrate' (did you mean 'lr'?)``); so does a
 value of the wrong type. TOML has no null: a ``None`` field is written by leaving the key out.
+``with_overrides`` applies ``section.key=value`` assignments (``irstudio train --set``) to a config.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import math
 import sys
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from irstudio.data import Degradation
@@ -239,3 +240,39 @@ def save_config(config: TrainConfig, path: str | Path) -> Path:
     text = config_to_toml(config) if path.suffix.lower() == ".toml" else config_to_json(config) + "\n"
     path.write_text(text, encoding="utf-8")
     return path
+
+
+# --------------------------------------------------------------------------------------------------
+# command-line overrides
+
+
+def _override_value(text: str) -> object:
+    """A ``--set`` value: a TOML value (``4``, ``1e-3``, ``true``, ``[0, 50]``, ``"a b"``), else the
+    text itself as a string (so folders need no quotes)."""
+    try:
+        return tomllib.loads(f"value = {text}")["value"]
+    except tomllib.TOMLDecodeError:
+        return text
+
+
+def with_overrides(
+    config: TrainConfig, assignments: Sequence[str], *, base_dir: str | Path | None = None
+) -> TrainConfig:
+    """``config`` with each ``"section.key=value"`` of ``assignments`` applied, validated as a file
+    is; relative paths among the values are resolved against ``base_dir`` (e.g. the current folder).
+    Keys inside arrays of tables (``degradation.steps``) cannot be set. ``ConfigError`` names the
+    assignment that is malformed, unknown or of the wrong type."""
+    data = config_to_dict(config)
+    for assignment in assignments:
+        key, equals, text = assignment.partition("=")
+        parts = key.strip().split(".")
+        if not equals or not all(parts):
+            raise ConfigError(f"--set {assignment!r}: write it as section.key=value, e.g. train.steps=2000")
+        table: dict[str, object] = data
+        for part in parts[:-1]:
+            inner = table.setdefault(part, {})
+            if not isinstance(inner, dict):
+                raise ConfigError(f"--set {assignment!r}: '{part}' is not a table of keys")
+            table = inner
+        table[parts[-1]] = _override_value(text.strip())
+    return config_from_dict(data, base_dir=base_dir)

@@ -16,6 +16,7 @@ from irstudio.training import (
     config_to_toml,
     load_config,
     parse_toml,
+    with_overrides,
 )
 from tests.training.helpers import tiny_config
 
@@ -95,3 +96,38 @@ def test_round_trips_through_toml_and_json(tmp_path: Path) -> None:
 def test_example_configs_are_valid(example: Path) -> None:
     config = load_config(example)
     assert parse_toml(config_to_toml(config)) == config
+
+
+def test_overrides_change_settings_with_typed_values_and_paths_from_the_given_folder(tmp_path: Path) -> None:
+    path = tmp_path / "recipe" / "run.toml"
+    path.parent.mkdir()
+    path.write_text(MINIMAL, encoding="utf-8")
+    base = load_config(path)
+    changed = with_overrides(
+        base,
+        ["train.steps=20000", "data.batch_size = 32", "optim.betas=[0.9, 0.999]", "data.clean=packs/train"],
+        base_dir=tmp_path / "here",
+    )
+    assert changed.train.steps == 20000 and changed.data.batch_size == 32
+    assert changed.optim.betas == (0.9, 0.999)
+    assert changed.data.clean == (tmp_path / "here" / "packs" / "train").resolve()
+    assert changed.model == base.model and changed.optim.lr == base.optim.lr  # the rest as in the file
+    with_runtime = with_overrides(base, ["runtime.device=cuda", "runtime.precision=bf16"])
+    assert with_runtime.runtime.device == "cuda" and with_runtime.runtime.precision == "bf16"
+
+
+@pytest.mark.parametrize(
+    ("assignment", "message"),
+    [
+        ("train.steps", "write it as section.key=value"),
+        ("=3", "write it as section.key=value"),
+        ("train.stepz=3", "unknown key 'train.stepz'"),
+        ("train.steps=many", "train.steps must be an integer"),
+        ("name.first=x", "'name' is not a table"),
+        ("degradation.steps.kind=noise", "'steps' is not a table"),
+    ],
+)
+def test_bad_overrides_are_named(assignment: str, message: str) -> None:
+    config = parse_toml(MINIMAL + "[[degradation.steps]]\nkind = 'noise'\n")
+    with pytest.raises(ConfigError, match=message):
+        with_overrides(config, [assignment])

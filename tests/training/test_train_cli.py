@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from irstudio.cli import main
-from irstudio.training import TrainSection, save_config
+from irstudio.cli import main, train_cmd
+from irstudio.core.cancel import CancelToken
+from irstudio.training import TrainSection, load_config, save_config
 from tests.training.helpers import install_tiny_models, tiny_config
 
 
@@ -52,3 +54,29 @@ def test_unknown_config_key_exits_1_naming_it(tmp_path: Path, capsys) -> None:
     path.write_text('name = "x"\nbatchsize = 4\n[model]\nid = "tiny-compacter"\n[data]\nclean = "."\n')
     assert main(["train", str(path)]) == 1
     assert "unknown key 'batchsize'" in capsys.readouterr().err
+
+
+def test_set_overrides_a_setting_and_the_resume_hint_repeats_it(tmp_path: Path, capsys) -> None:
+    path = save_config(tiny_config(tmp_path, steps=50), tmp_path / "run.toml")
+    assert main(["train", str(path), "--set", "train.steps=2", "--set", "train.log_every=1"]) == 0
+    assert "done at step 2/2" in capsys.readouterr().out
+    recorded = load_config(tmp_path / "runs" / "run" / "config.toml")
+    assert recorded.train.steps == 2 and recorded.train.log_every == 1
+
+    assert main(["train", str(path), "--set", "train.stepz=2"]) == 1
+    assert "unknown key 'train.stepz'" in capsys.readouterr().err
+
+
+def test_a_stopped_run_names_its_overrides_in_the_resume_command(tmp_path: Path, capsys, monkeypatch) -> None:
+    def stopped_token() -> CancelToken:  # as after Ctrl+C before the first step
+        token = CancelToken()
+        token.cancel()
+        return token
+
+    monkeypatch.setattr(train_cmd, "CancelToken", stopped_token)
+    path = save_config(tiny_config(tmp_path, steps=50), tmp_path / "run.toml")
+    shutil.copytree(tmp_path / "images", tmp_path / "my photos")
+    monkeypatch.chdir(tmp_path)  # --set paths are relative to the current folder
+    assert main(["train", str(path), "--set", "train.steps=2", "--set", "data.clean=my photos"]) == 130
+    hint = f"resume with: irstudio train {path} --set train.steps=2 --set 'data.clean=my photos' --resume"
+    assert hint in capsys.readouterr().out
