@@ -68,6 +68,9 @@ def _training_cell(entry: Mapping[str, Any]) -> str:
     steps = training.get("iterations")
     parts = [f"{steps:,} it" if isinstance(steps, int) else "? it", training.get("hardware", "?")]
     parts.append(_duration(training.get("wall_time_s")))
+    started_from = training.get("started_from", "random")
+    if started_from != "random":
+        parts.append(f"from `{Path(started_from).stem}`")
     return ", ".join(str(part) for part in parts)
 
 

@@ -175,3 +175,14 @@ def test_the_repository_readme_matches_the_manifest() -> None:
 def test_a_failing_eval_command_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match=r"irstudio eval --model no-such-model .* failed: .*no-such-model"):
         weights_cmd.run_eval(["eval", "--model", "no-such-model", "--data", ".", "--task", "sr"])
+
+
+def test_the_table_says_which_shipped_weights_a_run_started_from() -> None:
+    score = {"benchmark": "B", "psnr": 30.0, "ssim": 0.9, "baseline": {"psnr": 29.0}, "command": "c"}
+    training = {"iterations": 800, "hardware": "CPU X, 1 thread", "wall_time_s": 1800.0}
+    entry = {"id": "m", "architecture": "a", "task": "denoise", "scores": [score], "training": training}
+    assert "800 it, CPU X, 1 thread, 30 min |" in render_table([entry])
+    started = {**training, "started_from": "compacter-x1-jpeg.safetensors", "transfer": False}
+    assert "800 it, CPU X, 1 thread, 30 min, from `compacter-x1-jpeg` |" in render_table(
+        [{**entry, "training": started}]
+    )
