@@ -262,6 +262,8 @@ def with_overrides(
     is; relative paths among the values are resolved against ``base_dir`` (e.g. the current folder).
     Keys inside arrays of tables (``degradation.steps``) cannot be set. ``ConfigError`` names the
     assignment that is malformed, unknown or of the wrong type."""
+    if not assignments:
+        return config
     data = config_to_dict(config)
     for assignment in assignments:
         key, equals, text = assignment.partition("=")
