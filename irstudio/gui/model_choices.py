@@ -201,36 +201,62 @@ def _count(value: int) -> str:
 
 
 def _scores(scores: object) -> str:
-    """``{"Set5": {"psnr": 32.1, "ssim": 0.90}, ...}`` (or plain numbers) as one line per benchmark."""
-    if not isinstance(scores, Mapping):
+    """A manifest's ``scores`` list as one line per benchmark, with the baseline and the gain, e.g.
+    ``Set5 x2: 35.83 dB, SSIM 0.9488 (bicubic-x2 33.68 dB, +2.15)``."""
+    if not isinstance(scores, list):
         return str(scores)
     lines = []
-    for bench, value in scores.items():
-        if isinstance(value, Mapping):
-            parts = []
-            if "psnr" in value:
-                parts.append(f"{float(value['psnr']):.2f} dB")
-            if "ssim" in value:
-                parts.append(f"SSIM {float(value['ssim']):.4f}")
-            lines.append(f"{bench}: {', '.join(parts) or value}")
-        else:
-            lines.append(f"{bench}: {value}")
+    for score in scores:
+        if not isinstance(score, Mapping) or "psnr" not in score:
+            continue
+        psnr = float(score["psnr"])
+        line = f"{score.get('benchmark', '?')}: {psnr:.2f} dB"
+        if "ssim" in score:
+            line += f", SSIM {float(score['ssim']):.4f}"
+        base = score.get("baseline")
+        if isinstance(base, Mapping) and "psnr" in base:
+            base_psnr = float(base["psnr"])
+            line += f" ({base.get('model', 'baseline')} {base_psnr:.2f} dB, {psnr - base_psnr:+.2f})"
+        lines.append(line)
     return "\n".join(lines)
 
 
+def _below_baseline(scores: object) -> list[str]:
+    """The benchmarks of a manifest ``scores`` list where the model's PSNR is under its baseline's."""
+    if not isinstance(scores, list):
+        return []
+    return [
+        str(score.get("benchmark", "?"))
+        for score in scores
+        if isinstance(score, Mapping)
+        and isinstance(score.get("baseline"), Mapping)
+        and "psnr" in score
+        and "psnr" in score["baseline"]
+        and float(score["psnr"]) < float(score["baseline"]["psnr"])
+    ]
+
+
 def _training_rows(record: Mapping[str, object]) -> list[tuple[str, str]]:
-    """Training data, iterations and scores from a manifest entry or a library file's metadata."""
+    """Training data, iterations, starting weights and scores from a manifest entry (``training``,
+    ``scores``) or a library file's metadata (``training`` as ``training.export`` writes it)."""
     training = record.get("training")
     training = training if isinstance(training, Mapping) else {}
     rows = []
-    data = record.get("training_data") or record.get("data") or training.get("data")
+    data = training.get("data")
     if data:
         rows.append(("Training data", data if isinstance(data, str) else json.dumps(data)))
-    steps = record.get("iterations") or training.get("steps")
+    steps = training.get("iterations") or training.get("steps")
     if steps:
         rows.append(("Iterations", f"{int(steps):,}"))  # type: ignore[call-overload]
+    started_from = training.get("started_from") or training.get("base_weights")
+    if started_from and started_from != "random":
+        rows.append(("Started from", Path(str(started_from)).stem))
     if record.get("scores"):
         rows.append(("Scores", _scores(record["scores"])))
+        below = _below_baseline(record["scores"])
+        if below:
+            where = ", ".join(below)
+            rows.append(("Caution", f"scores below its baseline on {where}: not yet a good choice"))
     psnr, ssim = training.get("psnr"), training.get("ssim")
     if isinstance(psnr, int | float):
         extra = f", SSIM {ssim:.4f}" if isinstance(ssim, int | float) else ""

@@ -17,6 +17,7 @@ from irstudio.gui.widgets.model_panel import ModelPanel
 from irstudio.inference.runner import TilePlan, restore
 from irstudio.models.catalog import REGISTRY
 from irstudio.models.loading import load_model, save_weights
+from irstudio.paths import manifest_path
 from tests.gui.app_helpers import gradient_image, make_window, restore_app_look, write_png
 
 SHIPPED_IDS = {spec.id for spec in REGISTRY if spec.learned and spec.weights is not None}
@@ -198,9 +199,20 @@ def test_the_manifest_gives_training_data_and_scores(tmp_path: Path) -> None:
         "models": [
             {
                 "id": "asid-x2",
-                "training_data": "DIV2K 800 + Flickr2K",
-                "iterations": 500000,
-                "scores": {"Set5": {"psnr": 38.01, "ssim": 0.9605}, "Urban100": {"psnr": 32.41}},
+                "training": {
+                    "data": "DIV2K 800 + Flickr2K",
+                    "iterations": 500000,
+                    "started_from": "asid-x4.safetensors",
+                },
+                "scores": [
+                    {
+                        "benchmark": "Set5 x2",
+                        "psnr": 38.01,
+                        "ssim": 0.9605,
+                        "baseline": {"model": "bicubic-x2", "psnr": 33.68},
+                    },
+                    {"benchmark": "Urban100 x2", "psnr": 32.41},
+                ],
             }
         ],
     }
@@ -213,8 +225,26 @@ def test_the_manifest_gives_training_data_and_scores(tmp_path: Path) -> None:
     rows = dict(model_card(choice))
     assert rows["Status"].startswith("Trained weights shipped")
     assert rows["Training data"] == "DIV2K 800 + Flickr2K" and rows["Iterations"] == "500,000"
-    assert rows["Scores"] == "Set5: 38.01 dB, SSIM 0.9605\nUrban100: 32.41 dB"
+    assert rows["Scores"] == (
+        "Set5 x2: 38.01 dB, SSIM 0.9605 (bicubic-x2 33.68 dB, +4.33)\nUrban100 x2: 32.41 dB"
+    )
+    assert rows["Started from"] == "asid-x4" and "Caution" not in rows
     assert rows["Weights"] == "asid-x2.safetensors"
+    worse = {**entries["asid-x2"], "scores": [{"benchmark": "B", "psnr": 1.0, "baseline": {"psnr": 2.0}}]}
+    rows = dict(model_card(ModelChoice("asid-x2", spec.name, spec, SHIPPED, None, worse)))
+    assert rows["Caution"] == "scores below its baseline on B: not yet a good choice"
     assert read_manifest(tmp_path / "absent.json") == {}
     (tmp_path / "bad.json").write_text("{not json")
     assert read_manifest(tmp_path / "bad.json") == {}
+
+
+def test_every_shipped_model_card_shows_its_iterations_and_scores() -> None:
+    """The cards read the real manifest's schema (training.iterations, a list of scores)."""
+    entries = read_manifest(manifest_path())
+    assert entries
+    for model_id, entry in entries.items():
+        spec = REGISTRY.get(model_id)
+        rows = dict(model_card(ModelChoice(model_id, spec.name, spec, SHIPPED, None, entry)))
+        assert rows["Iterations"] == f"{entry['training']['iterations']:,}", model_id
+        assert rows["Scores"].count("\n") == len(entry["scores"]) - 1, model_id
+        assert all(f"{score['psnr']:.2f} dB" in rows["Scores"] for score in entry["scores"]), model_id

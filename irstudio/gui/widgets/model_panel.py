@@ -288,7 +288,7 @@ def _card_html(choice: ModelChoice) -> str:
     cells = []
     for label, value in rows:
         text = html.escape(value).replace("\n", "<br>")
-        if label == "Status" and choice.untrained:
+        if (label == "Status" and choice.untrained) or label == "Caution":
             text = f'<b style="color:#e8a33d">⚠ {text}</b>'
         cells.append(f"<tr><td><i>{html.escape(label)}</i>&nbsp;</td><td>{text}</td></tr>")
     return f"<b>{html.escape(choice.label)}</b><table>{''.join(cells)}</table>"
