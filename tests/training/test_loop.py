@@ -173,8 +173,8 @@ def test_super_resolution_with_charbonnier(tmp_path: Path) -> None:
 def test_a_transfer_start_takes_another_scales_weights_and_says_what_starts_afresh(tmp_path: Path) -> None:
     """The x4 body fills the x2 model; only the upsampler conv, shaped for x4, starts as built."""
     x4 = compacter.build(replace(TINY_COMPACTER, upscale=4))
-    x4_spec = resolve_id("tiny-compacter-x2")
-    weights = save_weights(x4, tmp_path / "x4.safetensors", spec=x4_spec)
+    compacter_spec = resolve_id("tiny-compacter-x2")  # same architecture: its metadata fits
+    weights = save_weights(x4, tmp_path / "x4.safetensors", spec=compacter_spec)
     config = tiny_config(tmp_path, model="tiny-compacter-x2", steps=1)
     config = replace(config, model=replace(config.model, weights=weights, transfer=True))
     run = prepare(config)
