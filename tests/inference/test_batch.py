@@ -19,7 +19,6 @@ from irstudio.inference.batch import (
     BatchError,
     BatchEvent,
     BatchEventKind,
-    BatchReport,
     BatchRequest,
     default_output_dir,
     journal_path,
@@ -29,6 +28,7 @@ from irstudio.inference.batch import (
     run_batch_request,
 )
 from irstudio.inference.runner import TilePlan
+from tests.training.helpers import drain
 
 PLAN = TilePlan(tile=16, context=4)  # 40x30 images: 6 tiles each
 
@@ -65,15 +65,6 @@ def five_files_one_corrupt(root: Path) -> Path:
     write_photo(source / "sub" / "deep" / "d.tif", 4)
     (source / "sub" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n this is not really a PNG")
     return source
-
-
-def drain(batch) -> tuple[list[BatchEvent], BatchReport]:
-    events = []
-    while True:
-        try:
-            events.append(next(batch))
-        except StopIteration as finished:
-            return events, finished.value
 
 
 def files_under(folder: Path) -> set[str]:
