@@ -11,11 +11,13 @@ same pixels, same backend (throughput ratio = untiled seconds / tiled seconds). 
 physical cores unless ``--threads``. The hardware is named in the output.
 
 ``irstudio bench --memory``: peak memory while restoring photos of ``--memory-mp`` megapixels
-(default 6 and 24) with one model at one tile size, each in a fresh subprocess. It reports the total
-peak, the peak above the resident size before the restore (the input is already loaded), the
-tile working set (that minus the one float32 output array) and how many full-size float32 copies
-the restore added. Bounded memory means the working-set ratio 24 MP / 6 MP stays near 1.0 and one
-copy (the output) is added.
+(default 6 and 24; sides rounded to whole tiles, so both sizes run the same tiles) with one model at
+one tile size, each in a fresh subprocess. The photo and the output have ``--memory-samples``
+(default uint8: an 8-bit photo restored to an 8-bit file, as ``irstudio restore`` does). It reports
+the total peak, the peak above the resident size before the restore (the input is already
+loaded), the tile working set (that minus the output array) and how many full-size output copies
+the restore added. Bounded memory means the working-set ratio 24 MP / 6 MP stays near 1.0, one copy
+(the output) is added, and with 8-bit samples the total peak ratio stays near 1.0 too.
 
 Figures are printed, never asserted: this is a benchmark, not a test. Contract for scripts: with
 ``--json`` stdout is one JSON document ``{"hardware": ..., "results": [...]}``; exit 1 when any
@@ -107,6 +109,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         type=parse_megapixels,
         default=[6.0, 24.0],
         help="photo sizes for --memory (default 6,24)",
+    )
+    parser.add_argument(
+        "--memory-samples",
+        choices=("uint8", "uint16", "float32"),
+        default="uint8",
+        help="sample type of the photo and of the restored output for --memory (default uint8: an "
+        "8-bit photo restored to an 8-bit file, as `irstudio restore` does)",
     )
     parser.add_argument(
         "--state-dir", type=Path, default=None, help="cache folder (default: the user state dir)"
@@ -204,7 +213,14 @@ def _run_memory(args: argparse.Namespace, hardware: str) -> int:
     for megapixels in args.memory_mp:
         if not args.json:
             print(f"restoring {megapixels:g} MP with {args.memory_model} ...", file=sys.stderr, flush=True)
-        config = _worker_config(args, mode="memory", model=args.memory_model, memory_mp=megapixels, tile=tile)
+        config = _worker_config(
+            args,
+            mode="memory",
+            model=args.memory_model,
+            memory_mp=megapixels,
+            memory_samples=args.memory_samples,
+            tile=tile,
+        )
         row = _prepared_run(config, args.timeout)
         tile = row.get("tile", tile)
         rows.append(row)
@@ -292,7 +308,7 @@ def memory_summary(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
         "large_mp": large["megapixels"],
         "peak_ratio": large["peak_bytes"] / small["peak_bytes"],
         "working_set_ratio": large["working_bytes"] / max(small["working_bytes"], 1),
-        "full_image_float32_copies": (large["added_bytes"] - small["working_bytes"]) / large["output_bytes"],
+        "full_size_output_copies": (large["added_bytes"] - small["working_bytes"]) / large["output_bytes"],
     }
     if large.get("device_peak_bytes") and small.get("device_peak_bytes"):
         summary["device_peak_ratio"] = large["device_peak_bytes"] / small["device_peak_bytes"]
@@ -304,7 +320,8 @@ def _memory_line(row: dict[str, Any]) -> str:
         return f"{row.get('megapixels', '?')} MP: error: {row['error']}"
     mib = {key: row[key] / MIB for key in ("peak_bytes", "added_bytes", "output_bytes", "working_bytes")}
     line = (
-        f"{row['megapixels']:.3g} MP ({row['width']}x{row['height']}) {row['model']} tile {row['tile']} "
+        f"{row['megapixels']:.3g} MP ({row['width']}x{row['height']} {row.get('samples', 'float32')}) "
+        f"{row['model']} tile {row['tile']} "
         f"backend {row['backend']}: peak {mib['peak_bytes']:.0f} MiB ({row['peak_kind']}); "
         f"added by the restore {mib['added_bytes']:.0f} MiB = output {mib['output_bytes']:.0f} MiB "
         f"+ tile working set {mib['working_bytes']:.0f} MiB; input {row['input_bytes'] / MIB:.0f} MiB; "
@@ -323,7 +340,7 @@ def format_memory(rows: Sequence[dict[str, Any]], summary: dict[str, Any], hardw
             f"{summary['large_mp']:.3g} MP vs {summary['small_mp']:.3g} MP: "
             f"tile working set ratio {summary['working_set_ratio']:.3f}; "
             f"total peak ratio {summary['peak_ratio']:.3f} (input and output arrays grow with the photo); "
-            f"full-size float32 copies added by the restore: {summary['full_image_float32_copies']:.2f}"
+            f"full-size output copies added by the restore: {summary['full_size_output_copies']:.2f}"
         )
         if "device_peak_ratio" in summary:
             line += f"; device peak ratio {summary['device_peak_ratio']:.3f}"
@@ -334,12 +351,20 @@ def format_memory(rows: Sequence[dict[str, Any]], summary: dict[str, Any], hardw
 # ------------------------------------------------------------------------------------------ worker
 
 
-def synthetic_photo(megapixels: float, seed: int = 0) -> Any:
-    """A 4:3 float32 RGB image of about ``megapixels`` MP in [0, 1] with smooth and busy areas."""
+def photo_shape(megapixels: float, multiple: int = 1) -> tuple[int, int]:
+    """(height, width) of a 4:3 photo of about ``megapixels`` MP, each side the nearest multiple of
+    ``multiple`` (at least one multiple and 8 px)."""
+    height = math.sqrt(megapixels * 1e6 * 3 / 4)
+    width = height * 4 / 3
+    return tuple(max(8, multiple, round(side / multiple) * multiple) for side in (height, width))  # type: ignore[return-value]
+
+
+def synthetic_photo(megapixels: float, seed: int = 0, multiple: int = 1) -> Any:
+    """A 4:3 float32 RGB image of about ``megapixels`` MP in [0, 1] with smooth and busy areas;
+    sides on a multiple of ``multiple`` (see ``photo_shape``)."""
     import numpy as np
 
-    height = max(8, round(math.sqrt(megapixels * 1e6 * 3 / 4)))
-    width = max(8, round(height * 4 / 3))
+    height, width = photo_shape(megapixels, multiple)
     rng = np.random.default_rng(seed)
     image = np.empty((height, width, 3), dtype=np.float32)
     cols = np.linspace(0.1, 0.9, width, dtype=np.float32)
@@ -554,6 +579,9 @@ def bench_memory(config: dict[str, Any]) -> dict[str, Any]:
     """Peak memory of restoring a ``memory_mp`` photo (runs in the worker process)."""
     import gc
 
+    import numpy as np
+
+    from irstudio.core.image_io import to_depth
     from irstudio.core.memory import release_free_heap
     from irstudio.inference.autotile import PeakMeter, peak_resident_bytes, resident_bytes
     from irstudio.inference.runner import restore
@@ -562,14 +590,17 @@ def bench_memory(config: dict[str, Any]) -> dict[str, Any]:
     plan, module = auto.plan, auto.module
     side = 2 * (plan.tile or 256)
     restore(module, synthetic_photo(side * side / 1e6, seed=2), plan)  # warm-up: pools, arenas, threads
-    photo = synthetic_photo(config["memory_mp"])
+    photo = synthetic_photo(config["memory_mp"], multiple=plan.tile or 1)  # whole tiles at every size
+    samples = np.dtype(config.get("memory_samples", "float32"))
+    if samples != photo.dtype:
+        photo = to_depth(photo, 8 if samples == np.uint8 else 16)
     gc.collect()
     release_free_heap()  # the restore trims after each tile: start from a trimmed heap as well
     baseline = resident_bytes() or 0
     cuda = device.spec.startswith("cuda")
     with PeakMeter("cpu", baseline) as host, PeakMeter(device.spec) if cuda else _Null() as gpu:
         start = time.perf_counter()
-        output = restore(module, photo, plan)
+        output = restore(module, photo, plan, out_dtype=photo.dtype)
         seconds = time.perf_counter() - start
     added = host.peak if host.peak is not None else 0
     return {
@@ -577,6 +608,7 @@ def bench_memory(config: dict[str, Any]) -> dict[str, Any]:
         "megapixels": photo.shape[0] * photo.shape[1] / 1e6,
         "width": photo.shape[1],
         "height": photo.shape[0],
+        "samples": str(photo.dtype),
         "tile": plan.tile,
         "backend": auto.backend.backend,
         "seconds": seconds,

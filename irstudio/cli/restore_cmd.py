@@ -27,7 +27,7 @@ from torch import nn
 from irstudio import paths
 from irstudio.cli.progress import ProgressLine
 from irstudio.core.device import DeviceInfo, resolve_device
-from irstudio.core.image_io import ImageError, read_image, resize_alpha, write_image
+from irstudio.core.image_io import ImageError
 from irstudio.inference.backends import EAGER
 from irstudio.inference.batch import (
     BatchEvent,
@@ -35,10 +35,10 @@ from irstudio.inference.batch import (
     default_output_dir,
     journal_path,
     plan_batch,
+    restore_to_file,
     run_batch,
 )
 from irstudio.inference.planning import AutoPlan, auto_plan, plan_for
-from irstudio.inference.runner import run_tiled
 from irstudio.models.catalog import resolve_id
 from irstudio.models.loading import open_model
 from irstudio.models.spec import ModelSpec
@@ -190,21 +190,16 @@ def run(args: argparse.Namespace) -> int:
 
 def restore_file(model, source: Path, target: Path, plan, *, overwrite: bool) -> Path:
     """Read ``source``, restore it tile by tile with a progress line, write ``target`` atomically."""
-    loaded = read_image(source)
     progress = ProgressLine(source.name)
-    runner = run_tiled(model, loaded.rgb, plan)
+    steps = restore_to_file(model, source, target, plan, overwrite=overwrite)
     try:
         while True:
             try:
-                step = next(runner)
+                step = next(steps)
             except StopIteration as finished:
-                output = finished.value
+                written = finished.value
                 break
             progress.update(step.index + 1, step.total)
-        alpha = loaded.alpha
-        if alpha is not None and plan.scale != 1:
-            alpha = resize_alpha(alpha, output.shape[0], output.shape[1])
-        written = write_image(target, output, alpha=alpha, source=loaded.info, overwrite=overwrite)
     except BaseException:
         progress.abort()
         raise

@@ -22,8 +22,14 @@ measurements behind it):
   separable ramps over this tile's write region only. No full-size weight buffer exists, the result
   equals the partition-of-unity blend, and an identity model reproduces its input bit-exactly.
   The result is clipped to [0, 1] in place.
-- Memory: the input stays a numpy array; only one read region at a time is copied to torch. Peak
-  memory is input + output + O(tile).
+- Integer output (``out_dtype`` uint8 / uint16, what a file is written as): the same float32
+  arithmetic runs on a strip of output rows only; once no pending tile writes above a row, the rows
+  above it are quantized (``to_depth``, as ``write_image`` would) into the integer output and
+  dropped from the strip. The result equals quantizing the float32 result, bit for bit.
+- Memory: the input stays a numpy array (float32, or uint8 / uint16 converted per read region);
+  only one read region at a time is copied to torch. Peak memory is input + output + O(tile):
+  for an 8-bit photo restored to 8 bits, 6 bytes per input pixel (x1) plus the tile's working set
+  and a float32 strip one tile row high.
 - Out of memory (whatever ``irstudio.core.device.is_out_of_memory`` accepts: torch's
   ``OutOfMemoryError``, ``MemoryError``, a ``RuntimeError`` saying "out of memory" as MPS raises):
   the failing tile's larger core side is halved (on a multiple, not below ``plan.min_tile``) and the
@@ -57,6 +63,7 @@ from torch import nn
 
 from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
 from irstudio.core.device import is_out_of_memory, release_cached_memory
+from irstudio.core.image_io import to_depth
 from irstudio.core.memory import release_free_heap
 from irstudio.core.tiling import (
     Region,
@@ -140,14 +147,26 @@ def _free_device_memory(device: torch.device) -> None:
     release_cached_memory(str(device))
 
 
+_INPUT_SCALES = {np.dtype(np.float32): None, np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+_OUTPUT_DEPTHS = {np.dtype(np.float32): None, np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}
+
+
 def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.dtype != np.float32:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.dtype not in _INPUT_SCALES:
         raise ValueError(
-            f"image must be a float32 HxWxC numpy array, got "
+            f"image must be a float32, uint8 or uint16 HxWxC numpy array, got "
             f"{getattr(image, 'dtype', type(image))} of shape {getattr(image, 'shape', None)}"
         )
     if image.shape[0] < 1 or image.shape[1] < 1 or image.shape[2] < 1:
         raise ValueError(f"image is empty: shape {image.shape}")
+
+
+def _output_depth(out_dtype: np.dtype | type) -> int | None:
+    """None for float32 output, else the bit depth (8, 16) of the integer output type."""
+    try:
+        return _OUTPUT_DEPTHS[np.dtype(out_dtype)]
+    except (KeyError, TypeError):
+        raise ValueError(f"out_dtype must be float32, uint8 or uint16, got {out_dtype!r}") from None
 
 
 def _axis_indices(start: int, stop: int, size: int, multiple: int) -> np.ndarray | slice:
@@ -174,7 +193,8 @@ def _as_indices(axis: np.ndarray | slice) -> np.ndarray:
 
 
 def _read_tensor(image: np.ndarray, read: Region, multiple: int) -> torch.Tensor:
-    """The padded read region as a contiguous (1, C, h, w) float32 CPU tensor (one tile-sized copy)."""
+    """The padded read region as a contiguous (1, C, h, w) float32 CPU tensor (one tile-sized copy);
+    uint8 / uint16 samples divided by 255 / 65535 in float32, as ``read_image`` converts them."""
     height, width = image.shape[:2]
     rows = _axis_indices(read.y0, read.y1, height, multiple)
     cols = _axis_indices(read.x0, read.x1, width, multiple)
@@ -182,7 +202,12 @@ def _read_tensor(image: np.ndarray, read: Region, multiple: int) -> torch.Tensor
         patch = image[rows, cols]
     else:
         patch = image[np.ix_(_as_indices(rows), _as_indices(cols))]
-    chw = np.ascontiguousarray(patch.transpose(2, 0, 1))
+    scale = _INPUT_SCALES[image.dtype]
+    if scale is None:
+        chw = np.ascontiguousarray(patch.transpose(2, 0, 1))
+    else:
+        chw = np.empty((patch.shape[2], *patch.shape[:2]), dtype=np.float32)
+        np.divide(patch.transpose(2, 0, 1), scale, out=chw, dtype=np.float32)
     return torch.from_numpy(chw).unsqueeze(0)
 
 
@@ -246,13 +271,61 @@ def _next_batch(pending: deque[Tile], batch: int, shape: tuple[int, int], multip
 class _Canvas:
     """The output over ``window`` (input pixels; the whole image for a full run) and the blend
     weights of the finished tiles (1-D factors only). Every added tile's write region lies inside
-    ``window``."""
+    ``window``.
 
-    def __init__(self, window: Region, scale: int) -> None:
-        self.window, self.scale = window, scale
+    ``pixels`` holds float32 output rows from ``top`` (window output rows) down. With ``depth`` None
+    it covers the whole window and is the result. With ``depth`` 8 or 16, ``settle`` quantizes the
+    rows no pending tile writes to into ``final`` (uint8 / uint16, exactly as ``to_depth`` would
+    quantize the float result) and drops them, so float32 exists only for a strip of open rows.
+    """
+
+    def __init__(self, window: Region, scale: int, depth: int | None = None) -> None:
+        self.window, self.scale, self.depth = window, scale, depth
         self.pixels: np.ndarray | None = None
+        self.final: np.ndarray | None = None
+        self.top = 0
         self._boxes = np.zeros((0, 4), dtype=np.int64)
         self._weights: list[tuple[Region, np.ndarray, np.ndarray]] = []
+
+    def _rows_for(self, bottom: int, channels: int) -> np.ndarray:
+        """``pixels``, allocated or extended with zero rows so that it reaches output row ``bottom``."""
+        width = self.window.width * self.scale
+        if self.depth is None:
+            bottom = self.window.height * self.scale  # float output: the whole window at once
+        if self.pixels is None:
+            self.pixels = np.zeros((bottom - self.top, width, channels), dtype=np.float32)
+            if self.depth is not None:
+                dtype = np.uint8 if self.depth == 8 else np.uint16
+                self.final = np.empty((self.window.height * self.scale, width, channels), dtype=dtype)
+        elif bottom > self.top + self.pixels.shape[0]:
+            grown = np.zeros((bottom - self.top, width, channels), dtype=np.float32)
+            grown[: self.pixels.shape[0]] = self.pixels
+            self.pixels = grown
+        return self.pixels
+
+    def settle(self, open_from: int) -> None:
+        """Quantize output rows above ``open_from`` (input pixels) into ``final`` and drop them from
+        ``pixels``; no-op for float output. No tile added later may write above ``open_from``."""
+        if self.depth is None or self.pixels is None:
+            return
+        stop = min((open_from - self.window.y0) * self.scale, self.top + self.pixels.shape[0])
+        if stop <= self.top:
+            return
+        assert self.final is not None
+        count = stop - self.top
+        to_depth(self.pixels[:count], self.depth, out=self.final[self.top : stop])
+        self.pixels = self.pixels[count:].copy() if count < self.pixels.shape[0] else None
+        self.top = stop
+
+    def result(self) -> np.ndarray:
+        """The whole window's output: float32 clipped to [0, 1], or the quantized ``final``."""
+        if self.depth is None:
+            assert self.pixels is not None
+            np.clip(self.pixels, 0.0, 1.0, out=self.pixels)
+            return self.pixels
+        self.settle(self.window.y1)
+        assert self.final is not None and self.pixels is None
+        return self.final
 
     def _weight_before(self, write: Region) -> np.ndarray:
         """Weight already written over ``write`` (output resolution), from the finished tiles."""
@@ -276,14 +349,14 @@ class _Canvas:
 
     def add(self, tile: Tile, values: np.ndarray) -> None:
         """Fold a tile's output over its write region into the running weighted mean."""
-        if self.pixels is None:
-            shape = (self.window.height * self.scale, self.window.width * self.scale, values.shape[2])
-            self.pixels = np.zeros(shape, dtype=np.float32)
+        w, origin = tile.write.scaled(self.scale), self.window.scaled(self.scale)
+        top, bottom = w.y0 - origin.y0, w.y1 - origin.y0
+        assert top >= self.top, f"tile {tile.index} writes to output rows already settled"
+        pixels = self._rows_for(bottom, values.shape[2])
         wy, wx = blend_weights(tile, self.scale)
         weight = np.outer(wy, wx)
         share = weight / (self._weight_before(tile.write) + weight)
-        w, origin = tile.write.scaled(self.scale), self.window.scaled(self.scale)
-        view = self.pixels[w.y0 - origin.y0 : w.y1 - origin.y0, w.x0 - origin.x0 : w.x1 - origin.x0]
+        view = pixels[top - self.top : bottom - self.top, w.x0 - origin.x0 : w.x1 - origin.x0]
         update = values - view
         update *= share[:, :, None]
         view += update
@@ -330,11 +403,15 @@ def run_tiled(
     cancel: CancelToken = NEVER_CANCELLED,
     *,
     region: Region | None = None,
+    out_dtype: np.dtype | type = np.float32,
 ) -> Generator[TileProgress, None, np.ndarray]:
-    """Restore ``image`` (float32 HxWxC, [0, 1]) with ``model`` tile by tile.
+    """Restore ``image`` (HxWxC: float32 in [0, 1], or uint8 / uint16 read as value / 255 or
+    / 65535 per tile) with ``model`` tile by tile.
 
     Yields a ``TileProgress`` after each tile; raises ``Cancelled`` (from ``cancel``) before a tile
-    when cancelled; returns float32 ``(H * scale, W * scale, C_out)`` clipped to [0, 1]. The model
+    when cancelled; returns ``(H * scale, W * scale, C_out)``: float32 clipped to [0, 1], or with
+    ``out_dtype`` uint8 / uint16 exactly ``to_depth`` of that float result, assembled through a
+    float32 strip of the rows still open to blending (no full-size float32 array). The model
     maps (1, C, h, w) to (1, C_out, h * scale, w * scale) for h, w multiples of ``plan.multiple``.
 
     ``region`` (input pixels, clipped to the image; a preview of what is on screen): only the tiles
@@ -344,6 +421,7 @@ def run_tiled(
     tile around it, not by the image. ``TileProgress.total`` counts the tiles of the region.
     """
     _check_image(image)
+    depth = _output_depth(out_dtype)
     height, width = image.shape[:2]
     size = _initial_tile(height, width, plan)
     plan_args = {"tile": size, "context": plan.context, "multiple": plan.multiple, "blend": plan.blend}
@@ -354,7 +432,7 @@ def run_tiled(
         tiles = [tile for tile in tiles if tile.write.intersection(region) is not None]
         window = _bounding_box([tile.write for tile in tiles])
     pending = deque(renumber(tiles))
-    canvas = _Canvas(window, plan.scale)
+    canvas = _Canvas(window, plan.scale, depth)
     device = torch.device(plan.device)
     done, batch = 0, plan.batch
     with _eval_on(model, device):
@@ -374,6 +452,8 @@ def run_tiled(
                 for tile, values in zip(group, outputs, strict=True):
                     pending.popleft()
                     canvas.add(tile, values)
+                    if depth is not None:
+                        canvas.settle(min((t.write.y0 for t in pending), default=window.y1))
                     done += 1
                     yield TileProgress(index=done - 1, total=done + len(pending), region=tile.core, tile=size)
                 del outputs, values
@@ -382,11 +462,8 @@ def run_tiled(
             _free_device_memory(device)
             if len(group) == 1:
                 pending = _replan(pending, done, size, (height, width), plan)
-    assert canvas.pixels is not None
-    if region is not None:
-        canvas.pixels = _crop(canvas.pixels, region, window, plan.scale)
-    np.clip(canvas.pixels, 0.0, 1.0, out=canvas.pixels)
-    return canvas.pixels
+    result = canvas.result()
+    return result if region is None else _crop(result, region, window, plan.scale)
 
 
 def _clip_region(region: Region, height: int, width: int) -> Region:
@@ -441,9 +518,11 @@ def restore(
     plan: TilePlan,
     cancel: CancelToken = NEVER_CANCELLED,
     on_progress: Callable[[TileProgress], None] | None = None,
+    *,
+    out_dtype: np.dtype | type = np.float32,
 ) -> np.ndarray:
     """Run ``run_tiled`` to the end, passing each progress report to ``on_progress``; the result."""
-    steps = run_tiled(model, image, plan, cancel)
+    steps = run_tiled(model, image, plan, cancel, out_dtype=out_dtype)
     while True:
         try:
             progress = next(steps)

@@ -76,14 +76,16 @@ def test_table_names_the_hardware_and_reports_failures(tmp_path: Path, capsys) -
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc/self/status")
 def test_memory_report_counts_one_output_copy(tmp_path: Path, capsys) -> None:
     args = ["bench", "--memory", "--memory-model", "identity", "--memory-mp", "0.25,1", "--tile", "64"]
+    args += ["--memory-samples", "float32"]
     code = main([*args, "--threads", "1", "--state-dir", str(tmp_path), "--json"])
     document = json.loads(capsys.readouterr().out)
     assert code == 0
     small, large = document["results"]
     assert small["tile"] == large["tile"] == 64
     assert large["output_bytes"] == pytest.approx(4 * small["output_bytes"], rel=0.01)
-    # The restore adds the preallocated float32 output and little else: one full-size copy.
-    assert 0.8 <= document["summary"]["full_image_float32_copies"] <= 1.3
+    # The restore adds the preallocated output and little else: one full-size copy.
+    assert 0.8 <= document["summary"]["full_size_output_copies"] <= 1.3
     report = bench_cmd.format_memory(document["results"], document["summary"], document["hardware"])
-    assert report.startswith("IR Studio memory bench on cpu") and "1 MP (1155x866) identity tile 64" in report
-    assert "full-size float32 copies added by the restore" in report
+    assert report.startswith("IR Studio memory bench on cpu")
+    assert "1.03 MP (1152x896 float32) identity tile 64" in report
+    assert "full-size output copies added by the restore" in report

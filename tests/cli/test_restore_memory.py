@@ -1,4 +1,4 @@
-"""Peak memory of a 24-megapixel restore is bounded by the tile, not a multiple of the image."""
+"""Peak memory of a 24-megapixel restore: the 8-bit photo in and out plus the tile, never float32 copies."""
 
 from __future__ import annotations
 
@@ -14,15 +14,23 @@ from PIL import Image
 MEASURE = """
 import re, sys
 from irstudio.cli import main
+import irstudio.cli.restore_cmd
+
+def kib(key):
+    return re.search(key + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)
+
+print("VmRSS", kib("VmRSS"))
 code = main(sys.argv[1:])
-status = open("/proc/self/status").read()
-print("VmHWM", re.search(r"VmHWM:\\s+(\\d+) kB", status).group(1))
+print("VmHWM", kib("VmHWM"))
 sys.exit(code)
 """
 
 
 @pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc for VmHWM")
-def test_6000x4000_identity_restore_stays_under_1_5_gb(tmp_path: Path) -> None:
+def test_6000x4000_identity_restore_adds_less_than_one_float32_photo(tmp_path: Path) -> None:
+    """From decoding to writing, the restore adds less than one float32 copy of the photo (275 MiB):
+    measured about 230 MiB, most of it Pillow's JPEG decoding (4 bytes a pixel, then the array).
+    With float32 input and output arrays it added about 660 MiB."""
     y, x = np.mgrid[0:4000, 0:6000].astype(np.uint16)
     pixels = np.stack([x * 255 // 6000, y * 255 // 4000, (x + y) % 256], axis=-1).astype(np.uint8)
     Image.fromarray(pixels).save(tmp_path / "big.jpg", quality=90)
@@ -30,6 +38,8 @@ def test_6000x4000_identity_restore_stays_under_1_5_gb(tmp_path: Path) -> None:
     args = [str(tmp_path / "big.jpg"), "--model", "identity", "--tile", "512"]
     result = subprocess.run([sys.executable, "-c", MEASURE, "restore", *args], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    peak_mib = int(result.stdout.split("VmHWM")[-1]) / 1024
-    assert peak_mib < 1.5 * 1024, f"peak RSS {peak_mib:.0f} MiB"
+    before = int(result.stdout.split("VmRSS")[1].split()[0])
+    peak = int(result.stdout.split("VmHWM")[-1])
+    added = (peak - before) * 1024
+    assert added < 6000 * 4000 * 3 * 4, f"the restore added {added / 2**20:.0f} MiB"
     assert Image.open(tmp_path / "big_identity.png").size == (6000, 4000)

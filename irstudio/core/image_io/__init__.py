@@ -8,6 +8,8 @@ Reading (``read_image``)
     depth, Pillow mode, ICC profile, EXIF bytes and orientation. Grey, grey+alpha, palette (with its
     transparency), CMYK (plain inversion, no colour management) and 16-bit files all become RGB;
     16-bit samples keep full precision (value / 65535). Multi-frame files give their first frame.
+    ``read_image(path, native=True)`` keeps 8- and 16-bit samples as uint8 / uint16 RGB instead
+    (a quarter / half of the memory), for callers that convert per tile (the tiled runner).
 
     Pillow parses the header and the metadata; it decodes the pixels except for 16-bit files with
     colour or alpha, which Pillow truncates to 8 bits: those are decoded by OpenCV
@@ -45,7 +47,8 @@ Modules
     ``info`` (errors, ``ImageInfo``, ``LoadedImage``, limits and suffixes), ``header`` (format
     sniffing, header parsing, the pixel limit), ``metadata`` (EXIF and ICC, both ways), ``reading``
     (``probe_image``, ``read_image``: decoding and orientation), ``samples`` (``to_uint8``,
-    ``resize_alpha``), ``encoders`` (PNG, TIFF, JPEG, WebP) and ``writing`` (``write_image``). Import
+    ``to_depth``, ``resize_alpha``), ``encoders`` (PNG, TIFF, JPEG, WebP) and ``writing``
+    (``write_image``, ``output_bit_depth``). Import
     the public names from this package.
 """
 
@@ -64,8 +67,8 @@ from irstudio.core.image_io.info import (
     UnreadableImageError,
 )
 from irstudio.core.image_io.reading import probe_image, read_image
-from irstudio.core.image_io.samples import resize_alpha, to_uint8
-from irstudio.core.image_io.writing import write_image
+from irstudio.core.image_io.samples import resize_alpha, to_depth, to_uint8
+from irstudio.core.image_io.writing import output_bit_depth, write_image
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -78,9 +81,11 @@ __all__ = [
     "LoadedImage",
     "OutputExistsError",
     "UnreadableImageError",
+    "output_bit_depth",
     "probe_image",
     "read_image",
     "resize_alpha",
+    "to_depth",
     "to_uint8",
     "write_image",
 ]

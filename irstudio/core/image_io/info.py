@@ -68,7 +68,8 @@ class ImageInfo:
 
 @dataclass(frozen=True)
 class LoadedImage:
-    """Decoded pixels: ``rgb`` float32 (H, W, 3) C-contiguous in [0, 1]; ``alpha`` float32 (H, W) or None."""
+    """Decoded pixels: ``rgb`` float32 (H, W, 3) C-contiguous in [0, 1] (uint8 / uint16 when read
+    with ``native=True`` from 8- / 16-bit samples); ``alpha`` float32 (H, W) or None."""
 
     rgb: np.ndarray
     alpha: np.ndarray | None

@@ -59,9 +59,14 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAUL
         return info
 
 
-def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> LoadedImage:
+def read_image(
+    path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS, native: bool = False
+) -> LoadedImage:
     """Decode an image into upright float32 RGB (H, W, 3) in [0, 1] plus alpha and ``ImageInfo``.
 
+    ``native``: keep 8- and 16-bit samples as uint8 / uint16 RGB (H, W, 3) instead (a quarter or
+    half of the float32 size; value / 255 or / 65535 is exactly the float32 ``rgb`` the default
+    gives). Other samples (32-bit integer, float) still come as float32. Alpha is float32 either way.
     The pixel limit is checked from the header before decoding. Raises ``UnreadableImageError`` or
     ``ImageTooLargeError``.
     """
@@ -77,7 +82,8 @@ def read_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT
         decoded = _decode_with_opencv(info)
     if decoded.alpha is None and info.has_alpha and transparency is not None:
         decoded = _with_color_key_alpha(decoded, transparency)
-    rgb, alpha = _upright_float(decoded, 1 if decoded.upright else info.orientation)
+    orientation = 1 if decoded.upright else info.orientation
+    rgb, alpha = _upright_float(decoded, orientation, keep_integers=native)
     return LoadedImage(rgb=rgb, alpha=alpha, info=info)
 
 
@@ -215,11 +221,24 @@ def _orient(samples: np.ndarray, orientation: int) -> np.ndarray:
     return samples
 
 
-def _upright_float(decoded: _Decoded, orientation: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """float32 RGB (H, W, 3) and alpha (H, W) in [0, 1], upright and C-contiguous, in one pass each."""
+_NATIVE_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
+
+
+def _upright_float(
+    decoded: _Decoded, orientation: int, *, keep_integers: bool = False
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """float32 RGB (H, W, 3) and alpha (H, W) in [0, 1], upright and C-contiguous, in one pass each;
+    with ``keep_integers``, uint8 / uint16 colour samples at full scale stay in their own type."""
     color = _orient(decoded.color, orientation)
-    rgb = np.empty((*color.shape[:2], 3), dtype=np.float32)
-    np.divide(color, decoded.color_scale, out=rgb, dtype=np.float32)  # grey broadcasts to 3 channels
+    native = keep_integers and _NATIVE_SCALES.get(color.dtype) == decoded.color_scale
+    if native and color.shape[2] == 3 and color.flags.c_contiguous:
+        rgb = color  # the decoder's own array: no copy
+    elif native:
+        rgb = np.empty((*color.shape[:2], 3), dtype=color.dtype)
+        rgb[...] = color  # grey broadcasts to 3 channels
+    else:
+        rgb = np.empty((*color.shape[:2], 3), dtype=np.float32)
+        np.divide(color, decoded.color_scale, out=rgb, dtype=np.float32)  # grey broadcasts too
     if decoded.color.dtype.kind == "f":
         np.nan_to_num(rgb, copy=False, nan=0.0)
         np.clip(rgb, 0.0, 1.0, out=rgb)

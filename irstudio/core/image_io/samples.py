@@ -10,7 +10,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-_QUANTIZE_CHUNK_ELEMENTS = 1 << 22
+_QUANTIZE_CHUNK_ELEMENTS = 1 << 20
 
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
@@ -27,10 +27,14 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
     return _quantize_float(rgb, 255, np.uint8)
 
 
-def _quantize_float(values: np.ndarray, max_value: int, dtype: type[np.integer]) -> np.ndarray:
-    """Clip to [0, 1], scale by ``max_value``, round half up; reused row-block buffers bound memory."""
+def _quantize_float(
+    values: np.ndarray, max_value: int, dtype: type[np.integer], out: np.ndarray | None = None
+) -> np.ndarray:
+    """Clip to [0, 1], scale by ``max_value``, round half up, into ``out`` (new when None);
+    reused row-block buffers bound memory."""
     work_dtype = np.float64 if values.dtype == np.float64 else np.float32
-    out = np.empty(values.shape, dtype=dtype)
+    if out is None:
+        out = np.empty(values.shape, dtype=dtype)
     if values.size == 0:
         return out
     rows = max(1, _QUANTIZE_CHUNK_ELEMENTS // max(1, values[:1].size))
@@ -52,13 +56,17 @@ def _quantize_float(values: np.ndarray, max_value: int, dtype: type[np.integer])
     return out
 
 
-def _to_depth(values: np.ndarray, bit_depth: int) -> np.ndarray:
-    """Samples as uint8 (8) or uint16 (16): floats quantized, integers rescaled exactly (half up)."""
+def to_depth(values: np.ndarray, bit_depth: int, out: np.ndarray | None = None) -> np.ndarray:
+    """Samples (any shape) as uint8 (8) or uint16 (16): floats clipped to [0, 1] and quantized as
+    ``to_uint8`` does, integers rescaled exactly (half up); already that type: returned as is.
+    ``out`` (floats only): an array of the target type and shape to quantize into."""
     target = np.uint8 if bit_depth == 8 else np.uint16
+    if values.dtype.kind == "f":
+        return _quantize_float(values, 255 if bit_depth == 8 else 65535, target, out)
+    if out is not None:
+        raise ValueError("out is only for float values")
     if values.dtype == target:
         return values
-    if values.dtype.kind == "f":
-        return _quantize_float(values, 255 if bit_depth == 8 else 65535, target)
     if values.dtype == np.uint8:
         return values.astype(np.uint16) * np.uint16(257)
     if values.dtype == np.uint16:

@@ -25,7 +25,7 @@ from irstudio.core.image_io.info import (
     _reason,
 )
 from irstudio.core.image_io.metadata import _exif_for_output, _rgb_icc_profile
-from irstudio.core.image_io.samples import _to_depth
+from irstudio.core.image_io.samples import to_depth
 
 _FORMAT_FOR_SUFFIX = {
     ".png": "PNG",
@@ -73,6 +73,13 @@ def write_image(
     return _write_file(path, fmt, pixels, icc=icc, exif=exif, quality=quality, overwrite=overwrite)
 
 
+def output_bit_depth(path: str | os.PathLike[str], source: ImageInfo | None = None) -> int:
+    """8 or 16: the bit depth ``write_image(path, rgb, source=source)`` writes float ``rgb`` at
+    (16 for PNG/TIFF from a source of 16 or more bits). Raises ``ImageWriteError`` for a suffix it
+    cannot write."""
+    return _output_bit_depth(_output_format(Path(path)), np.empty((0, 0, 3), np.float32), None, source)
+
+
 def _output_format(path: Path) -> str:
     fmt = _FORMAT_FOR_SUFFIX.get(path.suffix.lower())
     if fmt is None:
@@ -105,14 +112,14 @@ def _output_pixels(fmt: str, rgb: np.ndarray, alpha: np.ndarray | None, depth: i
     """
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.shape[0] < 1 or rgb.shape[1] < 1:
         raise ValueError(f"rgb must have shape (H, W, 3), got {rgb.shape}")
-    color = _to_depth(rgb[..., ::-1] if fmt == "PNG" else rgb, depth)
+    color = to_depth(rgb[..., ::-1] if fmt == "PNG" else rgb, depth)
     if alpha is None or fmt not in _ALPHA_FORMATS:
         return np.ascontiguousarray(color)
     if alpha.shape != rgb.shape[:2]:
         raise ValueError(
             f"alpha shape {alpha.shape} does not match the image {rgb.shape[:2]} (use resize_alpha)"
         )
-    return np.dstack((color, _to_depth(alpha, depth)))
+    return np.dstack((color, to_depth(alpha, depth)))
 
 
 def _refuse_existing(path: Path, *, overwrite: bool) -> None:
