@@ -10,8 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from irstudio.core.image_io import to_depth
+from irstudio.core.image_io import probe_image, read_image, to_depth, write_image
 from irstudio.core.tiling import Region
+from irstudio.inference.batch import restore_to_file
 from irstudio.inference.runner import TilePlan, restore, run_tiled
 from tests.inference.test_runner import OomAbove, ShapeLogger, WideConvNet
 
@@ -144,3 +145,26 @@ def test_integer_output_never_holds_a_full_float32_image() -> None:
         peaks[height] = peak - out.nbytes
     assert peaks[4000] < 6000 * 4000 * 3 * 4 // 2
     assert peaks[4000] <= 1.05 * peaks[2000]
+
+
+@pytest.mark.parametrize(("depth", "suffix"), [(8, ".png"), (16, ".png"), (16, ".jpg")])
+def test_restore_to_file_writes_what_the_float_path_would(tmp_path, depth: int, suffix: str) -> None:
+    """8/16-bit sources restored through integer samples give the same file as float32 throughout."""
+    torch.manual_seed(4)
+    dtype = np.uint8 if depth == 8 else np.uint16
+    source = write_image(tmp_path / "source.png", integer_photo(40, 56, dtype))
+    model, plan = Spread(scale=2), TilePlan(tile=16, context=8, multiple=4, scale=2)
+    loaded = read_image(source)
+    expected = write_image(
+        tmp_path / f"expected{suffix}", restore(model, loaded.rgb, plan), source=loaded.info
+    )
+    steps = restore_to_file(model, source, tmp_path / f"restored{suffix}", plan)
+    while True:
+        try:
+            next(steps)
+        except StopIteration as finished:
+            written = finished.value
+            break
+    bits = probe_image(written).bit_depth
+    assert bits == probe_image(expected).bit_depth == (8 if suffix == ".jpg" else depth)
+    np.testing.assert_array_equal(read_image(written).rgb, read_image(expected).rgb)
