@@ -15,21 +15,24 @@ from typing import Any
 from torch import nn
 
 from irstudio.core.device import DeviceInfo
-from irstudio.core.tiling import round_down, seam_overlap
 from irstudio.inference.autotile import MARGIN, AutoTile, auto_tile_size
 from irstudio.inference.backends import EAGER, BackendVerdict, VerdictCache, choose_backend
 from irstudio.inference.backends.cache import (
     AUTOTILE_CACHE_NAME,
     BACKEND_CACHE_NAME,
+    CPU_TILE_CACHE_NAME,
     PRECISION_CACHE_NAME,
     default_cache_path,
 )
+from irstudio.inference.cpu_tile import CPU_TILE_SIDES, CpuTileVerdict, choose_cpu_tile, read_side_of
 from irstudio.inference.precision import PrecisionVerdict, choose_precision
 from irstudio.inference.runner import TilePlan
 from irstudio.models.spec import ModelSpec, Tiling
 
 CPU_TILE = 256
-"""Per-pixel cost of eager window attention on CPU grows past 256² tiles (performance.md §2.4)."""
+"""The CPU's first tile side: the backend race runs at its read shape; larger sides (``cpu_tile``)
+are then timed for the winner, as per-pixel cost grows with the tile for eager window attention
+but not for ONNX Runtime (performance.md §2.4)."""
 GPU_TILE = 512
 BASELINE_TILE = 1024
 
@@ -81,7 +84,8 @@ class AutoPlan:
     """What ``auto_plan`` chose: the plan, the module to run in place of the model, and why.
 
     ``module`` takes the model's place in ``run_tiled`` (the model itself, a channels_last or ONNX
-    Runtime wrapper, or a compiled module). ``tile`` is None when the tile was given or not probed.
+    Runtime wrapper, or a compiled module). ``tile`` is None when the tile was given or not probed;
+    ``cpu_tile`` is the CPU's timed choice of tile side (None elsewhere or when not timed).
     """
 
     plan: TilePlan
@@ -89,6 +93,7 @@ class AutoPlan:
     backend: BackendVerdict
     precision: PrecisionVerdict
     tile: AutoTile | None = None
+    cpu_tile: CpuTileVerdict | None = None
 
     def describe(self) -> str:
         """One line, e.g. ``"backend onnx (2.4x eager), fp32 (the CPU runs fp32), tile 256"``."""
@@ -106,10 +111,7 @@ class AutoPlan:
 def read_side(plan: TilePlan) -> int | None:
     """The side of an interior tile's read region (core + ``seam_overlap``; the largest read of a plan);
     None untiled."""
-    if plan.tile is None:
-        return None
-    core = max(plan.multiple, round_down(plan.tile, plan.multiple))
-    return core + seam_overlap(plan.context, plan.multiple)
+    return None if plan.tile is None else read_side_of(plan, plan.tile)
 
 
 def _gpu_batch(tile: AutoTile | None, device: DeviceInfo) -> int:
@@ -166,7 +168,8 @@ def auto_plan(
     """Plan ``spec`` on ``device`` with the measured best precision, tile size and backend.
 
     Explicit ``tile``/``context``/``dtype`` win; otherwise the precision probe (GPUs), the memory
-    probe (auto tile, capped at ``CPU_TILE`` on the CPU) and the backend chooser decide, each measured
+    probe (auto tile; on the CPU the race runs at ``CPU_TILE`` and ``choose_cpu_tile`` then times
+    the winner at the larger sides memory allows) and the backend chooser decide, each measured
     once and cached under ``state_dir`` (default ``paths.user_state_dir()``). ``model``: the built
     model; it is put in eval mode on the device (and may be converted to channels_last in place).
     ``backends``: restrict the backends timed (default: all that suit the device and precision).
@@ -203,10 +206,10 @@ def auto_plan(
             context=spec.context if context is None else context,
             dtype=precision.dtype,
             default_tile=auto_tile(spec, device) or GPU_TILE,
-            max_tile=CPU_TILE if device.spec == "cpu" else None,
+            max_tile=max(CPU_TILE_SIDES) if device.spec == "cpu" else None,
             cache=cache(AUTOTILE_CACHE_NAME),
         )
-        tile = probed.tile
+        tile = min(probed.tile, CPU_TILE) if device.spec == "cpu" else probed.tile
     plan = plan_for(spec, device, tile=tile, context=context, dtype=precision.dtype)
     plan = replace(plan, batch=_gpu_batch(probed, device))
     side = read_side(plan)
@@ -229,4 +232,27 @@ def auto_plan(
         cache=cache(BACKEND_CACHE_NAME),
         onnx_cache_dir=state_dir / "onnx" if state_dir is not None else None,
     )
-    return AutoPlan(plan, module, verdict, precision, probed)
+    timed = None
+    if device.spec == "cpu" and probed is not None and plan.tile == CPU_TILE:
+        timed = choose_cpu_tile(
+            module,
+            model_id=spec.id,
+            device=device,
+            plan=plan,
+            backend=verdict.backend,
+            max_tile=probed.tile,
+            channels=spec.in_channels,
+            known=_race_seconds(verdict, plan),
+            cache=cache(CPU_TILE_CACHE_NAME),
+        )
+        plan = replace(plan, tile=timed.tile)
+    return AutoPlan(plan, module, verdict, precision, probed, timed)
+
+
+def _race_seconds(verdict: BackendVerdict, plan: TilePlan) -> dict[int, float]:
+    """The winner's race time for ``plan.tile``'s read region, when the race measured it."""
+    seconds = verdict.seconds.get(verdict.backend)
+    side = read_side(plan)
+    if seconds is None or plan.tile is None or verdict.shape != (side, side):
+        return {}
+    return {plan.tile: seconds}

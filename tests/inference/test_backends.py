@@ -7,6 +7,7 @@ No timing is asserted: where the chooser's decision is tested, the measured seco
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +43,7 @@ from irstudio.inference.backends import (
 )
 from irstudio.inference.backends import cache as cache_module
 from irstudio.inference.backends.hardware import _count_physical_cores
+from irstudio.inference.cpu_tile import CPU_TILE_SIDES
 from irstudio.inference.planning import CPU_TILE, auto_plan, read_side
 from irstudio.inference.runner import TilePlan, restore
 from irstudio.models.spec import ModelSpec, Task
@@ -463,9 +465,9 @@ def test_auto_plan_on_cpu_measures_once_and_restores_like_the_model(tmp_path, mo
     spec, model = tiny_spec(), TinyNet()
     planned = auto_plan(spec, model, CPU, state_dir=tmp_path, repeat=1)
     assert planned.precision.dtype == "fp32" and "CPU" in planned.precision.note
-    assert planned.plan.batch == 1 and planned.plan.tile is not None and planned.plan.tile <= CPU_TILE
-    assert planned.plan.tile % spec.tile_multiple == 0
-    assert planned.backend.shape == (read_side(planned.plan),) * 2
+    assert planned.plan.batch == 1 and planned.plan.tile in CPU_TILE_SIDES
+    assert planned.cpu_tile is not None and planned.cpu_tile.tile == planned.plan.tile
+    assert planned.backend.shape == (read_side(replace(planned.plan, tile=CPU_TILE)),) * 2
     assert "not installed" in planned.backend.unavailable[ONNX]
     assert (tmp_path / "backend-cache.json").exists() and (tmp_path / "autotile-cache.json").exists()
     image = _image(80, 72)
@@ -477,6 +479,7 @@ def test_auto_plan_on_cpu_measures_once_and_restores_like_the_model(tmp_path, mo
         spec, TinyNet(), CPU, state_dir=tmp_path, repeat=1, on_measure=lambda: notices.append("x")
     )
     assert again.backend.cached and again.tile is not None and again.tile.cached
+    assert again.cpu_tile is not None and again.cpu_tile.cached and again.plan == planned.plan
     assert notices == []  # everything was cached: nothing announced
 
 

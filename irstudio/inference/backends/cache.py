@@ -24,6 +24,7 @@ CACHE_FORMAT = 1
 BACKEND_CACHE_NAME = "backend-cache.json"
 PRECISION_CACHE_NAME = "precision-cache.json"
 AUTOTILE_CACHE_NAME = "autotile-cache.json"
+CPU_TILE_CACHE_NAME = "cpu-tile-cache.json"
 
 
 def environment_stamp() -> str:

@@ -1,0 +1,102 @@
+"""``choose_cpu_tile``: the cheapest tile side per core pixel, timed from small to large, cached."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from torch import nn
+
+import irstudio.inference.cpu_tile as cpu_tile
+from irstudio.core.device import DeviceInfo
+from irstudio.inference.backends import VerdictCache
+from irstudio.inference.cpu_tile import CpuTileVerdict, choose_cpu_tile, read_side_of
+from irstudio.inference.runner import TilePlan
+
+CPU = DeviceInfo("cpu", "Test CPU", None, None)
+PLAN = TilePlan(tile=256, context=32, multiple=8)
+
+
+@pytest.fixture
+def timed(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
+    """Replaces the stopwatch: seconds = ``per_px(read side) * read side²``; records the sides timed."""
+    state: dict[str, object] = {"sides": [], "per_px": lambda side: 1e-6}
+
+    def fake(module: nn.Module, side: int, channels: int) -> float:
+        state["sides"].append(side)
+        return state["per_px"](side) * side * side
+
+    monkeypatch.setattr(cpu_tile, "_seconds_at", fake)
+    return state
+
+
+def choose(tmp_path, **kwargs) -> CpuTileVerdict:
+    arguments = {
+        "model_id": "m",
+        "device": CPU,
+        "plan": PLAN,
+        "backend": "onnx",
+        "max_tile": 768,
+        "cache": VerdictCache(tmp_path / "cpu-tile.json"),
+    }
+    return choose_cpu_tile(nn.Identity(), **{**arguments, **kwargs})
+
+
+def test_flat_cost_per_read_pixel_picks_the_largest_tile(tmp_path, timed) -> None:
+    verdict = choose(tmp_path)
+    assert verdict.tile == 768 and not verdict.cached
+    assert timed["sides"] == [read_side_of(PLAN, side) for side in (256, 512, 768)] == [320, 576, 832]
+    # context overhead alone: (320/256)² = 1.5625 µs per core pixel at 256 px
+    assert verdict.us_per_core_px[256] == pytest.approx(1.5625)
+    assert verdict.us_per_core_px[768] == pytest.approx((832 / 768) ** 2)
+
+
+def test_cost_growing_with_the_tile_keeps_256_and_stops_timing(tmp_path, timed) -> None:
+    timed["per_px"] = lambda side: 1e-6 * side / 100  # eager window attention: dearer per pixel
+    verdict = choose(tmp_path)
+    assert verdict.tile == 256
+    assert timed["sides"] == [320, 576]  # 768 is not timed once 512 lost
+
+
+def test_a_gain_below_five_percent_is_not_taken(tmp_path, timed) -> None:
+    base = (320 / 256) ** 2
+    timed["per_px"] = lambda side: 1e-6 * (0.97 * base / (576 / 512) ** 2 if side == 576 else 1.0)
+    assert choose(tmp_path).tile == 256
+
+
+def test_memory_cap_and_known_times(tmp_path, timed) -> None:
+    verdict = choose(tmp_path, max_tile=600, known={256: 0.2})
+    assert timed["sides"] == [576]  # 256 from the race, 768 beyond the cap
+    assert verdict.us_per_core_px[256] == pytest.approx(1e6 * 0.2 / 256**2)
+    assert verdict.tile == 512
+
+
+def test_the_verdict_is_cached_per_backend_and_threads(tmp_path, timed) -> None:
+    first = choose(tmp_path)
+    timed["sides"].clear()
+    again = choose(tmp_path)
+    assert again.cached and again.tile == first.tile and timed["sides"] == []
+    choose(tmp_path, backend="eager")
+    assert timed["sides"]  # another backend is measured anew
+    before = torch.get_num_threads()
+    timed["sides"].clear()
+    try:
+        torch.set_num_threads(1 if before != 1 else 2)
+        choose(tmp_path)
+    finally:
+        torch.set_num_threads(before)
+    assert timed["sides"]
+
+
+def test_real_timing_runs_the_module_on_the_read_shape(tmp_path) -> None:
+    shapes = []
+
+    class Recorder(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            shapes.append(tuple(x.shape))
+            return x
+
+    verdict = choose_cpu_tile(
+        Recorder(), model_id="r", device=CPU, plan=PLAN, backend="eager", max_tile=256, known=None
+    )
+    assert verdict.tile == 256 and shapes == [(1, 3, 320, 320)] * 2  # warm-up, then the timed run
+    assert "tile 256" in verdict.describe()
