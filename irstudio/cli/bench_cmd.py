@@ -265,6 +265,13 @@ def _row_cells(row: dict[str, Any], sizes: Sequence[int]) -> list[str]:
     ]
 
 
+def _cpu_tile_line(row: dict[str, Any]) -> str:
+    """E.g. ``"m: CPU tile 768 timed; µs per core pixel: 256 px 70.2, 512 px 49.1, 768 px 43.8"``."""
+    verdict = row["cpu_tile"]
+    timed = ", ".join(f"{side} px {cost:.1f}" for side, cost in verdict["us_per_core_px"].items())
+    return f"{row['model']}: CPU tile {verdict['tile']} timed; µs per core pixel: {timed}"
+
+
 def format_table(results: Sequence[dict[str, Any]], hardware: str, args: argparse.Namespace) -> str:
     """The bench table: one row per model, columns named with their units."""
     sizes = args.sizes
@@ -287,6 +294,7 @@ def format_table(results: Sequence[dict[str, Any]], hardware: str, args: argpars
     lines = [f"IR Studio bench on {hardware}"]
     for r in rows:
         lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(r)).rstrip())
+    lines += [_cpu_tile_line(row) for row in results if row.get("cpu_tile")]
     memory_kind = next((row["peak_memory"]["kind"] for row in results if "peak_memory" in row), "")
     lines.append(
         f"ms@N: untiled latency for an NxN input, median of {args.repeat}; MP/s: input megapixels per second "
@@ -567,6 +575,7 @@ def bench_model(config: dict[str, Any]) -> dict[str, Any]:
             "note": auto.precision.note,
         },
         "tile_reason": auto.tile.reason if auto.tile is not None else "given",
+        "cpu_tile": auto.cpu_tile.to_json() if auto.cpu_tile is not None else None,
         "hardware": describe_hardware(device),
     }
     del output, photo

@@ -12,8 +12,9 @@ ASID on eager channels_last 31, 59 and 73 µs). So it is measured.
 region at each side of ``CPU_TILE_SIDES`` up to the memory cap, from small to large, and stops at
 the first side that is not at least ``MIN_GAIN`` cheaper per core pixel than the best so far (a
 dearer side is not followed by a cheaper one in these measurements, and a large forward on a slow
-model costs minutes). The smallest side's time may come from the backend race (``known``). The
-verdict is cached per (model, device and its name, backend, precision, threads).
+model costs minutes). All sides are timed in the same sitting (the backend race's figure for 256
+px may come from another load on the machine). The verdict is cached per (model, device and its
+name, backend, precision, threads).
 """
 
 from __future__ import annotations
@@ -93,26 +94,21 @@ def choose_cpu_tile(
     backend: str,
     max_tile: int,
     channels: int = 3,
-    known: Mapping[int, float] | None = None,
     cache: VerdictCache | None = None,
     sides: tuple[int, ...] = CPU_TILE_SIDES,
 ) -> CpuTileVerdict:
     """The core side in ``sides`` (at most ``max_tile``, at least the smallest) that runs ``module``
     (the backend's module, eval mode, on the CPU) cheapest per core pixel for ``plan``'s context and
-    multiple. ``known``: seconds already measured for a side's read region (e.g. by the backend race).
-    Cached under ``cpu_tile_key``; measures only on a miss."""
+    multiple. Cached under ``cpu_tile_key``; measures only on a miss."""
     key = cpu_tile_key(model_id, device, backend, plan.dtype)
     entry = cache.get(key) if cache is not None else None
     if entry is not None:
         return CpuTileVerdict.from_json(entry)
     allowed = [side for side in sorted(sides) if side <= max_tile] or [min(sides)]
-    known = known or {}
     costs: dict[int, float] = {}
     best = None
     for side in allowed:
-        seconds = known.get(side)
-        if seconds is None:
-            seconds = _seconds_at(module, read_side_of(plan, side), channels)
+        seconds = _seconds_at(module, read_side_of(plan, side), channels)
         costs[side] = 1e6 * seconds / (side * side)
         if best is not None and costs[side] > (1.0 - MIN_GAIN) * costs[best]:
             break

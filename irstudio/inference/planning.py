@@ -242,17 +242,7 @@ def auto_plan(
             backend=verdict.backend,
             max_tile=probed.tile,
             channels=spec.in_channels,
-            known=_race_seconds(verdict, plan),
             cache=cache(CPU_TILE_CACHE_NAME),
         )
         plan = replace(plan, tile=timed.tile)
     return AutoPlan(plan, module, verdict, precision, probed, timed)
-
-
-def _race_seconds(verdict: BackendVerdict, plan: TilePlan) -> dict[int, float]:
-    """The winner's race time for ``plan.tile``'s read region, when the race measured it."""
-    seconds = verdict.seconds.get(verdict.backend)
-    side = read_side(plan)
-    if seconds is None or plan.tile is None or verdict.shape != (side, side):
-        return {}
-    return {plan.tile: seconds}

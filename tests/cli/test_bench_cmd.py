@@ -60,6 +60,12 @@ def test_row_for_a_learned_model(tmp_path: Path) -> None:
     assert row["backend"]["seconds"] == {}  # eager forced: no backend is timed
     line = bench_cmd._row_cells(row, [32])
     assert line[0] == "asid-x2" and line[1] == "298K" and "eager" in line
+    assert row["cpu_tile"] is None  # the tile was given: no tile side timed
+    row["cpu_tile"] = {"tile": 512, "us_per_core_px": {"256": 70.0, "512": 49.04}}
+    table = bench_cmd.format_table(
+        [row], "cpu: test", argparse.Namespace(sizes=[32], photo_mp=0.01, repeat=1)
+    )
+    assert "asid-x2: CPU tile 512 timed; µs per core pixel: 256 px 70.0, 512 px 49.0" in table
 
 
 def test_table_names_the_hardware_and_reports_failures(tmp_path: Path, capsys) -> None:
