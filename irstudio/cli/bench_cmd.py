@@ -6,8 +6,9 @@ for a square input of each ``--sizes`` side; untiled latency at each size (media
 after one warm-up); the backend, precision and tile ``auto_plan`` chose (measured once and cached);
 tiled throughput in input megapixels per second on a synthetic ``--photo-mp`` photo (default 12,
 4:3); the peak memory of that restore (CUDA max allocated, or the process's max RSS, Linux VmHWM
-reset just before it); and tiling overhead: a square image two tiles wide run tiled and untiled,
-same pixels, same backend (throughput ratio = untiled seconds / tiled seconds). CPU threads =
+reset just before it); and tiling overhead: a square image two tiles wide (narrower when an untiled
+pass of that would not fit in memory) run tiled and untiled, same pixels, same backend (throughput
+ratio = untiled seconds / tiled seconds). On the CPU, the tile sides timed for the tile choice. CPU threads =
 physical cores unless ``--threads``. The hardware is named in the output.
 
 ``irstudio bench --memory``: peak memory while restoring photos of ``--memory-mp`` megapixels
@@ -299,7 +300,8 @@ def format_table(results: Sequence[dict[str, Any]], hardware: str, args: argpars
     lines.append(
         f"ms@N: untiled latency for an NxN input, median of {args.repeat}; MP/s: input megapixels per second "
         f"restoring a {args.photo_mp:g} MP photo tiled; peak MiB: {memory_kind} during that restore; "
-        "tiled/untiled: throughput ratio on the same pixels; auto/eager and ORT/eager: speed ratios at the "
+        "tiled/untiled: throughput ratio on the same pixels (a square two tiles wide, or as wide as an "
+        "untiled pass fits in memory); auto/eager and ORT/eager: speed ratios at the "
         "tile shape (>1 = faster than eager PyTorch)."
     )
     return "\n".join(lines)
@@ -468,14 +470,40 @@ def _measure_peak(device: Any, fn: Any) -> tuple[Any, dict[str, Any]]:
     }
 
 
-def _overhead(module: Any, plan: Any, repeat: int) -> dict[str, Any]:
-    """Tiled vs untiled on the same square image, two tiles wide (same backend and precision)."""
+def _untiled_pixel_limit(auto: Any) -> int | None:
+    """The most input pixels an untiled pass can take within ``MARGIN`` of the free memory, from the
+    measured peak of the chosen tile (CPU tile timing) or the memory fit; None when unknown."""
+    from irstudio.inference.autotile import MARGIN, memory_budget
+    from irstudio.inference.planning import read_side
+
+    plan = auto.plan
+    budget = memory_budget(plan.device)
+    side = read_side(plan)
+    peak = auto.cpu_tile.peak_bytes.get(plan.tile) if auto.cpu_tile is not None else None
+    if peak and side:
+        per_pixel = peak / (side * side)
+    elif auto.tile is not None and auto.tile.fit is not None:
+        per_pixel = auto.tile.fit.bytes_per_pixel
+    else:
+        return None
+    if budget is None or per_pixel <= 0:
+        return None
+    return int(MARGIN * budget / per_pixel)
+
+
+def _overhead(module: Any, plan: Any, repeat: int, pixel_limit: int | None = None) -> dict[str, Any]:
+    """Tiled vs untiled on the same square image, two tiles wide, or as wide as an untiled pass fits
+    in ``pixel_limit`` (same backend and precision); ``skipped`` when that is not wider than a tile."""
     from irstudio.inference.backends import interleaved_medians
     from irstudio.inference.runner import restore
 
     if plan.tile is None:
         return {}
     side = 2 * plan.tile
+    if pixel_limit is not None and side * side > pixel_limit:
+        side = math.isqrt(pixel_limit) // plan.multiple * plan.multiple
+        if side <= plan.tile:
+            return {"skipped": f"an untiled pass wider than one {plan.tile} px tile would not fit in memory"}
     image = synthetic_photo(side * side / 1e6, seed=1)[:side, :side].copy()
     whole = replace(plan, tile=None, batch=1)
     seconds = interleaved_medians(
@@ -579,7 +607,7 @@ def bench_model(config: dict[str, Any]) -> dict[str, Any]:
         "hardware": describe_hardware(device),
     }
     del output, photo
-    result["overhead"] = _overhead(module, plan, config["repeat"])
+    result["overhead"] = _overhead(module, plan, config["repeat"], _untiled_pixel_limit(auto))
     result["latency_ms"] = _latencies(module, spec, plan, config["sizes"], config["repeat"])
     return result
 

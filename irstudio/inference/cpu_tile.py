@@ -1,20 +1,23 @@
-"""The CPU tile side by measured speed: time the chosen backend at a few tile sides, keep the cheapest.
+"""The CPU tile side by measured speed and memory: time the chosen backend at a few tile sides, keep
+the cheapest per core pixel that fits in memory.
 
 On a CPU the tile side trades two costs. Every tile reads ``seam_overlap`` pixels of context beyond
 its core, so small tiles spend more of their time on context (256 px tiles with 32 px of context read
 1.56x their core; 768 px tiles 1.17x). But the cost of one pixel depends on the read size, and how
 differs by backend: ONNX Runtime stays flat or gets cheaper per pixel as the read grows, eager window
-attention gets dearer (performance.md §2.4; measured here with the shipped models, 2 threads on an
-AMD EPYC VM: Compacter on ONNX Runtime 70, 49 and 44 µs per core pixel at 256, 512 and 768 px;
-ASID on eager channels_last 31, 59 and 73 µs). So it is measured.
+attention gets dearer (performance.md §2.4; ``irstudio bench`` prints each model's timed sides).
+So it is measured.
 
-``choose_cpu_tile`` times one forward pass (after one untimed warm-up) of an interior tile's read
-region at each side of ``CPU_TILE_SIDES`` up to the memory cap, from small to large, and stops at
-the first side that is not at least ``MIN_GAIN`` cheaper per core pixel than the best so far (a
-dearer side is not followed by a cheaper one in these measurements, and a large forward on a slow
-model costs minutes). All sides are timed in the same sitting (the backend race's figure for 256
-px may come from another load on the machine). The verdict is cached per (model, device and its
-name, backend, precision, threads).
+``choose_cpu_tile`` runs one forward pass of an interior tile's read region at each side of
+``CPU_TILE_SIDES`` up to ``max_tile`` (an untimed warm-up, then a timed pass), from small to large,
+and records the time per core pixel and the peak memory the passes added. It stops before a side
+whose memory, extrapolated from the last side by read area, would pass ``MARGIN`` of the free
+memory (ONNX Runtime's arena needs about twice what the eager memory probe predicts, and on Linux
+running out of memory kills the process), and at the first side that is not at least ``MIN_GAIN``
+cheaper than the best so far (a dearer side is not followed by a cheaper one in these
+measurements, and a large forward pass of a slow model costs minutes). The verdict is cached per
+(model, device and its name, backend, precision, threads); ``pick`` chooses again from the cached
+figures against the memory free now.
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from torch import nn
 
 from irstudio.core.device import DeviceInfo
 from irstudio.core.tiling import seam_overlap
+from irstudio.inference.autotile import MARGIN, PeakMeter
 from irstudio.inference.backends import VerdictCache, median_seconds
 from irstudio.inference.backends.cache import make_key
 from irstudio.inference.runner import TilePlan
@@ -38,24 +42,53 @@ MIN_GAIN = 0.05
 
 @dataclass(frozen=True)
 class CpuTileVerdict:
-    """The chosen core side and the measured seconds per core pixel of each side timed."""
+    """The chosen core side; per side timed, microseconds per core pixel and the peak bytes one
+    forward pass added (None where it could not be measured)."""
 
     tile: int
     us_per_core_px: dict[int, float] = field(default_factory=dict)
+    peak_bytes: dict[int, int | None] = field(default_factory=dict)
     cached: bool = False
 
     def to_json(self) -> dict[str, Any]:
-        return {"tile": self.tile, "us_per_core_px": {str(k): v for k, v in self.us_per_core_px.items()}}
+        return {
+            "tile": self.tile,
+            "us_per_core_px": {str(k): v for k, v in self.us_per_core_px.items()},
+            "peak_bytes": {str(k): v for k, v in self.peak_bytes.items()},
+        }
 
     @classmethod
     def from_json(cls, entry: Mapping[str, Any]) -> CpuTileVerdict:
         costs = {int(k): float(v) for k, v in entry.get("us_per_core_px", {}).items()}
-        return cls(int(entry["tile"]), costs, cached=True)
+        peaks = {int(k): (None if v is None else int(v)) for k, v in entry.get("peak_bytes", {}).items()}
+        return cls(int(entry["tile"]), costs, peaks, cached=True)
+
+    def pick(self, budget_bytes: int | None, margin: float = MARGIN) -> CpuTileVerdict:
+        """This verdict with its tile chosen again among the timed sides whose measured peak fits
+        ``margin`` of ``budget_bytes`` now (the smallest side always qualifies)."""
+        smallest = min(self.us_per_core_px)
+
+        def fits(side: int) -> bool:
+            peak = self.peak_bytes.get(side)
+            return side == smallest or budget_bytes is None or peak is None or peak <= margin * budget_bytes
+
+        best = _cheapest({s: c for s, c in self.us_per_core_px.items() if fits(s)})
+        return CpuTileVerdict(best, self.us_per_core_px, self.peak_bytes, self.cached)
 
     def describe(self) -> str:
         """E.g. ``"tile 512 (µs per core px: 256 70.2, 512 49.1, 768 47.0)"``."""
         timed = ", ".join(f"{side} {cost:.1f}" for side, cost in sorted(self.us_per_core_px.items()))
         return f"tile {self.tile} (µs per core px: {timed})"
+
+
+def _cheapest(costs: Mapping[int, float]) -> int:
+    """The side to use: walking up from the smallest, a larger side only when ``MIN_GAIN`` cheaper."""
+    best = None
+    for side in sorted(costs):
+        if best is None or costs[side] <= (1.0 - MIN_GAIN) * costs[best]:
+            best = side
+    assert best is not None
+    return best
 
 
 def cpu_tile_key(model_id: str, device: DeviceInfo, backend: str, dtype: str) -> str:
@@ -75,14 +108,17 @@ def read_side_of(plan: TilePlan, tile: int) -> int:
     return core + seam_overlap(plan.context, plan.multiple)
 
 
-def _seconds_at(module: nn.Module, side: int, channels: int) -> float:
+def _measure(module: nn.Module, side: int, channels: int) -> tuple[float, int | None]:
+    """(seconds of one forward pass after a warm-up, peak bytes the two passes added)."""
     x = torch.rand(1, channels, side, side)
 
     def forward() -> None:
         with torch.inference_mode():
             module(x)
 
-    return median_seconds(forward, "cpu", repeat=1, warmup=1)
+    with PeakMeter("cpu") as meter:
+        seconds = median_seconds(forward, "cpu", repeat=1, warmup=1)
+    return seconds, meter.peak
 
 
 def choose_cpu_tile(
@@ -93,28 +129,43 @@ def choose_cpu_tile(
     plan: TilePlan,
     backend: str,
     max_tile: int,
+    budget_bytes: int | None,
     channels: int = 3,
     cache: VerdictCache | None = None,
     sides: tuple[int, ...] = CPU_TILE_SIDES,
 ) -> CpuTileVerdict:
     """The core side in ``sides`` (at most ``max_tile``, at least the smallest) that runs ``module``
     (the backend's module, eval mode, on the CPU) cheapest per core pixel for ``plan``'s context and
-    multiple. Cached under ``cpu_tile_key``; measures only on a miss."""
+    multiple, within ``MARGIN`` of ``budget_bytes`` (free memory; None: unknown, not limited).
+    Cached under ``cpu_tile_key``; measures only on a miss."""
     key = cpu_tile_key(model_id, device, backend, plan.dtype)
     entry = cache.get(key) if cache is not None else None
     if entry is not None:
-        return CpuTileVerdict.from_json(entry)
+        return CpuTileVerdict.from_json(entry).pick(budget_bytes)
     allowed = [side for side in sorted(sides) if side <= max_tile] or [min(sides)]
     costs: dict[int, float] = {}
-    best = None
+    peaks: dict[int, int | None] = {}
+    previous = None
     for side in allowed:
-        seconds = _seconds_at(module, read_side_of(plan, side), channels)
-        costs[side] = 1e6 * seconds / (side * side)
-        if best is not None and costs[side] > (1.0 - MIN_GAIN) * costs[best]:
+        read = read_side_of(plan, side)
+        if previous is not None and _too_big(
+            peaks[previous], read_side_of(plan, previous), read, budget_bytes
+        ):
             break
-        best = side
-    assert best is not None
-    verdict = CpuTileVerdict(best, costs)
+        seconds, peaks[side] = _measure(module, read, channels)
+        costs[side] = 1e6 * seconds / (side * side)
+        if previous is not None and _cheapest(costs) != side:
+            break
+        previous = side
+    verdict = CpuTileVerdict(_cheapest(costs), costs, peaks).pick(budget_bytes)
     if cache is not None:
         cache.put(key, verdict.to_json())
     return verdict
+
+
+def _too_big(peak: int | None, read: int, next_read: int, budget_bytes: int | None) -> bool:
+    """Whether a pass at ``next_read`` would pass ``MARGIN`` of the budget, scaling the measured
+    ``peak`` at ``read`` by area (unknown peak or budget: not too big)."""
+    if peak is None or budget_bytes is None:
+        return False
+    return peak * (next_read / read) ** 2 > MARGIN * budget_bytes

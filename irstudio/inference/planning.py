@@ -15,7 +15,7 @@ from typing import Any
 from torch import nn
 
 from irstudio.core.device import DeviceInfo
-from irstudio.inference.autotile import MARGIN, AutoTile, auto_tile_size
+from irstudio.inference.autotile import MARGIN, AutoTile, auto_tile_size, memory_budget
 from irstudio.inference.backends import EAGER, BackendVerdict, VerdictCache, choose_backend
 from irstudio.inference.backends.cache import (
     AUTOTILE_CACHE_NAME,
@@ -241,6 +241,7 @@ def auto_plan(
             plan=plan,
             backend=verdict.backend,
             max_tile=probed.tile,
+            budget_bytes=memory_budget("cpu"),
             channels=spec.in_channels,
             cache=cache(CPU_TILE_CACHE_NAME),
         )

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from torch import nn
 
 from irstudio.cli import bench_cmd, build_parser, main
 
@@ -95,3 +96,13 @@ def test_memory_report_counts_one_output_copy(tmp_path: Path, capsys) -> None:
     assert report.startswith("IR Studio memory bench on cpu")
     assert "1.03 MP (1152x896 float32) identity tile 64" in report
     assert "full-size output copies added by the restore" in report
+
+
+def test_tiling_overhead_narrows_the_square_to_what_fits_untiled() -> None:
+    from irstudio.inference.runner import TilePlan
+
+    plan = TilePlan(tile=32, context=8, multiple=8)
+    assert bench_cmd._overhead(nn.Identity(), plan, 1)["side"] == 64
+    narrowed = bench_cmd._overhead(nn.Identity(), plan, 1, pixel_limit=50 * 50)
+    assert narrowed["side"] == 48 and narrowed["throughput_ratio"] > 0
+    assert "would not fit" in bench_cmd._overhead(nn.Identity(), plan, 1, pixel_limit=30 * 30)["skipped"]
