@@ -10,7 +10,9 @@ So it is measured.
 
 ``choose_cpu_tile`` runs one forward pass of an interior tile's read region at each side of
 ``CPU_TILE_SIDES`` up to ``max_tile`` (an untimed warm-up, then a timed pass), from small to large,
-and records the time per core pixel and the peak memory the passes added. It stops before a side
+and records the time per core pixel and the peak resident memory above what the process held
+before the first side (ONNX Runtime keeps its arena between passes, so that is what a restore at
+that side holds). It stops before a side
 whose memory, extrapolated from the last side by read area, would pass ``MARGIN`` of the free
 memory (ONNX Runtime's arena needs about twice what the eager memory probe predicts, and on Linux
 running out of memory kills the process), and at the first side that is not at least ``MIN_GAIN``
@@ -31,7 +33,7 @@ from torch import nn
 
 from irstudio.core.device import DeviceInfo
 from irstudio.core.tiling import seam_overlap
-from irstudio.inference.autotile import MARGIN, PeakMeter
+from irstudio.inference.autotile import MARGIN, PeakMeter, resident_bytes
 from irstudio.inference.backends import VerdictCache, median_seconds
 from irstudio.inference.backends.cache import make_key
 from irstudio.inference.runner import TilePlan
@@ -42,8 +44,8 @@ MIN_GAIN = 0.05
 
 @dataclass(frozen=True)
 class CpuTileVerdict:
-    """The chosen core side; per side timed, microseconds per core pixel and the peak bytes one
-    forward pass added (None where it could not be measured)."""
+    """The chosen core side; per side timed, microseconds per core pixel and the peak bytes above
+    the process's size before the first side (None where it could not be measured)."""
 
     tile: int
     us_per_core_px: dict[int, float] = field(default_factory=dict)
@@ -108,15 +110,15 @@ def read_side_of(plan: TilePlan, tile: int) -> int:
     return core + seam_overlap(plan.context, plan.multiple)
 
 
-def _measure(module: nn.Module, side: int, channels: int) -> tuple[float, int | None]:
-    """(seconds of one forward pass after a warm-up, peak bytes the two passes added)."""
+def _measure(module: nn.Module, side: int, channels: int, baseline: int | None) -> tuple[float, int | None]:
+    """(seconds of one forward pass after a warm-up, peak resident bytes above ``baseline``)."""
     x = torch.rand(1, channels, side, side)
 
     def forward() -> None:
         with torch.inference_mode():
             module(x)
 
-    with PeakMeter("cpu") as meter:
+    with PeakMeter("cpu", baseline) as meter:
         seconds = median_seconds(forward, "cpu", repeat=1, warmup=1)
     return seconds, meter.peak
 
@@ -146,13 +148,14 @@ def choose_cpu_tile(
     costs: dict[int, float] = {}
     peaks: dict[int, int | None] = {}
     previous = None
+    baseline = resident_bytes()  # peaks count from here: arenas kept from smaller sides are real
     for side in allowed:
         read = read_side_of(plan, side)
         if previous is not None and _too_big(
             peaks[previous], read_side_of(plan, previous), read, budget_bytes
         ):
             break
-        seconds, peaks[side] = _measure(module, read, channels)
+        seconds, peaks[side] = _measure(module, read, channels, baseline)
         costs[side] = 1e6 * seconds / (side * side)
         if previous is not None and _cheapest(costs) != side:
             break

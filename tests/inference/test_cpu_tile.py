@@ -24,7 +24,7 @@ def timed(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     peak = 1 KiB per read pixel; records the read sides run."""
     state: dict[str, object] = {"sides": [], "per_px": lambda side: 1e-6}
 
-    def fake(module: nn.Module, side: int, channels: int) -> tuple[float, int]:
+    def fake(module: nn.Module, side: int, channels: int, baseline: int | None) -> tuple[float, int]:
         state["sides"].append(side)
         return state["per_px"](side) * side * side, 1024 * side * side
 
