@@ -20,9 +20,10 @@ GIB = 2**30
 
 @pytest.fixture
 def timed(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
-    """Replaces the stopwatch and the memory meter: seconds = ``per_px(read side) * read side²``,
-    peak = 1 KiB per read pixel; records the read sides run."""
-    state: dict[str, object] = {"sides": [], "per_px": lambda side: 1e-6}
+    """Replaces the stopwatch and the memory meter: seconds = ``per_px(read side) * read side²``
+    (by default falling with the read, as ONNX Runtime's does), peak = 1 KiB per read pixel;
+    records the read sides run."""
+    state: dict[str, object] = {"sides": [], "per_px": lambda side: 1e-6 * 320 / side}
 
     def fake(module: nn.Module, side: int, channels: int, baseline: int | None) -> tuple[float, int]:
         state["sides"].append(side)
@@ -45,13 +46,13 @@ def choose(tmp_path, **kwargs) -> CpuTileVerdict:
     return choose_cpu_tile(nn.Identity(), **{**arguments, **kwargs})
 
 
-def test_flat_cost_per_read_pixel_picks_the_largest_tile(tmp_path, timed) -> None:
+def test_cost_falling_with_the_read_picks_the_largest_tile(tmp_path, timed) -> None:
     verdict = choose(tmp_path)
     assert verdict.tile == 768 and not verdict.cached
     assert timed["sides"] == [read_side_of(PLAN, side) for side in (256, 512, 768)] == [320, 576, 832]
     # context overhead alone: (320/256)² = 1.5625 µs per core pixel at 256 px
     assert verdict.us_per_core_px[256] == pytest.approx(1.5625)
-    assert verdict.us_per_core_px[768] == pytest.approx((832 / 768) ** 2)
+    assert verdict.us_per_core_px[768] == pytest.approx((832 / 768) ** 2 * 320 / 832)
     assert verdict.peak_bytes[768] == 1024 * 832 * 832
 
 
@@ -62,10 +63,12 @@ def test_cost_growing_with_the_tile_keeps_256_and_stops_timing(tmp_path, timed) 
     assert timed["sides"] == [320, 576]  # 768 is not run once 512 lost
 
 
-def test_a_gain_below_five_percent_is_not_taken(tmp_path, timed) -> None:
-    base = (320 / 256) ** 2
-    timed["per_px"] = lambda side: 1e-6 * (0.97 * base / (576 / 512) ** 2 if side == 576 else 1.0)
-    assert choose(tmp_path).tile == 256
+@pytest.mark.parametrize(("gain", "tile"), [(0.08, 256), (0.12, 512)])
+def test_a_larger_tile_must_be_ten_percent_cheaper(tmp_path, timed, gain: float, tile: int) -> None:
+    assert cpu_tile.MIN_GAIN == 0.10
+    base = (320 / 256) ** 2  # µs per core pixel at 256 px
+    timed["per_px"] = lambda side: 1e-6 * {320: 1.0, 576: (1 - gain) * base / (576 / 512) ** 2}.get(side, 9.0)
+    assert choose(tmp_path).tile == tile
 
 
 def test_the_memory_cap_bounds_the_sides_run(tmp_path, timed) -> None:
