@@ -257,7 +257,7 @@ def _row_cells(row: dict[str, Any], sizes: Sequence[int]) -> list[str]:
         *latency,
         _fmt(row["photo"]["mp_per_s"], "{:.3f}"),
         _fmt(row["peak_memory"]["bytes"] / MIB, "{:.0f}"),
-        _fmt(overhead.get("throughput_ratio"), "{:.2f}"),
+        _fmt(overhead.get("throughput_ratio"), "{:.2f}", missing="no room" if "skipped" in overhead else "-"),
         backend["chosen"],
         _fmt(backend.get("speedup_over_eager"), "{:.2f}x"),
         _fmt(ort_ratio, "{:.2f}x", missing=backend.get("onnx_note", "-")[:40] or "-"),
@@ -301,7 +301,7 @@ def format_table(results: Sequence[dict[str, Any]], hardware: str, args: argpars
         f"ms@N: untiled latency for an NxN input, median of {args.repeat}; MP/s: input megapixels per second "
         f"restoring a {args.photo_mp:g} MP photo tiled; peak MiB: {memory_kind} during that restore; "
         "tiled/untiled: throughput ratio on the same pixels (a square two tiles wide, or as wide as an "
-        "untiled pass fits in memory); auto/eager and ORT/eager: speed ratios at the "
+        "untiled pass fits in memory; no room: not wider than a tile); auto/eager and ORT/eager: speed ratios at the "
         "tile shape (>1 = faster than eager PyTorch)."
     )
     return "\n".join(lines)
