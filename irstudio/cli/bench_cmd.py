@@ -301,8 +301,8 @@ def format_table(results: Sequence[dict[str, Any]], hardware: str, args: argpars
         f"ms@N: untiled latency for an NxN input, median of {args.repeat}; MP/s: input megapixels per second "
         f"restoring a {args.photo_mp:g} MP photo tiled; peak MiB: {memory_kind} during that restore; "
         "tiled/untiled: throughput ratio on the same pixels (a square two tiles wide, or as wide as an "
-        "untiled pass fits in memory; no room: not wider than a tile); auto/eager and ORT/eager: speed ratios at the "
-        "tile shape (>1 = faster than eager PyTorch)."
+        "untiled pass fits in memory; no room: not wider than a tile); auto/eager and ORT/eager: speed "
+        "ratios at the tile shape (>1 = faster than eager PyTorch)."
     )
     return "\n".join(lines)
 
