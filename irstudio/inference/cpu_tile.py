@@ -42,7 +42,7 @@ from irstudio.inference.runner import TilePlan
 CPU_TILE_SIDES = (256, 512, 768)
 MIN_GAIN = 0.10
 """A larger tile must be this much cheaper per core pixel: it costs memory (compacter-x1-jpeg on ONNX
-Runtime: 54, 45 and 42 µs per core pixel at 256, 512 and 768 px for 2.2, 6.0 and 9.2 GiB; it keeps
+Runtime: 54, 45 and 42 µs per core pixel at 256, 512 and 768 px for 2.2, 5.6 and 8.6 GiB; it keeps
 512)."""
 
 
