@@ -10,17 +10,16 @@ So it is measured.
 
 ``choose_cpu_tile`` runs one forward pass of an interior tile's read region at each side of
 ``CPU_TILE_SIDES`` up to ``max_tile`` (an untimed warm-up, then a timed pass), from small to large,
-and records the time per core pixel and the peak resident memory above what the process held
-before the first side (ONNX Runtime keeps its arena between passes, so that is what a restore at
-that side holds). It stops before a side
-whose memory, extrapolated from the last side by read area, would pass ``MARGIN`` of the free
-memory (ONNX Runtime's arena needs about twice what the eager memory probe predicts: ast-t-derain
-at 512 px peaked at 6.8 GiB restoring 1 MP against 2.8 GiB predicted; and on Linux running out of
-memory kills the process), and at the first side that is not at least ``MIN_GAIN``
-cheaper than the best so far (a dearer side is not followed by a cheaper one in these
-measurements, and a large forward pass of a slow model costs minutes). The verdict is cached per
-(model, device and its name, backend, precision, threads); ``pick`` chooses again from the cached
-figures against the memory free now.
+and records the time per core pixel and the peak resident memory above what the process held before
+the first side (ONNX Runtime keeps its arena between passes, so that is what a restore at that side
+holds). It stops before a side whose memory, extrapolated from the last side by read area, would
+pass ``MARGIN`` of the free memory (ONNX Runtime needs about twice what the eager memory probe
+predicts: restoring 1 MP at 512 px, ast-t-derain's process peaked at 6.7 GiB where the eager fit
+predicts 2.6 GiB for the pass; and on Linux running out of memory kills the process), and at the
+first side that is not at least ``MIN_GAIN`` cheaper than the best so far (a dearer side was
+never followed by a cheaper one in these measurements, and a large pass of a slow model costs
+minutes). The verdict is cached per (model, device and its name, backend, precision, threads);
+``CpuTileVerdict.pick`` chooses again from the cached figures against the memory free now.
 """
 
 from __future__ import annotations
