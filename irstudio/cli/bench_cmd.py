@@ -8,8 +8,8 @@ tiled throughput in input megapixels per second on a synthetic ``--photo-mp`` ph
 4:3); the peak memory of that restore (CUDA max allocated, or the process's max RSS, Linux VmHWM
 reset just before it); and tiling overhead: a square image two tiles wide (narrower when an untiled
 pass of that would not fit in memory) run tiled and untiled, same pixels, same backend (throughput
-ratio = untiled seconds / tiled seconds). On the CPU, the tile sides timed for the tile choice. CPU threads =
-physical cores unless ``--threads``. The hardware is named in the output.
+ratio = untiled seconds / tiled seconds); on the CPU, the tile sides timed for the tile choice.
+CPU threads = physical cores unless ``--threads``. The hardware is named in the output.
 
 ``irstudio bench --memory``: peak memory while restoring photos of ``--memory-mp`` megapixels
 (default 6 and 24; sides rounded to whole tiles, so both sizes run the same tiles) with one model at
@@ -365,8 +365,11 @@ def photo_shape(megapixels: float, multiple: int = 1) -> tuple[int, int]:
     """(height, width) of a 4:3 photo of about ``megapixels`` MP, each side the nearest multiple of
     ``multiple`` (at least one multiple and 8 px)."""
     height = math.sqrt(megapixels * 1e6 * 3 / 4)
-    width = height * 4 / 3
-    return tuple(max(8, multiple, round(side / multiple) * multiple) for side in (height, width))  # type: ignore[return-value]
+
+    def on_multiple(side: float) -> int:
+        return max(8, multiple, round(side / multiple) * multiple)
+
+    return on_multiple(height), on_multiple(height * 4 / 3)
 
 
 def synthetic_photo(megapixels: float, seed: int = 0, multiple: int = 1) -> Any:
