@@ -633,7 +633,7 @@ def bench_memory(config: dict[str, Any]) -> dict[str, Any]:
     photo = synthetic_photo(config["memory_mp"], multiple=plan.tile or 1)  # whole tiles at every size
     samples = np.dtype(config.get("memory_samples", "float32"))
     if samples != photo.dtype:
-        photo = to_depth(photo, 8 if samples == np.uint8 else 16)
+        photo = to_depth(photo, 8 * samples.itemsize)
     gc.collect()
     release_free_heap()  # the restore trims after each tile: start from a trimmed heap as well
     baseline = resident_bytes() or 0

@@ -46,7 +46,6 @@ from collections.abc import Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -59,6 +58,7 @@ from irstudio.core.image_io import (
     output_bit_depth,
     read_image,
     resize_alpha,
+    sample_type,
     write_image,
 )
 from irstudio.inference.runner import TilePlan, TileProgress, run_tiled
@@ -351,7 +351,7 @@ def restore_to_file(
     output_bit_depth(target)
     loaded = read_image(source, native=True)
     info, alpha = loaded.info, loaded.alpha
-    samples = np.uint16 if output_bit_depth(target, info) == 16 else np.uint8
+    samples = sample_type(output_bit_depth(target, info))
     steps = run_tiled(model, loaded.rgb, plan, cancel, out_dtype=samples)
     del loaded  # from here only the runner holds the input
     with contextlib.closing(steps):

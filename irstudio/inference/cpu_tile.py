@@ -68,22 +68,33 @@ class CpuTileVerdict:
         peaks = {int(k): (None if v is None else int(v)) for k, v in entry.get("peak_bytes", {}).items()}
         return cls(int(entry["tile"]), costs, peaks, cached=True)
 
-    def pick(self, budget_bytes: int | None, margin: float = MARGIN) -> CpuTileVerdict:
-        """This verdict with its tile chosen again among the timed sides whose measured peak fits
-        ``margin`` of ``budget_bytes`` now (the smallest side always qualifies)."""
-        smallest = min(self.us_per_core_px)
-
-        def fits(side: int) -> bool:
-            peak = self.peak_bytes.get(side)
-            return side == smallest or budget_bytes is None or peak is None or peak <= margin * budget_bytes
-
-        best = _cheapest({s: c for s, c in self.us_per_core_px.items() if fits(s)})
-        return CpuTileVerdict(best, self.us_per_core_px, self.peak_bytes, self.cached)
+    def pick(self, budget_bytes: int | None) -> CpuTileVerdict:
+        """This verdict with its tile chosen again against ``budget_bytes`` free now (``_decide``)."""
+        return _decide(self.us_per_core_px, self.peak_bytes, budget_bytes, cached=self.cached)
 
     def describe(self) -> str:
         """E.g. ``"tile 512 (µs per core px: 256 70.2, 512 49.1, 768 47.0)"``."""
         timed = ", ".join(f"{side} {cost:.1f}" for side, cost in sorted(self.us_per_core_px.items()))
         return f"tile {self.tile} (µs per core px: {timed})"
+
+
+def _decide(
+    costs: Mapping[int, float],
+    peaks: Mapping[int, int | None],
+    budget_bytes: int | None,
+    *,
+    cached: bool = False,
+) -> CpuTileVerdict:
+    """The verdict for these timings: the ``_cheapest`` side among those whose measured peak fits
+    ``MARGIN`` of ``budget_bytes`` (the smallest side always qualifies; unknown: fits)."""
+    smallest = min(costs)
+
+    def fits(side: int) -> bool:
+        peak = peaks.get(side)
+        return side == smallest or budget_bytes is None or peak is None or peak <= MARGIN * budget_bytes
+
+    best = _cheapest({side: cost for side, cost in costs.items() if fits(side)})
+    return CpuTileVerdict(best, dict(costs), dict(peaks), cached)
 
 
 def _cheapest(costs: Mapping[int, float]) -> int:
@@ -163,7 +174,7 @@ def choose_cpu_tile(
         if previous is not None and _cheapest(costs) != side:
             break
         previous = side
-    verdict = CpuTileVerdict(_cheapest(costs), costs, peaks).pick(budget_bytes)
+    verdict = _decide(costs, peaks, budget_bytes)
     if cache is not None:
         cache.put(key, verdict.to_json())
     return verdict

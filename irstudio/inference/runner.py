@@ -63,7 +63,7 @@ from torch import nn
 
 from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
 from irstudio.core.device import is_out_of_memory, release_cached_memory
-from irstudio.core.image_io import to_depth
+from irstudio.core.image_io import SAMPLE_MAX, sample_type, to_depth
 from irstudio.core.memory import release_free_heap
 from irstudio.core.tiling import (
     Region,
@@ -147,12 +147,9 @@ def _free_device_memory(device: torch.device) -> None:
     release_cached_memory(str(device))
 
 
-_INPUT_SCALES = {np.dtype(np.float32): None, np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-_OUTPUT_DEPTHS = {np.dtype(np.float32): None, np.dtype(np.uint8): 8, np.dtype(np.uint16): 16}
-
-
 def _check_image(image: np.ndarray) -> None:
-    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.dtype not in _INPUT_SCALES:
+    accepted = isinstance(image, np.ndarray) and (image.dtype == np.float32 or image.dtype in SAMPLE_MAX)
+    if not accepted or image.ndim != 3:
         raise ValueError(
             f"image must be a float32, uint8 or uint16 HxWxC numpy array, got "
             f"{getattr(image, 'dtype', type(image))} of shape {getattr(image, 'shape', None)}"
@@ -164,9 +161,14 @@ def _check_image(image: np.ndarray) -> None:
 def _output_depth(out_dtype: np.dtype | type) -> int | None:
     """None for float32 output, else the bit depth (8, 16) of the integer output type."""
     try:
-        return _OUTPUT_DEPTHS[np.dtype(out_dtype)]
-    except (KeyError, TypeError):
-        raise ValueError(f"out_dtype must be float32, uint8 or uint16, got {out_dtype!r}") from None
+        dtype = np.dtype(out_dtype)
+    except TypeError:
+        dtype = None
+    if dtype == np.float32:
+        return None
+    if dtype not in SAMPLE_MAX:
+        raise ValueError(f"out_dtype must be float32, uint8 or uint16, got {out_dtype!r}")
+    return 8 * dtype.itemsize
 
 
 def _axis_indices(start: int, stop: int, size: int, multiple: int) -> np.ndarray | slice:
@@ -202,7 +204,7 @@ def _read_tensor(image: np.ndarray, read: Region, multiple: int) -> torch.Tensor
         patch = image[rows, cols]
     else:
         patch = image[np.ix_(_as_indices(rows), _as_indices(cols))]
-    scale = _INPUT_SCALES[image.dtype]
+    scale = SAMPLE_MAX.get(image.dtype)
     if scale is None:
         chw = np.ascontiguousarray(patch.transpose(2, 0, 1))
     else:
@@ -295,8 +297,8 @@ class _Canvas:
         if self.pixels is None:
             self.pixels = np.zeros((bottom - self.top, width, channels), dtype=np.float32)
             if self.depth is not None:
-                dtype = np.uint8 if self.depth == 8 else np.uint16
-                self.final = np.empty((self.window.height * self.scale, width, channels), dtype=dtype)
+                shape = (self.window.height * self.scale, width, channels)
+                self.final = np.empty(shape, dtype=sample_type(self.depth))
         elif bottom > self.top + self.pixels.shape[0]:
             grown = np.zeros((bottom - self.top, width, channels), dtype=np.float32)
             grown[: self.pixels.shape[0]] = self.pixels

@@ -14,15 +14,12 @@ from irstudio.core.image_io import probe_image, read_image, to_depth, write_imag
 from irstudio.core.tiling import Region
 from irstudio.inference.batch import restore_to_file
 from irstudio.inference.runner import TilePlan, restore, run_tiled
-from tests.inference.test_runner import OomAbove, ShapeLogger, WideConvNet
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from tests.inference.test_runner import (  # noqa: F401  (_one_torch_thread: an autouse fixture)
+    OomAbove,
+    ShapeLogger,
+    WideConvNet,
+    _one_torch_thread,
+)
 
 
 def integer_photo(height: int, width: int, dtype: type = np.uint8, seed: int = 0) -> np.ndarray:

@@ -67,12 +67,13 @@ from irstudio.core.image_io.info import (
     UnreadableImageError,
 )
 from irstudio.core.image_io.reading import probe_image, read_image
-from irstudio.core.image_io.samples import resize_alpha, to_depth, to_uint8
+from irstudio.core.image_io.samples import SAMPLE_MAX, resize_alpha, sample_type, to_depth, to_uint8
 from irstudio.core.image_io.writing import output_bit_depth, write_image
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
     "READ_SUFFIXES",
+    "SAMPLE_MAX",
     "WRITE_SUFFIXES",
     "ImageError",
     "ImageInfo",
@@ -85,6 +86,7 @@ __all__ = [
     "probe_image",
     "read_image",
     "resize_alpha",
+    "sample_type",
     "to_depth",
     "to_uint8",
     "write_image",

@@ -33,6 +33,7 @@ from irstudio.core.image_io.info import (
     _reason,
 )
 from irstudio.core.image_io.metadata import _ORIENTATION
+from irstudio.core.image_io.samples import SAMPLE_MAX
 
 _PNG_IEND = b"IEND\xaeB`\x82"  # chunk type + its fixed CRC
 _PNG_END_SEARCH = 1 << 16  # tolerate trailing bytes after IEND, up to this many
@@ -221,16 +222,13 @@ def _orient(samples: np.ndarray, orientation: int) -> np.ndarray:
     return samples
 
 
-_NATIVE_SCALES = {np.dtype(np.uint8): 255.0, np.dtype(np.uint16): 65535.0}
-
-
 def _upright_float(
     decoded: _Decoded, orientation: int, *, keep_integers: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """float32 RGB (H, W, 3) and alpha (H, W) in [0, 1], upright and C-contiguous, in one pass each;
     with ``keep_integers``, uint8 / uint16 colour samples at full scale stay in their own type."""
     color = _orient(decoded.color, orientation)
-    native = keep_integers and _NATIVE_SCALES.get(color.dtype) == decoded.color_scale
+    native = keep_integers and SAMPLE_MAX.get(color.dtype) == decoded.color_scale
     if native and color.shape[2] == 3 and color.flags.c_contiguous:
         rgb = color  # the decoder's own array: no copy
     elif native:

@@ -12,6 +12,14 @@ import numpy as np
 
 _QUANTIZE_CHUNK_ELEMENTS = 1 << 20
 
+SAMPLE_MAX = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
+"""The integer sample types photos are read and written in, each with its full-scale value."""
+
+
+def sample_type(bit_depth: int) -> np.dtype:
+    """The integer sample type of a bit depth: uint8 for 8, uint16 for 16."""
+    return np.dtype(np.uint8 if bit_depth == 8 else np.uint16)
+
 
 def to_uint8(rgb: np.ndarray) -> np.ndarray:
     """Float values in [0, 1] (any shape) to uint8: clip, x * 255 in the input's precision, round half up.
@@ -60,7 +68,7 @@ def to_depth(values: np.ndarray, bit_depth: int, out: np.ndarray | None = None) 
     """Samples (any shape) as uint8 (8) or uint16 (16): floats clipped to [0, 1] and quantized as
     ``to_uint8`` does, integers rescaled exactly (half up); already that type: returned as is.
     ``out`` (floats only): an array of the target type and shape to quantize into."""
-    target = np.uint8 if bit_depth == 8 else np.uint16
+    target = sample_type(bit_depth)
     if values.dtype.kind == "f":
         return _quantize_float(values, 255 if bit_depth == 8 else 65535, target, out)
     if out is not None:
