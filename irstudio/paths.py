@@ -5,6 +5,7 @@ This module is the only place that knows these locations.
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 
@@ -38,6 +39,13 @@ def user_library_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)) / "models"
 
 
+STATE_DIR_VARIABLE = "IRSTUDIO_STATE_DIR"
+
+
 def user_state_dir() -> Path:
-    """Caches and resumable-batch records."""
+    """Caches and resumable-batch records: ``$IRSTUDIO_STATE_DIR`` when set (``irstudio bench --cold``
+    uses it for an empty state folder), else the platform's user state folder."""
+    override = os.environ.get(STATE_DIR_VARIABLE)
+    if override:
+        return Path(override)
     return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))

@@ -41,8 +41,11 @@ from typing import Any
 
 RESULT_TAG = "BENCH-RESULT "
 WORKER_ENTRY = (
-    "import sys; from irstudio.cli.bench_cmd import worker_main; sys.exit(worker_main(sys.argv[1:]))"
+    "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+    "from irstudio.cli.bench_cmd import worker_main; sys.exit(worker_main(sys.argv[1:]))"
 )
+"""``python -c`` puts the current folder first on ``sys.path``: dropped, so a folder named
+``irstudio`` where the bench runs cannot shadow the installed package."""
 MIB = 2**20
 
 
@@ -92,13 +95,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--backends",
         default=None,
-        help="comma list of backends to consider (eager, eager-channels-last, onnx, compile)",
+        help="comma list of backends to consider (eager, eager-channels-last, openvino, openvino-bf16, "
+        "onnx, compile; default: all but onnx and compile)",
     )
     parser.add_argument("--compile", action="store_true", help="also try torch.compile (slow to compile)")
     parser.add_argument(
         "--threads", type=int, default=None, help="CPU threads (default: one per physical core)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
+    parser.add_argument(
+        "--engine",
+        action="store_true",
+        help="per model, one forward at its CPU tile on eager, OpenVINO fp32 and bf16, as %% of the fp32 "
+        "GEMM peak measured in the same run",
+    )
+    parser.add_argument(
+        "--cold",
+        action="store_true",
+        help="the first-run experience: `irstudio restore` of a --photo-mp photo from an empty state "
+        "folder, then again warm (wall time and peak memory of each)",
+    )
     parser.add_argument(
         "--memory", action="store_true", help="measure peak memory at --memory-mp sizes instead"
     )
@@ -196,6 +212,15 @@ def run(args: argparse.Namespace) -> int:
     hardware = _hardware_line(args.device, args.threads)
     if args.memory:
         return _run_memory(args, hardware)
+    if args.engine:
+        from irstudio.cli.bench_engine import run_engine
+
+        return run_engine(args.models or _default_models(), args.repeat, hardware, args.json)
+    if args.cold:
+        from irstudio.cli.bench_cold import run_cold
+
+        models = args.models or _default_models()
+        return run_cold(models, args.photo_mp, args.threads, args.timeout, hardware, args.json)
     results = []
     for model_id in args.models or _default_models():
         if not args.json:
@@ -430,6 +455,7 @@ def _prepare(config: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
         backends=config.get("backends"),
         state_dir=state_dir,
         repeat=config["repeat"],
+        measure=True,
     )
     return spec, device, model, plan
 
@@ -453,8 +479,7 @@ def _timed_restore(module: Any, image: Any, plan: Any) -> tuple[Any, float, int]
 
 def _measure_peak(device: Any, fn: Any) -> tuple[Any, dict[str, Any]]:
     """Run ``fn``; its result and the peak memory while it ran (device max allocated, or max RSS)."""
-    from irstudio.core.memory import release_free_heap
-    from irstudio.inference.autotile import PeakMeter, peak_resident_bytes, resident_bytes
+    from irstudio.core.memory import PeakMeter, peak_resident_bytes, release_free_heap, resident_bytes
 
     release_free_heap()  # as the restore does after each tile, so "added" is not understated
     before = resident_bytes()
@@ -476,8 +501,9 @@ def _measure_peak(device: Any, fn: Any) -> tuple[Any, dict[str, Any]]:
 def _untiled_pixel_limit(auto: Any) -> int | None:
     """The most input pixels an untiled pass can take within ``MARGIN`` of the free memory, from the
     measured peak of the chosen tile (CPU tile timing) or the memory fit; None when unknown."""
-    from irstudio.inference.autotile import MARGIN, memory_budget
+    from irstudio.core.memory import memory_budget
     from irstudio.inference.planning import read_side
+    from irstudio.inference.planning.autotile import MARGIN
 
     plan = auto.plan
     budget = memory_budget(plan.device)
@@ -622,8 +648,7 @@ def bench_memory(config: dict[str, Any]) -> dict[str, Any]:
     import numpy as np
 
     from irstudio.core.image_io import to_depth
-    from irstudio.core.memory import release_free_heap
-    from irstudio.inference.autotile import PeakMeter, peak_resident_bytes, resident_bytes
+    from irstudio.core.memory import PeakMeter, peak_resident_bytes, release_free_heap, resident_bytes
     from irstudio.inference.runner import restore
 
     spec, device, _model, auto = _prepare(config)

@@ -4,10 +4,9 @@ Prints PSNR/SSIM per image and the mean, with the protocol (inference/evaluation
 prints one object with keys ``psnr``, ``ssim``, ``n``, ``per_image`` (list of name/psnr/ssim),
 ``model``, ``protocol``, ``plan`` (how it ran: backend, precision, tile).
 
-How it runs is measured once per model and device and remembered, as for ``irstudio restore``
-(``--precision auto``, ``--backend auto`` by default; ``restore_cmd.open_and_plan``). On the CPU the
-scores do not depend on it: fp32 there, and ONNX Runtime is used only where it matches PyTorch
-within 1e-4.
+It runs the way ``irstudio restore`` does (``restore_cmd.open_and_plan``), except that
+``--precision auto`` means fp32 on the CPU: scores are reported as the papers do, and do not depend on
+the engine (OpenVINO and ONNX Runtime are used only where they match PyTorch within 1e-4).
 """
 
 from __future__ import annotations
@@ -17,7 +16,8 @@ import json
 import sys
 from pathlib import Path
 
-from irstudio.cli.restore_cmd import add_plan_arguments, open_and_plan
+from irstudio.cli.restore_cmd import AUTO, add_plan_arguments, open_and_plan
+from irstudio.core.device import resolve_device
 from irstudio.inference.evaluation import EvalProtocol, evaluate, find_cases
 from irstudio.models.catalog import resolve_id
 from irstudio.models.spec import Task
@@ -64,6 +64,8 @@ def run(args: argparse.Namespace) -> int:
         metric_space=args.metric_space,
     )
     cases = find_cases(args.data, protocol, _read_ids(args.ids))
+    if args.precision == AUTO and resolve_device(args.device).spec == "cpu":
+        args.precision = "fp32"  # scores in fp32, engine-independent (bf16 is for restoring photos)
     device, chosen = open_and_plan(spec, args)
     print(f"{spec.id} on {device.describe()}: {chosen.describe()}", file=sys.stderr)
     results = evaluate(chosen.module, cases, protocol, chosen.plan)

@@ -9,11 +9,12 @@ and those of its subfolders) go to a mirrored tree in ``--out`` (``--out/<folder
 folders are given), or in ``<folder>_<model>`` beside it; existing outputs are always skipped, per-file
 errors are reported at the end, and a journal in the output folder lets an interrupted batch resume.
 
-How it runs is measured (``inference.planning.auto_plan``): with ``--precision auto`` (default) the
-precision (fp32 on the CPU), with no ``--tile`` the tile size, and with ``--backend auto`` (default)
-the fastest of eager PyTorch, channels_last and ONNX Runtime; each is measured once per model and
-device and remembered in ``paths.user_state_dir()``. The first such run says so on stderr; every
-run prints the plan it uses. ``--backend eager`` runs plain PyTorch (no backend race, no export).
+How it runs comes from ``inference.planning.auto_plan``. On the CPU nothing is measured: this
+computer's calibration (``irstudio bench --optimise``) or the committed plan for the architecture
+(OpenVINO, bf16 where the CPU has it), the tile fitted to the memory free now; the first run of a
+model converts it for OpenVINO (seconds, said on stderr, cached). On a GPU the precision and tile are
+measured once per model and device and remembered in ``paths.user_state_dir()``. Every run prints
+the plan it uses. ``--backend eager`` runs plain PyTorch (no conversion, no race).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ from irstudio import paths
 from irstudio.cli.progress import ProgressLine
 from irstudio.core.device import DeviceInfo, resolve_device
 from irstudio.core.image_io import ImageError
-from irstudio.inference.backends import EAGER
+from irstudio.inference.backends import EAGER, ONNX, OPENVINO, OPENVINO_BF16
 from irstudio.inference.batch import (
     BatchEvent,
     BatchEventKind,
@@ -45,7 +46,7 @@ from irstudio.models.spec import ModelSpec
 
 AUTO = "auto"
 PRECISIONS = (AUTO, "fp32", "bf16", "fp16")
-BACKENDS = (AUTO, EAGER)
+BACKENDS = (AUTO, EAGER, OPENVINO, OPENVINO_BF16, ONNX)
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -74,14 +75,16 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         "--precision",
         default=AUTO,
         choices=PRECISIONS,
-        help="auto (default): measured once per model and device, fp32 on the CPU; others force it",
+        help="auto (default): bf16 inside OpenVINO on CPUs that have it (>= 45 dB from fp32), measured once "
+        "per model on GPUs; others force it",
     )
     parser.add_argument(
         "--backend",
         default=AUTO,
         choices=BACKENDS,
-        help="auto (default): the fastest of PyTorch, channels_last and ONNX Runtime, timed once "
-        "per model and device; eager: plain PyTorch (no race, no ONNX export)",
+        help="auto (default): this computer's calibration (irstudio bench --optimise) or the committed "
+        "plan (OpenVINO on the CPU); eager: plain PyTorch (no conversion); openvino, openvino-bf16, onnx: "
+        "that engine (ONNX Runtime's export takes minutes)",
     )
 
 
@@ -103,7 +106,7 @@ def choose_plan(
     dtype = None if precision == AUTO else precision
     if dtype is not None:
         plan_for(spec, device, tile=tile, context=context, dtype=dtype)  # rejects a precision early
-    backends = (EAGER,) if backend == EAGER else None
+    backends = None if backend == AUTO else (backend,)
     state_dir = paths.user_state_dir()
 
     def say_measuring() -> None:
@@ -123,6 +126,7 @@ def choose_plan(
         backends=backends,
         state_dir=state_dir,
         on_measure=say_measuring,
+        on_prepare=lambda message: print(f"{message} ...", file=sys.stderr),
     )
 
 

@@ -40,6 +40,7 @@ class Actions:
     preview: QAction
     live_preview: QAction
     cancel: QAction
+    optimise: QAction
     modes: dict[CompareMode, QAction]
     zoom_fit: QAction
     zoom_actual: QAction
@@ -95,6 +96,12 @@ def build_actions(window, recent_filler: Callable[[QMenu], None]) -> Actions:
         ),
         live_preview=_action(w, "&Live preview", lambda: None, tip="Preview again after each pan/zoom"),
         cancel=_action(w, "&Cancel", w.runs.cancel, "Esc", tip="Stop at the next tile"),
+        optimise=_action(
+            w,
+            "&Optimise for this computer",
+            w.runs.optimise,
+            tip="Measure how the chosen model runs fastest here (about a minute; later runs use it)",
+        ),
         modes={
             mode: _action(w, title, lambda m=mode: w.compare.set_mode(m), f"Ctrl+{i}")
             for i, (mode, title) in enumerate(MODE_TITLES.items(), start=1)
@@ -135,7 +142,7 @@ def _build_menus(window: QMainWindow, a: Actions) -> None:
     a.file_menu.addAction(a.quit)
     a.run_menu.addActions([a.run, a.preview, a.live_preview])
     a.run_menu.addSeparator()
-    a.run_menu.addAction(a.cancel)
+    a.run_menu.addActions([a.optimise, a.cancel])
     a.view_menu.addActions(list(a.modes.values()))
     a.view_menu.addSeparator()
     a.view_menu.addActions([a.zoom_fit, a.zoom_actual, a.zoom_in, a.zoom_out])

@@ -34,6 +34,7 @@ from irstudio.core.device import DeviceInfo, resolve_device
 from irstudio.core.tiling import Region
 from irstudio.gui.model_choices import ModelChoice
 from irstudio.inference.planning import AutoPlan, auto_plan
+from irstudio.inference.planning.optimise import OptimiseStep, optimise
 from irstudio.inference.runner import TilePlan, run_tiled
 from irstudio.models.loading import open_model
 
@@ -52,7 +53,7 @@ __all__ = [
 
 AUTO_PRECISION = "auto"
 """``RunOptions.precision`` value that lets ``auto_plan`` choose (fp32 on the CPU, probed on GPUs)."""
-CHOOSING_BACKEND = "Choosing backend…"
+CHOOSING_BACKEND = "Preparing the model…"
 
 UNTRAINED_SEED = 0
 """Untrained presets are built from this seed, so their random weights are the same on every load."""
@@ -181,6 +182,21 @@ class ModelCache:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(UNTRAINED_SEED)
             return open_model(choice.spec)
+
+    def forget_plans(self, choice: ModelChoice) -> None:
+        """Drop the plans of ``choice`` (measured again: the next run plans anew)."""
+        self._plans = {k: v for k, v in self._plans.items() if k[0] != choice.key}
+
+    def optimise(
+        self, choice: ModelChoice, device: DeviceInfo, token: CancelToken
+    ) -> Generator[OptimiseStep, None, AutoPlan]:
+        """``planning.optimise`` for ``choice``: measures on this computer, records the outcome and
+        forgets the plans made before it."""
+        model = self.get(choice, device.spec)
+        state_dir = self._state_dir if self._state_dir is not None else paths.user_state_dir()
+        chosen = yield from optimise(choice.spec, model, device, state_dir=state_dir, cancel=token)
+        self.forget_plans(choice)
+        return chosen
 
     def clear(self) -> None:
         self._models.clear()

@@ -9,8 +9,11 @@ Results go into ``AppState``; a result computed for an image that is no longer s
 and a preview never replaces a full result. Progress, ETA and Cancel live in ``ProgressStatus``.
 
 Before its first tile a run chooses its plan on the worker thread (``restore_jobs.plan_run``):
-while it measures, the progress text says "Choosing backend…"; once chosen, the ETA clock
-restarts (measuring time is not tile time). The plan used (backend, precision, tile) is in the
+nothing is measured on the CPU (the committed plan or this computer's calibration); while the model
+is prepared (converted for OpenVINO on its first run) the progress text says "Preparing the model…";
+once chosen, the ETA clock restarts (preparing is not tile time). ``optimise()`` (Run → Optimise for
+this computer) measures the chosen model under the key ``optimise``, step by step with progress and
+Cancel, and records the outcome for later runs. The plan used (backend, precision, tile) is in the
 result's details, the status bar message and the model panel's "Last run" line.
 """
 
@@ -21,6 +24,7 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRectF, QTimer
 
+from irstudio.core.device import resolve_device
 from irstudio.core.tiling import Region
 from irstudio.gui.model_choices import ModelChoice
 from irstudio.gui.restore_jobs import (
@@ -35,12 +39,15 @@ from irstudio.gui.state import AppState, Result
 from irstudio.gui.tasks import TaskRunner
 from irstudio.gui.widgets.model_panel import ModelPanel
 from irstudio.gui.widgets.progress_status import ProgressStatus
+from irstudio.inference.planning import AutoPlan
+from irstudio.inference.planning.optimise import OptimiseStep
 from irstudio.inference.runner import TileProgress
 
-__all__ = ["PREVIEW_KEY", "RunController", "region_of"]
+__all__ = ["OPTIMISE_KEY", "PREVIEW_KEY", "RunController", "region_of"]
 
 RESTORE_PREFIX = "restore:"
 PREVIEW_KEY = "preview"
+OPTIMISE_KEY = "optimise"
 LANE = "device"
 LIVE_PREVIEW_DELAY_MS = 300
 
@@ -53,7 +60,7 @@ def region_of(rect: QRectF, height: int, width: int) -> Region | None:
 
 
 def _is_ours(key: str) -> bool:
-    return key == PREVIEW_KEY or key.startswith(RESTORE_PREFIX)
+    return key in (PREVIEW_KEY, OPTIMISE_KEY) or key.startswith(RESTORE_PREFIX)
 
 
 class RunController(QObject):
@@ -78,6 +85,7 @@ class RunController(QObject):
         self._requests: dict[str, RestoreRequest] = {}
         self._headings: dict[str, str] = {}  # key -> the progress text its run began with
         self._visible: QRectF | None = None
+        self._optimising: ModelChoice | None = None
         self.live_preview = False
         self._live_timer = QTimer(self, singleShot=True, interval=LIVE_PREVIEW_DELAY_MS)
         self._live_timer.timeout.connect(self._live_preview_now)
@@ -131,6 +139,23 @@ class RunController(QObject):
         self._submit(PREVIEW_KEY, request)
         return True
 
+    def optimise(self) -> bool:
+        """Measure how the chosen model runs fastest here (on the device lane, cancellable); False
+        (with a status message) when no model is chosen."""
+        choice = self._panel.current_choice()
+        if choice is None or not choice.spec.learned:
+            self._status("Choose a learned model to optimise")
+            return False
+        options, cache = self._panel.run_options(), self._cache
+        self._optimising = choice
+
+        def work(token):
+            device = resolve_device(options.device)
+            return (yield from cache.optimise(choice, device, token))
+
+        self._runner.submit(OPTIMISE_KEY, work, lane=LANE)
+        return True
+
     def _submit(self, key: str, request: RestoreRequest) -> None:
         self._requests[key] = request
         self._runner.submit(key, restore_work(request, self._cache), lane=LANE)
@@ -180,6 +205,10 @@ class RunController(QObject):
         self._visible = None
 
     def _on_started(self, key: str) -> None:
+        if key == OPTIMISE_KEY and self._optimising is not None:
+            self._headings[key] = f"Optimising {self._optimising.label} for this computer"
+            self._progress.begin(self._headings[key])
+            return
         request = self._requests.get(key)
         if request is None or not _is_ours(key):
             return
@@ -194,6 +223,9 @@ class RunController(QObject):
             return
         if isinstance(item, TileProgress):
             self._progress.report(item.index + 1, item.total)
+        elif isinstance(item, OptimiseStep):
+            self._progress.set_text(f"{self._headings.get(key, 'Optimising')}: {item.text}")
+            self._progress.report(item.done, item.total)
         elif isinstance(item, PlanStep):
             self._on_plan_step(key, item)
 
@@ -205,6 +237,12 @@ class RunController(QObject):
             self._progress.set_text(f"{heading}: {step.text}")
 
     def _on_finished(self, key: str, outcome: object) -> None:
+        if key == OPTIMISE_KEY and isinstance(outcome, AutoPlan):
+            self._concluded(key)
+            message = f"Optimised for this computer: {outcome.describe()}"
+            self._status(message)
+            self._panel.show_plan(message)
+            return
         if not _is_ours(key) or not isinstance(outcome, RestoreOutcome):
             return
         self._concluded(key)

@@ -13,6 +13,8 @@ from irstudio.models.loading import save_weights
 
 MEASURING = "measuring the fastest way to run"
 """What the CLI prints on stderr before it measures a model's plan."""
+PREPARING = "for OpenVINO (once for these weights"
+"""What the CLI prints on stderr before it converts a model for OpenVINO."""
 PLAN_MODEL = "compacter-x1"
 
 

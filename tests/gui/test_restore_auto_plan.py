@@ -1,5 +1,5 @@
-"""The GUI runs the measured plan: ``auto_plan`` on the worker thread (never the main thread), a
-"Choosing backend…" step while it measures, the plan kept per model and options so a second run
+"""The GUI runs the planned way: ``auto_plan`` on the worker thread (never the main thread), a
+"Preparing the model…" step while it plans, the plan kept per model and options so a second run
 reuses it, and the plan's description in the result, the status bar and the model panel.
 
 ``auto_plan`` is wrapped to record its calls and threads and to time eager PyTorch only (the
@@ -158,7 +158,7 @@ def test_a_learned_model_is_planned_off_the_main_thread_and_the_plan_is_shown(
     assert gated_recorder.threads[0] is not threading.main_thread()
     description = "backend eager, fp32 (the CPU runs fp32), tile 32"
     result = window.state.result("compacter-x1")
-    assert result.details.startswith(f"cpu, {description}, context 32, ")
+    assert result.details.startswith(f"cpu, {description}, known plan for compacter on CPUs, context 32, ")
     assert description in window.statusBar().currentMessage()
     assert window.model_panel.plan_label.isVisible() and description in window.model_panel.plan_label.text()
     assert window.progress.isHidden()

@@ -12,20 +12,19 @@ import pytest
 import torch
 from torch import nn
 
-import irstudio.inference.autotile as autotile
+import irstudio.inference.planning.autotile as autotile
 from irstudio.core.device import DeviceInfo
-from irstudio.inference.autotile import (
+from irstudio.core.memory import PeakMeter, measure_peak
+from irstudio.inference.backends import VerdictCache
+from irstudio.inference.planning.autotile import (
     MPS_TENSOR_LIMIT,
     MemoryFit,
-    PeakMeter,
     auto_tile_size,
     fit_memory,
-    measure_peak,
     pick_tile,
     probe_memory,
     probe_sides,
 )
-from irstudio.inference.backends import VerdictCache
 
 CPU = DeviceInfo("cpu", "Test CPU", None, None)
 MIB = 2**20

@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
-import irstudio.inference.cpu_tile as cpu_tile
+import irstudio.inference.planning.cpu_tile as cpu_tile
 from irstudio.core.device import DeviceInfo
 from irstudio.inference.backends import VerdictCache
-from irstudio.inference.cpu_tile import CpuTileVerdict, choose_cpu_tile, read_side_of
+from irstudio.inference.planning.cpu_tile import CpuTileVerdict, choose_cpu_tile, read_side_of
 from irstudio.inference.runner import TilePlan
 
 CPU = DeviceInfo("cpu", "Test CPU", None, None)

@@ -14,10 +14,10 @@ import pytest
 import torch
 from torch import nn
 
-import irstudio.inference.precision as precision
+import irstudio.inference.planning.precision as precision
 from irstudio.core.device import DeviceInfo
 from irstudio.inference.backends import VerdictCache
-from irstudio.inference.precision import (
+from irstudio.inference.planning.precision import (
     MIN_PSNR_DB,
     PrecisionVerdict,
     choose_precision,

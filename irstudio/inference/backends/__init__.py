@@ -10,6 +10,7 @@ from __future__ import annotations
 from irstudio.inference.backends.cache import VerdictCache, environment_stamp
 from irstudio.inference.backends.chooser import (
     ALL_BACKENDS,
+    OPENVINO_BF16,
     BackendUnavailable,
     BackendVerdict,
     backend_key,
@@ -19,6 +20,7 @@ from irstudio.inference.backends.chooser import (
 )
 from irstudio.inference.backends.compiled import COMPILE, compile_unavailable_reason
 from irstudio.inference.backends.eager import CHANNELS_LAST, EAGER, ChannelsLast, unwrap
+from irstudio.inference.backends.exported import weights_fingerprint
 from irstudio.inference.backends.hardware import bench_threads, describe_hardware, physical_cores, use_threads
 from irstudio.inference.backends.onnxrt import (
     ONNX,
@@ -29,8 +31,8 @@ from irstudio.inference.backends.onnxrt import (
     build_onnx_module,
     export_onnx,
     onnx_unavailable_reason,
-    weights_fingerprint,
 )
+from irstudio.inference.backends.openvino_rt import OPENVINO
 from irstudio.inference.backends.timing import interleaved_medians, median_seconds, synchronize
 
 __all__ = [
@@ -39,6 +41,8 @@ __all__ = [
     "COMPILE",
     "EAGER",
     "ONNX",
+    "OPENVINO",
+    "OPENVINO_BF16",
     "OPSET",
     "TOLERANCE",
     "BackendUnavailable",

@@ -3,15 +3,21 @@
 A ``VerdictCache`` maps a string key to a JSON-serialisable dict. The file is read on first use,
 written atomically (``core.atomic``) after each ``put``, and an unreadable or foreign file is
 treated as empty (a cache can always be rebuilt by measuring again). Every entry records the
-``environment_stamp`` (torch / ONNX Runtime versions) it was measured under; ``get`` ignores entries
-from another environment, so upgrading torch re-measures.
+``environment_stamp`` (torch / ONNX Runtime / OpenVINO versions) it was measured under; ``get``
+ignores entries from another environment, so upgrading torch re-measures. Entries that are not
+dicts (null, a number, a list) are ignored too.
+
+Two processes may measure at once: ``put`` takes an exclusive lock on ``<file>.lock`` (where the
+platform has ``fcntl``), reads the file again and merges its entries with this one before writing,
+so neither process erases what the other stored.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +42,12 @@ def environment_stamp() -> str:
         parts.append(f"onnxruntime {onnxruntime.__version__}")
     except ImportError:
         parts.append("onnxruntime absent")
+    try:
+        import openvino
+
+        parts.append(f"openvino {openvino.__version__}")
+    except ImportError:
+        parts.append("openvino absent")
     return "; ".join(parts)
 
 
@@ -58,17 +70,21 @@ class VerdictCache:
         self.path = Path(path)
         self._entries: dict[str, dict[str, Any]] | None = None
 
+    def _read_file(self) -> dict[str, dict[str, Any]]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT:
+            return {}
+        entries = data.get("entries")
+        if not isinstance(entries, dict):
+            return {}
+        return {str(k): v for k, v in entries.items() if isinstance(v, dict)}
+
     def _load(self) -> dict[str, dict[str, Any]]:
         if self._entries is None:
-            self._entries = {}
-            try:
-                data = json.loads(self.path.read_text(encoding="utf-8"))
-            except (OSError, ValueError):
-                data = None
-            if isinstance(data, dict) and data.get("format") == CACHE_FORMAT:
-                entries = data.get("entries")
-                if isinstance(entries, dict):
-                    self._entries = {k: v for k, v in entries.items() if isinstance(v, dict)}
+            self._entries = self._read_file()
         return self._entries
 
     def get(self, key: str) -> dict[str, Any] | None:
@@ -79,19 +95,39 @@ class VerdictCache:
         return dict(entry)
 
     def put(self, key: str, entry: Mapping[str, Any]) -> None:
-        """Store ``entry`` (stamped with the environment) and rewrite the file atomically.
+        """Store ``entry`` (stamped with the environment), merged with what other processes wrote
+        meanwhile, and rewrite the file atomically.
 
         A cache that cannot be written (read-only home, full disk) is kept in memory only.
         """
-        entries = self._load()
-        entries[key] = {**entry, "environment": environment_stamp()}
-        text = json.dumps({"format": CACHE_FORMAT, "entries": entries}, indent=1, sort_keys=True)
+        stamped = {**entry, "environment": environment_stamp()}
+        self._load()[key] = stamped
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_write(self.path, overwrite=True) as temp:
-                temp.write_text(text, encoding="utf-8")
+            with _locked(self.path.with_name(self.path.name + ".lock")):
+                merged = {**self._load(), **self._read_file(), key: stamped}
+                text = json.dumps({"format": CACHE_FORMAT, "entries": merged}, indent=1, sort_keys=True)
+                with atomic_write(self.path, overwrite=True) as temp:
+                    temp.write_text(text, encoding="utf-8")
+            self._entries = merged
         except OSError:
             return
 
     def keys(self) -> list[str]:
         return sorted(self._load())
+
+
+@contextlib.contextmanager
+def _locked(lock_path: Path) -> Iterator[None]:
+    """Hold an exclusive advisory lock on ``lock_path`` (created) where ``fcntl`` exists; else no lock."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: last writer wins, after merging what it read
+        yield
+        return
+    with open(lock_path, "a+b") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)

@@ -1,7 +1,9 @@
 """Pick the fastest correct backend for a model on a device, measuring once and caching the verdict.
 
-Candidates: eager PyTorch, eager in channels_last, ONNX Runtime (CPU, fp32 only; outputs checked
-against PyTorch within 1e-4) and, when asked, ``torch.compile``. Each is built, then all are timed
+Candidates: eager PyTorch, eager in channels_last, OpenVINO in fp32 and in bf16 (CPU only; converted
+from the torch module in seconds, checked against PyTorch within 1e-4, bf16 only where the CPU has
+it and it keeps 45 dB), ONNX Runtime (CPU, fp32 only; checked within 1e-4; its export takes minutes)
+and, when asked, ``torch.compile``. Each is built, then all are timed
 round-robin on a random input of the tile read shape (median of ``repeat`` after one warm-up, under
 the plan's precision); the fastest wins. A candidate that cannot be built (package missing, export
 failed, outputs differ) is recorded with its reason and never chosen.
@@ -29,9 +31,11 @@ from irstudio.inference.backends.cache import BACKEND_CACHE_NAME, VerdictCache, 
 from irstudio.inference.backends.compiled import COMPILE, compile_module, compile_unavailable_reason
 from irstudio.inference.backends.eager import CHANNELS_LAST, EAGER, ChannelsLast
 from irstudio.inference.backends.onnxrt import ONNX, OnnxUnavailable, build_onnx_module
+from irstudio.inference.backends.openvino_rt import OPENVINO, OpenVinoUnavailable, build_openvino_module
 from irstudio.inference.backends.timing import interleaved_medians
 
-ALL_BACKENDS = (EAGER, CHANNELS_LAST, ONNX, COMPILE)
+OPENVINO_BF16 = "openvino-bf16"
+ALL_BACKENDS = (EAGER, CHANNELS_LAST, OPENVINO, OPENVINO_BF16, ONNX, COMPILE)
 _HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
@@ -102,10 +106,12 @@ def backend_key(
 
 
 def candidate_backends(device: str, dtype: str, *, allow_compile: bool = False) -> list[str]:
-    """The backends worth timing: ONNX Runtime only on CPU in fp32; compile only when allowed."""
+    """The backends worth timing: OpenVINO (fp32 and bf16, which runs bf16 inside a float32 graph)
+    only on the CPU in fp32; compile only when allowed. ONNX Runtime is timed only when named (its
+    export takes minutes and OpenVINO measured faster on every architecture; docs/PERFORMANCE.md)."""
     names = [EAGER, CHANNELS_LAST]
     if torch.device(device).type == "cpu" and dtype == "fp32":
-        names.append(ONNX)
+        names.extend((OPENVINO, OPENVINO_BF16))
     if allow_compile:
         names.append(COMPILE)
     return names
@@ -119,9 +125,11 @@ def build_backend(
     device: str,
     shape: tuple[int, int],
     multiple: int = 1,
-    onnx_cache_dir: Path | None = None,
+    state_dir: Path | None = None,
 ) -> nn.Module:
     """A module running ``model`` (eval mode, already on ``device``) with backend ``name``.
+
+    Exported graphs are cached under ``state_dir`` ("onnx", "openvino"; None: the user state folder).
 
     Raises ``BackendUnavailable`` with the reason when it cannot.
     """
@@ -129,12 +137,30 @@ def build_backend(
         return model
     if name == CHANNELS_LAST:
         return ChannelsLast(model)
+    if name in (OPENVINO, OPENVINO_BF16):
+        if torch.device(device).type != "cpu":
+            raise BackendUnavailable("OpenVINO is used on the CPU only")
+        try:
+            return build_openvino_module(
+                model,
+                model_id=model_id,
+                shape=shape,
+                multiple=multiple,
+                dtype="bf16" if name == OPENVINO_BF16 else "fp32",
+                cache_dir=state_dir / "openvino" if state_dir is not None else None,
+            )
+        except OpenVinoUnavailable as error:
+            raise BackendUnavailable(str(error)) from None
     if name == ONNX:
         if torch.device(device).type != "cpu":
             raise BackendUnavailable("ONNX Runtime is used on the CPU only")
         try:
             return build_onnx_module(
-                model, model_id=model_id, shape=shape, multiple=multiple, cache_dir=onnx_cache_dir
+                model,
+                model_id=model_id,
+                shape=shape,
+                multiple=multiple,
+                cache_dir=state_dir / "onnx" if state_dir is not None else None,
             )
         except OnnxUnavailable as error:
             raise BackendUnavailable(str(error)) from None
@@ -193,7 +219,7 @@ def choose_backend(
     allow_compile: bool = False,
     candidates: Sequence[str] | None = None,
     cache: VerdictCache | None = None,
-    onnx_cache_dir: Path | None = None,
+    state_dir: Path | None = None,
     remeasure: bool = False,
 ) -> tuple[nn.Module, BackendVerdict]:
     """The fastest correct way to run ``model`` on ``device`` for inputs of ``shape`` (H, W).
@@ -215,7 +241,7 @@ def choose_backend(
             device=device.spec,
             shape=shape,
             multiple=multiple,
-            onnx_cache_dir=onnx_cache_dir,
+            state_dir=state_dir,
         )
 
     entry = None if remeasure else cache.get(key)

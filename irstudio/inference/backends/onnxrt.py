@@ -32,7 +32,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import json
 import logging
 import warnings
 from collections.abc import Iterable
@@ -42,8 +41,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from irstudio.core.atomic import atomic_write
 from irstudio.inference.backends.cache import environment_stamp
+from irstudio.inference.backends.exported import (
+    ShapeLedger,
+    check_shapes,
+    file_digest,
+    weights_fingerprint,
+    write_atomic,
+)
 
 ONNX = "onnx"
 OPSET = 18
@@ -66,16 +71,6 @@ def onnx_unavailable_reason() -> str | None:
     if missing:
         return f"not installed: {', '.join(missing)} (pip install 'irstudio[onnx]')"
     return None
-
-
-def weights_fingerprint(model: nn.Module) -> str:
-    """SHA-256 over the model's state dict (names, dtypes, shapes and bytes), hex."""
-    digest = hashlib.sha256()
-    for name, tensor in sorted(model.state_dict().items()):
-        data = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}".encode())
-        digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
-    return digest.hexdigest()
 
 
 @contextlib.contextmanager
@@ -155,42 +150,6 @@ def max_abs_error(session, reference: nn.Module, inputs: Iterable[Tensor]) -> fl
             return float("inf")
         worst = max(worst, float(np.max(np.abs(got - expected))) if got.size else 0.0)
     return worst
-
-
-class ShapeLedger:
-    """Which input shapes an exported file was checked at, beside the file (``<name>.shapes.json``):
-    ``{"dynamic": bool, "verified": [[N, C, H, W], ...], "rejected": {"NxCxHxW": reason}}``. Lets a
-    later session trust the checks an earlier one made. ``path`` None keeps it in memory only."""
-
-    def __init__(self, path: Path | None, dynamic: bool = True) -> None:
-        self.path = path
-        self.dynamic = dynamic
-        self.verified: set[tuple[int, ...]] = set()
-        self.rejected: dict[tuple[int, ...], str] = {}
-
-    @classmethod
-    def load(cls, path: Path) -> ShapeLedger | None:
-        """The ledger stored at ``path``, or None when absent or unreadable."""
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-            ledger = cls(path, bool(data["dynamic"]))
-            ledger.verified = {tuple(int(v) for v in shape) for shape in data["verified"]}
-            ledger.rejected = {
-                tuple(int(v) for v in key.split("x")): str(why) for key, why in data["rejected"].items()
-            }
-        except (OSError, ValueError, KeyError, TypeError):
-            return None
-        return ledger
-
-    def save(self) -> None:
-        if self.path is None:
-            return
-        data = {
-            "dynamic": self.dynamic,
-            "verified": sorted(list(shape) for shape in self.verified),
-            "rejected": {"x".join(map(str, shape)): why for shape, why in self.rejected.items()},
-        }
-        _write_atomic(self.path, json.dumps(data, indent=1).encode())
 
 
 class OnnxModule(nn.Module):
@@ -276,13 +235,6 @@ class OnnxModule(nn.Module):
             return self.reference(x)
 
 
-def _check_shapes(height: int, width: int, multiple: int) -> list[tuple[int, int]]:
-    """More aligned shapes to check a dynamic export with: one multiple taller and two wider, and a
-    smaller non-square one (about half the height, the width less one multiple)."""
-    smaller = (max(multiple, height // 2 // multiple * multiple), max(multiple, width - multiple))
-    return [(height + multiple, width + 2 * multiple), smaller]
-
-
 def onnx_cache_dir() -> Path:
     from irstudio.paths import user_state_dir
 
@@ -295,15 +247,15 @@ def _cached_file(model_id: str, fingerprint: str, height: int, width: int, cache
     return folder / f"{model_id}-{fingerprint[:16]}-{stamp}-{height}x{width}.onnx"
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    """Replace ``path`` with ``data`` atomically (folder created); a cache that cannot be written is
-    skipped silently (the export is simply redone next time)."""
+def _checked_ledger(path: Path) -> ShapeLedger | None:
+    """The ledger of the export at ``path`` when the file's bytes are the ones that were checked."""
+    ledger = ShapeLedger.load(path.with_suffix(".shapes.json")) if path.exists() else None
+    if ledger is None or ledger.digest is None:
+        return None
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_write(path, overwrite=True) as temp:
-            temp.write_bytes(data)
+        return ledger if file_digest(path) == ledger.digest else None
     except OSError:
-        return
+        return None
 
 
 def build_onnx_module(
@@ -329,13 +281,18 @@ def build_onnx_module(
         raise OnnxUnavailable(reason)
     height, width = shape
     path = _cached_file(model_id, weights_fingerprint(model), height, width, cache_dir)
-    ledger = ShapeLedger.load(path.with_suffix(".shapes.json")) if path.exists() else None
-    if ledger is not None:  # exported and checked by an earlier session
-        session = make_session(path.read_bytes(), threads)
-    else:
+    ledger = _checked_ledger(path)
+    session = None
+    if ledger is not None:  # exported and checked by an earlier session, bytes unchanged since
+        try:
+            session = make_session(path.read_bytes(), threads)
+        except Exception:  # ORT raises its own types for a file it cannot parse
+            session = None
+    if session is None:
         session, ledger, data = _export_and_check(model, (channels, height, width), multiple, threads)
-        _write_atomic(path, data)
+        write_atomic(path, data)
         ledger.path = path.with_suffix(".shapes.json")
+        ledger.digest = hashlib.sha256(data).hexdigest()
         ledger.save()
     return OnnxModule(
         session,
@@ -357,7 +314,7 @@ def _export_and_check(
     example = torch.rand(1, channels, height, width, generator=generator)
     more = [
         torch.rand(1, channels, *other, generator=generator)
-        for other in _check_shapes(height, width, multiple)
+        for other in check_shapes(height, width, multiple)
     ]
     data, dynamic = export_onnx(model, example)
     try:

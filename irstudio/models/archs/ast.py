@@ -201,10 +201,20 @@ def add_shift_masks(logits: Tensor, grid: tuple[int, int], masks: Tensor) -> Ten
     b_nw, heads, n, _ = logits.shape
     view = logits.view(b_nw // (grid[0] * grid[1]), grid[0], grid[1], heads, n, n)
     masks = masks.to(logits.dtype)
+    if torch.jit.is_tracing():  # graph converters reject writes through views: the same sum, out of place
+        return (view + _full_shift_mask(grid, masks, logits.device)).view(logits.shape)
     view[:, :-1, -1] += masks[0, 1]
     view[:, -1, :-1] += masks[1, 0]
     view[:, -1, -1] += masks[1, 1]
     return logits
+
+
+def _full_shift_mask(grid: tuple[int, int], masks: Tensor, device: torch.device) -> Tensor:
+    """(1, nWh, nWw, 1, N, N): ``masks`` placed on the last window row/column, zeros elsewhere."""
+    last_row = (torch.arange(grid[0], device=device) == grid[0] - 1).to(masks.dtype)[:, None, None, None]
+    last_col = (torch.arange(grid[1], device=device) == grid[1] - 1).to(masks.dtype)[None, :, None, None]
+    mask = (1 - last_row) * last_col * masks[0, 1] + last_row * (1 - last_col) * masks[1, 0]
+    return (mask + last_row * last_col * masks[1, 1])[None, :, :, None]
 
 
 def _pad_axis(x: Tensor, axis: int, multiple: int) -> Tensor:

@@ -266,7 +266,9 @@ class SpatialAttentionMap(nn.Module):
         logits.add_(self._bias().to(logits.dtype))
         if mask is not None:
             windows, heads, tokens = mask.shape[0], q.shape[1], q.shape[2]
-            logits.view(-1, windows, heads, tokens, tokens).add_(mask[None, :, None].to(logits.dtype))
+            # Out of place: graph converters (OpenVINO's TorchScript frontend) reject writes through views.
+            masked = logits.view(-1, windows, heads, tokens, tokens) + mask[None, :, None].to(logits.dtype)
+            logits = masked.view(logits.shape)
         return logits.softmax(dim=-1)
 
 

@@ -1,8 +1,14 @@
 """Choose how a registry model runs over an image: device, precision, tile size, context and backend.
 
-``plan_for`` gives the static defaults (no measuring); ``auto_plan`` measures once per model and
-device (precision probe, memory probe for the tile size, backend timing; all cached) and returns
-the plan with the module to run.
+``plan_for`` gives the static defaults (no measuring). ``auto_plan`` returns the plan with the module
+to run:
+- on the CPU, without measuring anything: this computer's calibration record when one was measured
+  (``calibration.py``), else the committed plan for the architecture (``known.py``), with the tile
+  shrunk until the memory estimate fits what is free now. The only one-off cost is converting the
+  model for OpenVINO (seconds; cached).
+- with ``measure=True`` (``irstudio bench``, "Optimise for this computer") or on a GPU: the probes
+  (precision, memory for the tile, backend race, on the CPU the timed tile side), each cached; on
+  the CPU the outcome is stored as this computer's calibration record.
 """
 
 from __future__ import annotations
@@ -15,8 +21,16 @@ from typing import Any
 from torch import nn
 
 from irstudio.core.device import DeviceInfo
-from irstudio.inference.autotile import MARGIN, AutoTile, auto_tile_size, memory_budget
-from irstudio.inference.backends import EAGER, BackendVerdict, VerdictCache, choose_backend
+from irstudio.core.memory import memory_budget
+from irstudio.inference.backends import (
+    CHANNELS_LAST,
+    EAGER,
+    BackendUnavailable,
+    BackendVerdict,
+    VerdictCache,
+    build_backend,
+    choose_backend,
+)
 from irstudio.inference.backends.cache import (
     AUTOTILE_CACHE_NAME,
     BACKEND_CACHE_NAME,
@@ -24,8 +38,13 @@ from irstudio.inference.backends.cache import (
     PRECISION_CACHE_NAME,
     default_cache_path,
 )
-from irstudio.inference.cpu_tile import CPU_TILE_SIDES, CpuTileVerdict, choose_cpu_tile, read_side_of
-from irstudio.inference.precision import PrecisionVerdict, choose_precision
+from irstudio.inference.backends.chooser import OPENVINO_BF16
+from irstudio.inference.backends.openvino_rt import OPENVINO, is_converted
+from irstudio.inference.planning.autotile import MARGIN, AutoTile, auto_tile_size
+from irstudio.inference.planning.calibration import Calibration, read_calibration, write_calibration
+from irstudio.inference.planning.cpu_tile import CPU_TILE_SIDES, CpuTileVerdict, choose_cpu_tile, read_side_of
+from irstudio.inference.planning.known import MEMORY_SHARE, MIN_CPU_TILE, KnownPlan, known_cpu_plan
+from irstudio.inference.planning.precision import PrecisionVerdict, choose_precision
 from irstudio.inference.runner import TilePlan
 from irstudio.models.spec import ModelSpec, Tiling
 
@@ -96,12 +115,15 @@ class AutoPlan:
     cpu_tile: CpuTileVerdict | None = None
 
     def describe(self) -> str:
-        """One line, e.g. ``"backend onnx (2.4x eager), fp32 (the CPU runs fp32), tile 256"``."""
+        """One line, e.g. ``"backend openvino-bf16, bf16 (54 dB from fp32), tile 256, known plan"``."""
         speed = self.backend.speedup_over(EAGER)
         backend = self.backend.backend + (
             f" ({speed:.2f}x eager)" if speed and self.backend.backend != EAGER else ""
         )
         precision = self.precision.dtype + (f" ({self.precision.note})" if self.precision.note else "")
+        inner = getattr(self.module, "dtype", None)  # OpenVINO computes in its own precision
+        if isinstance(inner, str) and inner != self.precision.dtype:
+            precision = inner + "".join(f" ({note})" for note in getattr(self.module, "notes", [])[:1])
         parts = [f"backend {backend}", precision, f"tile {self.plan.tile or 'whole image'}"]
         if self.plan.batch > 1:
             parts.append(f"batch {self.plan.batch}")
@@ -164,6 +186,8 @@ def auto_plan(
     state_dir: Path | None = None,
     repeat: int = 3,
     on_measure: Callable[[], None] | None = None,
+    measure: bool = False,
+    on_prepare: Callable[[str], None] | None = None,
 ) -> AutoPlan:
     """Plan ``spec`` on ``device`` with the measured best precision, tile size and backend.
 
@@ -175,8 +199,24 @@ def auto_plan(
     ``backends``: restrict the backends timed (default: all that suit the device and precision).
     Classical baselines and whole-image models run eagerly, unprobed. ``on_measure`` is called once,
     before the first measurement, when some verdict is not cached (e.g. to say "measuring, once").
+
+    On the CPU nothing is measured unless ``measure`` (module doc): ``on_prepare(message)`` is then
+    called before a one-off conversion (seconds), and ``dtype``/``backends``/``tile`` still win.
     """
+    if device.spec == "cpu" and spec.learned and spec.tiling is Tiling.SUPPORTED and not measure:
+        return _cpu_plan_without_measuring(
+            spec,
+            model,
+            device,
+            tile=tile,
+            context=context,
+            dtype=dtype,
+            backends=backends,
+            state_dir=state_dir,
+            on_prepare=on_prepare,
+        )
     announce = _once(on_measure)
+    unconstrained = tile is None and dtype is None and backends is None
 
     def cache(name: str) -> Any:
         store = VerdictCache(state_dir / name if state_dir is not None else default_cache_path(name))
@@ -230,7 +270,7 @@ def auto_plan(
         allow_compile=allow_compile,
         candidates=backends,
         cache=cache(BACKEND_CACHE_NAME),
-        onnx_cache_dir=state_dir / "onnx" if state_dir is not None else None,
+        state_dir=state_dir,
     )
     timed = None
     if device.spec == "cpu" and probed is not None and plan.tile == CPU_TILE:
@@ -246,4 +286,89 @@ def auto_plan(
             cache=cache(CPU_TILE_CACHE_NAME),
         )
         plan = replace(plan, tile=timed.tile)
+    if device.spec == "cpu" and unconstrained:
+        write_calibration(
+            spec.id, model, device, state_dir, Calibration(verdict.backend, plan.tile or CPU_TILE)
+        )
     return AutoPlan(plan, module, verdict, precision, probed, timed)
+
+
+def fit_tile(known: KnownPlan, plan: TilePlan, budget_bytes: int | None, largest: int) -> int:
+    """The largest core side <= ``largest`` (on the plan's multiple, >= ``MIN_CPU_TILE`` where it can)
+    whose memory estimate fits ``MEMORY_SHARE`` of ``budget_bytes`` (unknown budget: ``largest``)."""
+    side = max(plan.multiple, largest // plan.multiple * plan.multiple)
+    if budget_bytes is None:
+        return side
+    step = max(plan.multiple, 32 // plan.multiple * plan.multiple)
+    while (
+        side - step >= MIN_CPU_TILE
+        and known.estimate_bytes(read_side_of(plan, side)) > MEMORY_SHARE * budget_bytes
+    ):
+        side -= step
+    return side
+
+
+def _cpu_choice(
+    spec: ModelSpec, model: nn.Module, device: DeviceInfo, state_dir: Path | None
+) -> tuple[str, int, str]:
+    """(backend, largest tile, where it comes from): this computer's calibration, else the table."""
+    record = read_calibration(spec.id, model, device, state_dir)
+    known = known_cpu_plan(spec.arch)
+    if record is not None:
+        return record.backend, record.tile, "measured on this computer"
+    return known.backend, known.tile, f"known plan for {spec.arch} on CPUs"
+
+
+def _cpu_backend_for(chosen: str, dtype: str | None, backends: Sequence[str] | None) -> str:
+    """The backend under the caller's restrictions: a forced precision or backend list wins."""
+    if backends is not None and chosen not in backends:
+        return backends[0]
+    if dtype == "fp32" and chosen == OPENVINO_BF16:
+        return OPENVINO
+    if dtype not in (None, "fp32") and chosen not in (EAGER, CHANNELS_LAST):
+        return EAGER  # a forced half precision runs through torch's autocast
+    return chosen
+
+
+def _cpu_plan_without_measuring(
+    spec: ModelSpec,
+    model: nn.Module,
+    device: DeviceInfo,
+    *,
+    tile: int | None,
+    context: int | None,
+    dtype: str | None,
+    backends: Sequence[str] | None,
+    state_dir: Path | None,
+    on_prepare: Callable[[str], None] | None,
+) -> AutoPlan:
+    """``auto_plan`` on the CPU with nothing measured (module doc)."""
+    model.eval().to("cpu")
+    chosen, largest, source = _cpu_choice(spec, model, device, state_dir)
+    backend = _cpu_backend_for(chosen, dtype, backends)
+    precision = PrecisionVerdict(dtype or "fp32", note="as requested" if dtype else "the CPU runs fp32")
+    plan = plan_for(spec, device, tile=tile or largest, context=context, dtype=precision.dtype)
+    if tile is None:
+        fitted = fit_tile(known_cpu_plan(spec.arch), plan, memory_budget("cpu"), largest)
+        plan = replace(plan, tile=fitted)
+    side = read_side(plan) or CPU_TILE
+    notes: list[str] = [source]
+    module: nn.Module = model
+    if backend != EAGER:
+        folder = state_dir / "openvino" if state_dir is not None else None
+        if (
+            on_prepare
+            and backend.startswith(OPENVINO)
+            and not is_converted(model, model_id=spec.id, shape=(side, side), cache_dir=folder)
+        ):
+            on_prepare(f"preparing {spec.id} for OpenVINO (once for these weights; seconds)")
+        try:
+            module = build_backend(
+                backend, model, model_id=spec.id, device="cpu", shape=(side, side),
+                multiple=spec.tile_multiple, state_dir=state_dir,
+            )  # fmt: skip
+        except BackendUnavailable as error:
+            notes.append(f"{backend} unavailable ({error}); eager runs")
+            backend = EAGER
+    verdict = BackendVerdict(backend, (side, side), notes=tuple(notes))
+    return AutoPlan(plan, module, verdict, precision)

@@ -36,7 +36,7 @@ from irstudio.inference.backends.cache import (
     default_cache_path,
     make_key,
 )
-from irstudio.inference.backends.onnxrt import weights_fingerprint
+from irstudio.inference.backends.exported import weights_fingerprint
 from irstudio.inference.backends.timing import interleaved_medians
 
 MIN_PSNR_DB = 45.0

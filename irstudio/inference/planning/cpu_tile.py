@@ -32,10 +32,11 @@ import torch
 from torch import nn
 
 from irstudio.core.device import DeviceInfo
+from irstudio.core.memory import PeakMeter, resident_bytes
 from irstudio.core.tiling import seam_overlap
-from irstudio.inference.autotile import MARGIN, PeakMeter, resident_bytes
 from irstudio.inference.backends import VerdictCache, median_seconds
 from irstudio.inference.backends.cache import make_key
+from irstudio.inference.planning.autotile import MARGIN
 from irstudio.inference.runner import TilePlan
 
 CPU_TILE_SIDES = (256, 512, 768)

@@ -28,10 +28,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-import re
-import sys
-import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -40,6 +37,7 @@ import torch
 from torch import nn
 
 from irstudio.core.device import DeviceInfo
+from irstudio.core.memory import measure_peak, memory_budget, resident_bytes
 from irstudio.core.tiling import round_up, seam_overlap
 from irstudio.inference.backends.cache import AUTOTILE_CACHE_NAME, VerdictCache, default_cache_path, make_key
 
@@ -107,125 +105,6 @@ def fit_memory(samples: Sequence[tuple[int, int]]) -> MemoryFit:
 # ------------------------------------------------------------------------------------- measuring
 
 
-def _proc_status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            found = re.search(rf"^{field}:\s+(\d+) kB", status.read(), re.MULTILINE)
-    except OSError:
-        return None
-    return int(found.group(1)) if found else None
-
-
-def _reset_peak_rss() -> bool:
-    """Reset the Linux resident high-water mark to the current size; False where unsupported."""
-    try:
-        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
-            clear.write("5")
-    except OSError:
-        return False
-    return True
-
-
-def resident_bytes() -> int | None:
-    """The process's resident set size now (Linux /proc, else psutil, else None)."""
-    kib = _proc_status_kib("VmRSS")
-    if kib is not None:
-        return kib * 1024
-    try:
-        import psutil
-    except ImportError:
-        return None
-    return int(psutil.Process().memory_info().rss)
-
-
-def peak_resident_bytes() -> int | None:
-    """The process's resident high-water mark (Linux VmHWM; else ru_maxrss), in bytes."""
-    kib = _proc_status_kib("VmHWM")
-    if kib is not None:
-        return kib * 1024
-    try:
-        import resource
-    except ImportError:
-        return None
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return int(peak if sys.platform == "darwin" else peak * 1024)
-
-
-@contextlib.contextmanager
-def _sampled_peak(result: list[int]) -> Any:
-    """Sample the resident size every millisecond while the block runs; the maximum goes to ``result``."""
-    stop = threading.Event()
-    peak = [resident_bytes() or 0]
-
-    def sample() -> None:
-        while not stop.wait(0.001):
-            peak[0] = max(peak[0], resident_bytes() or 0)
-
-    thread = threading.Thread(target=sample, daemon=True)
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join()
-        result.append(max(peak[0], resident_bytes() or 0))
-
-
-class PeakMeter:
-    """Measures the peak memory a block adds on a device (see module doc); ``peak`` in bytes or None.
-
-    ``baseline`` (CPU only): the resident size to measure from; default the size on entering, pass
-    an earlier reading to measure several blocks against one reference.
-    """
-
-    def __init__(self, device: str, baseline: int | None = None) -> None:
-        self.device = torch.device(device)
-        self.baseline = baseline
-        self.peak: int | None = None
-        self._sampled: list[int] = []
-        self._sampler: contextlib.AbstractContextManager | None = None
-
-    def __enter__(self) -> PeakMeter:
-        gc.collect()
-        kind = self.device.type
-        if kind == "cuda":
-            torch.cuda.synchronize(self.device)
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self._start = torch.cuda.memory_allocated(self.device)
-        elif kind == "mps":
-            torch.mps.empty_cache()
-            self._start = torch.mps.driver_allocated_memory()
-        else:
-            self._start = self.baseline if self.baseline is not None else (resident_bytes() or 0)
-            if not _reset_peak_rss():
-                self._sampler = _sampled_peak(self._sampled)
-                self._sampler.__enter__()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        kind = self.device.type
-        if kind == "cuda":
-            torch.cuda.synchronize(self.device)
-            self.peak = torch.cuda.max_memory_allocated(self.device) - self._start
-        elif kind == "mps":
-            torch.mps.synchronize()
-            self.peak = torch.mps.driver_allocated_memory() - self._start
-        elif self._sampler is not None:
-            self._sampler.__exit__(None, None, None)
-            top = self._sampled[0] if self._sampled else 0
-            self.peak = top - self._start if top and resident_bytes() is not None else None
-        else:
-            top = peak_resident_bytes()
-            self.peak = None if top is None else max(0, top - self._start)
-
-
-def measure_peak(fn: Callable[[], object], device: str, baseline: int | None = None) -> int | None:
-    """Peak bytes ``fn()`` adds on ``device`` (None where this platform cannot measure it)."""
-    with PeakMeter(device, baseline) as meter:
-        fn()
-    return meter.peak
-
-
 def _precision(device: str, dtype: str) -> contextlib.AbstractContextManager:
     if dtype not in _HALF:
         return contextlib.nullcontext()
@@ -270,30 +149,6 @@ def probe_memory(
 
 
 # ------------------------------------------------------------------------------------- choosing
-
-
-def memory_budget(device: str) -> int | None:
-    """Bytes available for a forward pass on ``device`` now: CUDA free plus torch's unused cache; MPS
-    the recommended working set minus what is allocated; CPU the kernel's MemAvailable."""
-    target = torch.device(device)
-    if target.type == "cuda":
-        free, _ = torch.cuda.mem_get_info(target)
-        return int(free + torch.cuda.memory_reserved(target) - torch.cuda.memory_allocated(target))
-    if target.type == "mps":
-        return int(torch.mps.recommended_max_memory() - torch.mps.driver_allocated_memory())
-    try:
-        with open("/proc/meminfo", encoding="ascii") as meminfo:
-            found = re.search(r"^MemAvailable:\s+(\d+) kB", meminfo.read(), re.MULTILINE)
-        if found:
-            return int(found.group(1)) * 1024
-    except OSError:
-        pass
-    try:
-        import os
-
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
 
 
 def pick_tile(
