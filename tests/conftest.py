@@ -1,10 +1,17 @@
-"""Shared fixtures: seeded RNGs, private per-test user folders, the benchmark data folder (skips
-with a reason when absent)."""
+"""Shared fixtures: seeded RNGs, private user folders (for the whole run, and per test), the
+benchmark data folder (skips with a reason when absent).
+
+The whole test run never touches the user's real settings, state, data or cache folders: before
+anything is imported, every XDG home points into one temporary folder (``TEST_HOME``), the state
+folder override is cleared, and Qt's settings paths are set there too (``_private_settings``)."""
 
 from __future__ import annotations
 
+import atexit
 import os
 import random
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +19,28 @@ import pytest
 import torch
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+TEST_HOME = Path(tempfile.mkdtemp(prefix="irstudio-tests-"))
+for _variable, _folder in (
+    ("XDG_CONFIG_HOME", "config"),
+    ("XDG_CACHE_HOME", "cache"),
+    ("XDG_STATE_HOME", "state"),
+    ("XDG_DATA_HOME", "data"),
+):
+    os.environ[_variable] = str(TEST_HOME / _folder)
+os.environ.pop("IRSTUDIO_STATE_DIR", None)
+atexit.register(shutil.rmtree, TEST_HOME, ignore_errors=True)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_settings() -> None:
+    """Qt's user-scope settings (the app's ``QSettings``: recent files, layout) go to ``TEST_HOME``."""
+    try:
+        from PySide6.QtCore import QSettings
+    except ImportError:
+        return
+    for settings_format in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(settings_format, QSettings.Scope.UserScope, str(TEST_HOME / "config"))
+
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 

@@ -150,6 +150,13 @@ def _default_models() -> list[str]:
     return [spec.id for spec in REGISTRY if spec.learned]
 
 
+def _shipped_models() -> list[str]:
+    """The models with shipped weights (what a new user runs first)."""
+    from irstudio.models.catalog import REGISTRY
+
+    return [spec.id for spec in REGISTRY if spec.learned and spec.weights]
+
+
 def _worker_config(args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
     return {
         "device": args.device,
@@ -215,11 +222,11 @@ def run(args: argparse.Namespace) -> int:
     if args.engine:
         from irstudio.cli.bench_engine import run_engine
 
-        return run_engine(args.models or _default_models(), args.repeat, hardware, args.json)
+        return run_engine(args.models or _shipped_models(), args.repeat, hardware, args.json)
     if args.cold:
         from irstudio.cli.bench_cold import run_cold
 
-        models = args.models or _default_models()
+        models = args.models or _shipped_models()
         return run_cold(models, args.photo_mp, args.threads, args.timeout, hardware, args.json)
     results = []
     for model_id in args.models or _default_models():

@@ -151,6 +151,8 @@ def run_cold(models: list[str], megapixels: float, threads: int | None, timeout:
         if not as_json:
             print(f"restoring with {model_id}, cold then warm ...", file=sys.stderr, flush=True)
         rows.append(cold_row(model_id, megapixels, threads, timeout))
+        if not as_json:
+            print(format_cold(rows[-1:], hardware, megapixels).splitlines()[2], file=sys.stderr, flush=True)
     if as_json:
         print(json.dumps({"hardware": hardware, "results": rows}, indent=1))
     else:

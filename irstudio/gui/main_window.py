@@ -33,6 +33,7 @@ from irstudio.gui.state import AppState
 from irstudio.gui.tasks import TaskRunner
 from irstudio.gui.theme import apply_theme
 from irstudio.gui.training_dock import TrainingDock
+from irstudio.gui.wheel_guard import install_wheel_guard
 from irstudio.gui.widgets.compare_view import CompareMode, CompareView
 from irstudio.gui.widgets.model_panel import ModelPanel
 from irstudio.gui.widgets.progress_status import ProgressStatus
@@ -68,6 +69,7 @@ class MainWindow(QMainWindow):
         self.runner = TaskRunner(self)
         self._collector = MainThreadCollector(self)  # Qt objects must not be freed on a worker
         self._collector.start()
+        self._wheel_guard = install_wheel_guard(self)  # the wheel scrolls panels, not settings
         self._devices = devices if devices is not None else list_devices()
         self._build_widgets(library_dir, manifest)
         self._build_controllers()

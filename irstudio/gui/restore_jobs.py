@@ -31,6 +31,7 @@ from torch import nn
 from irstudio import paths
 from irstudio.core.cancel import CancelToken
 from irstudio.core.device import DeviceInfo, resolve_device
+from irstudio.core.memory import release_free_heap
 from irstudio.core.tiling import Region
 from irstudio.gui.model_choices import ModelChoice
 from irstudio.inference.planning import AutoPlan, auto_plan
@@ -183,6 +184,20 @@ class ModelCache:
             torch.manual_seed(UNTRAINED_SEED)
             return open_model(choice.spec)
 
+    def release_engines(self, choice: ModelChoice) -> str:
+        """Drop ``choice``'s plans whose module holds an engine of its own (OpenVINO, ONNX Runtime:
+        compiled graphs and memory arenas), return freed heap to the system, and give the last
+        plan's description. The next run plans again in about a second (graphs cached on disk)."""
+        described = ""
+        for key in [key for key in self._plans if key[0] == choice.key]:
+            plan = self._plans[key]
+            described = plan.describe()
+            if plan.module is not self._models.get(key[:3]):
+                del self._plans[key]
+            del plan
+        release_free_heap()
+        return described
+
     def forget_plans(self, choice: ModelChoice) -> None:
         """Drop the plans of ``choice`` (measured again: the next run plans anew)."""
         self._plans = {k: v for k, v in self._plans.items() if k[0] != choice.key}
@@ -245,6 +260,10 @@ def restore_work(request: RestoreRequest, cache: ModelCache):
         seconds = time.perf_counter() - started
         if request.region is not None:
             pixels = with_region(request.image, pixels, request.region, plan.scale)
+        else:
+            del chosen  # a whole-image run is done: its engine's memory goes back (previews keep it)
+            description = cache.release_engines(request.choice)
+            return RestoreOutcome(request, pixels, plan, device.spec, seconds, description)
         return RestoreOutcome(request, pixels, plan, device.spec, seconds, chosen.describe())
 
     return work

@@ -9,6 +9,7 @@ backend race with an ONNX export costs a minute per model on this busy machine).
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -189,3 +190,25 @@ def test_a_batch_is_planned_on_its_worker_and_the_plan_is_reported(
     status = window.statusBar().currentMessage()
     assert status.startswith("Folder restored: ") and "backend eager" in status and "not measured" in status
     assert (tmp_path / "photos_identity" / "a_identity.png").is_file()
+
+
+def test_a_whole_image_run_gives_its_engine_back_and_previews_keep_it(tmp_path, monkeypatch) -> None:
+    """After a whole-image run the plan whose module is an engine of its own (here a wrapper standing
+    in for an OpenVINO graph) is dropped, so its memory goes back; a preview keeps it for the next pan."""
+    from irstudio.core.tiling import Region
+    from irstudio.inference.backends import ChannelsLast
+
+    def engine_plan(spec, model, device, **kwargs):
+        planned = auto_plan(spec, model, device, **{**kwargs, "backends": ("eager",)})
+        return replace(planned, module=ChannelsLast(model))
+
+    monkeypatch.setattr(restore_jobs, "auto_plan", engine_plan)
+    cache = ModelCache(state_dir=tmp_path)
+    choice = choice_for(nn.Identity())
+    options = RunOptions(device="cpu", tile=16, context=0)
+    image = gradient_image(32, 32)
+    drive(RestoreRequest(choice, image, options, 0, Region(0, 0, 16, 16)), cache)
+    assert cache.cached_plan(choice, "cpu", options) is not None  # a preview keeps the engine
+    _, outcome = drive(RestoreRequest(choice, image, options, 0), cache)
+    assert cache.cached_plan(choice, "cpu", options) is None  # given back after the whole image
+    assert outcome.description.startswith("backend eager")

@@ -60,9 +60,9 @@ def write_atomic(path: Path, data: bytes) -> None:
 class ShapeLedger:
     """Which input shapes a cached graph was checked at, and the digest of its files, beside the graph
     (``<name>.shapes.json``): ``{"format": 2, "dynamic": bool, "verified": [[N, C, H, W], ...],
-    "rejected": {"NxCxHxW": reason}, "digest": hex, "bf16_psnr": dB or null}``. Lets a later session
-    trust the checks an earlier one made, for exactly the bytes that were checked. ``path`` None keeps
-    it in memory only."""
+    "rejected": {"NxCxHxW": reason}, "digest": hex, "precisions": [...], "bf16_psnr": dB or null}``.
+    Lets a later session trust the checks an earlier one made, for exactly the bytes that were
+    checked. ``path`` None keeps it in memory only."""
 
     def __init__(self, path: Path | None, dynamic: bool = True) -> None:
         self.path = path
@@ -70,8 +70,10 @@ class ShapeLedger:
         self.verified: set[tuple[int, ...]] = set()
         self.rejected: dict[tuple[int, ...], str] = {}
         self.digest: str | None = None
+        self.precisions: set[str] = set()
+        """OpenVINO: the precisions ("fp32", "bf16") the graph passed its check in."""
         self.bf16_psnr: float | None = None
-        """OpenVINO: how close the bf16 graph came to the fp32 one (dB), once checked."""
+        """OpenVINO: how close the bf16 graph came to PyTorch fp32 (dB), once checked."""
 
     @classmethod
     def load(cls, path: Path) -> ShapeLedger | None:
@@ -86,6 +88,7 @@ class ShapeLedger:
                 tuple(int(v) for v in key.split("x")): str(why) for key, why in data["rejected"].items()
             }
             ledger.digest = str(data["digest"]) if data["digest"] else None
+            ledger.precisions = {str(p) for p in data.get("precisions", []) if p in ("fp32", "bf16")}
             psnr = data.get("bf16_psnr")
             ledger.bf16_psnr = float(psnr) if isinstance(psnr, (int, float)) else None
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -101,6 +104,7 @@ class ShapeLedger:
             "verified": sorted(list(shape) for shape in self.verified),
             "rejected": {"x".join(map(str, shape)): why for shape, why in self.rejected.items()},
             "digest": self.digest,
+            "precisions": sorted(self.precisions),
             "bf16_psnr": self.bf16_psnr,
         }
         write_atomic(self.path, json.dumps(data, indent=1).encode())

@@ -46,12 +46,16 @@ class KnownPlan:
 
 
 KNOWN_CPU_PLANS: dict[str, KnownPlan] = {
-    "compacter": KnownPlan(OPENVINO_BF16, tile=256, base_mib=400.0, mib_per_read_mpx=16000.0),
-    "asid": KnownPlan(OPENVINO_BF16, tile=256, base_mib=300.0, mib_per_read_mpx=8000.0),
-    "ast": KnownPlan(OPENVINO_BF16, tile=256, base_mib=600.0, mib_per_read_mpx=16000.0),
-    "lir": KnownPlan(OPENVINO_BF16, tile=256, base_mib=600.0, mib_per_read_mpx=16000.0),
+    "compacter": KnownPlan(OPENVINO_BF16, tile=256, base_mib=350.0, mib_per_read_mpx=4700.0),
+    "asid": KnownPlan(OPENVINO_BF16, tile=256, base_mib=410.0, mib_per_read_mpx=5300.0),
+    "ast": KnownPlan(OPENVINO_BF16, tile=512, base_mib=460.0, mib_per_read_mpx=2800.0),
+    "lir": KnownPlan(OPENVINO_BF16, tile=256, base_mib=850.0, mib_per_read_mpx=1900.0),
 }
-FALLBACK_CPU_PLAN = KnownPlan(OPENVINO_BF16, tile=256, base_mib=600.0, mib_per_read_mpx=16000.0)
+"""Measured on the 2-core AMD EPYC reference machine (AVX512_BF16), OpenVINO bf16, 2 threads, one
+forward at the read side of 256 and 512 px tiles (docs/PERFORMANCE.md, "Known CPU plans"). 512 px
+tiles were 1.2x cheaper per pixel for compacter and asid but doubled their memory; only AST, the
+cheapest per pixel in memory, takes them. LIR is cheaper at 256."""
+FALLBACK_CPU_PLAN = KnownPlan(OPENVINO_BF16, tile=256, base_mib=850.0, mib_per_read_mpx=5300.0)
 """For an architecture the table does not list (a model brought by the user)."""
 
 
