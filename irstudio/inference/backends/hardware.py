@@ -79,10 +79,9 @@ def describe_hardware(device: DeviceInfo) -> str:
         parts.append(f"{physical_cores()} physical cores, {torch.get_num_threads()} threads")
     parts.append(f"{platform.system()} {platform.machine()}")
     parts.append(f"torch {torch.__version__}")
-    try:
-        import onnxruntime
-
-        parts.append(f"onnxruntime {onnxruntime.__version__}")
-    except ImportError:
-        parts.append("onnxruntime not installed")
+    for package in ("openvino", "onnxruntime"):
+        try:
+            parts.append(f"{package} {__import__(package).__version__}")
+        except ImportError:
+            parts.append(f"{package} not installed")
     return "; ".join(parts)
