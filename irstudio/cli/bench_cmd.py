@@ -486,7 +486,12 @@ def _timed_restore(module: Any, image: Any, plan: Any) -> tuple[Any, float, int]
 
 def _measure_peak(device: Any, fn: Any) -> tuple[Any, dict[str, Any]]:
     """Run ``fn``; its result and the peak memory while it ran (device max allocated, or max RSS)."""
-    from irstudio.core.memory import PeakMeter, peak_resident_bytes, release_free_heap, resident_bytes
+    from irstudio.core.memory import (
+        PeakMeter,
+        peak_resident_bytes,
+        release_free_heap,
+        resident_bytes,
+    )
 
     release_free_heap()  # as the restore does after each tile, so "added" is not understated
     before = resident_bytes()
@@ -650,12 +655,17 @@ def bench_model(config: dict[str, Any]) -> dict[str, Any]:
 
 def bench_memory(config: dict[str, Any]) -> dict[str, Any]:
     """Peak memory of restoring a ``memory_mp`` photo (runs in the worker process)."""
-    import gc
 
     import numpy as np
 
     from irstudio.core.image_io import to_depth
-    from irstudio.core.memory import PeakMeter, peak_resident_bytes, release_free_heap, resident_bytes
+    from irstudio.core.memory import (
+        PeakMeter,
+        collect_garbage,
+        peak_resident_bytes,
+        release_free_heap,
+        resident_bytes,
+    )
     from irstudio.inference.runner import restore
 
     spec, device, _model, auto = _prepare(config)
@@ -666,7 +676,7 @@ def bench_memory(config: dict[str, Any]) -> dict[str, Any]:
     samples = np.dtype(config.get("memory_samples", "float32"))
     if samples != photo.dtype:
         photo = to_depth(photo, 8 * samples.itemsize)
-    gc.collect()
+    collect_garbage()
     release_free_heap()  # the restore trims after each tile: start from a trimmed heap as well
     baseline = resident_bytes() or 0
     cuda = device.spec.startswith("cuda")

@@ -12,7 +12,10 @@
 ``memory_budget``: the bytes a forward pass may use on a device now.
 
 ``release_free_heap`` gives freed heap memory back to the operating system (glibc's ``malloc_trim``;
-elsewhere a no-op).
+elsewhere a no-op). ``collect_garbage`` is the only way code below the GUI runs Python's cyclic
+collector: on the main thread, or where automatic collection is on. The desktop app turns automatic
+collection off and collects on its main thread (gui/garbage.py), because garbage Qt objects freed
+on a worker thread crash Qt later; so on the app's worker lanes it does nothing.
 
 Tiled restoration allocates and frees tile-sized arrays (model activations, tile outputs, blend
 weights) over and over. glibc raises its mmap threshold after a large block is freed, so later
@@ -38,6 +41,7 @@ import torch
 
 __all__ = [
     "PeakMeter",
+    "collect_garbage",
     "measure_peak",
     "memory_budget",
     "peak_resident_bytes",
@@ -152,7 +156,7 @@ class PeakMeter:
         self._sampler: contextlib.AbstractContextManager | None = None
 
     def __enter__(self) -> PeakMeter:
-        gc.collect()
+        collect_garbage()
         kind = self.device.type
         if kind == "cuda":
             torch.cuda.synchronize(self.device)
@@ -214,3 +218,11 @@ def memory_budget(device: str) -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
+
+
+def collect_garbage() -> bool:
+    """Run ``gc.collect()`` when that is safe here (module doc); True when it ran."""
+    if threading.current_thread() is not threading.main_thread() and not gc.isenabled():
+        return False
+    gc.collect()
+    return True

@@ -51,7 +51,6 @@ measurements behind it):
 from __future__ import annotations
 
 import contextlib
-import gc
 import itertools
 from collections import deque
 from collections.abc import Callable, Generator, Iterator
@@ -64,7 +63,7 @@ from torch import nn
 from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
 from irstudio.core.device import is_out_of_memory, release_cached_memory
 from irstudio.core.image_io import SAMPLE_MAX, sample_type, to_depth
-from irstudio.core.memory import release_free_heap
+from irstudio.core.memory import collect_garbage, release_free_heap
 from irstudio.core.tiling import (
     Region,
     Tile,
@@ -143,7 +142,7 @@ class TileProgress:
 
 
 def _free_device_memory(device: torch.device) -> None:
-    gc.collect()
+    collect_garbage()
     release_cached_memory(str(device))
 
 

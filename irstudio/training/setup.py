@@ -9,7 +9,6 @@ optimiser, schedule, step, sampler position and (per process) RNG states.
 from __future__ import annotations
 
 import contextlib
-import gc
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from irstudio.core.device import resolve_device
+from irstudio.core.memory import collect_garbage
 from irstudio.models.catalog import resolve_id
 from irstudio.models.loading import load_state, open_model, transfer_weights
 from irstudio.models.spec import ModelSpec
@@ -74,7 +74,7 @@ class Prepared:
         against gloo's worker threads."""
         if self.trained is not self.net:
             self.trained = self.net
-            gc.collect()
+            collect_garbage()
         self.dist.close()
 
 

@@ -26,7 +26,6 @@ whatever the fit misses.
 from __future__ import annotations
 
 import contextlib
-import gc
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -37,7 +36,7 @@ import torch
 from torch import nn
 
 from irstudio.core.device import DeviceInfo
-from irstudio.core.memory import measure_peak, memory_budget, resident_bytes
+from irstudio.core.memory import collect_garbage, measure_peak, memory_budget, resident_bytes
 from irstudio.core.tiling import round_up, seam_overlap
 from irstudio.inference.backends.cache import AUTOTILE_CACHE_NAME, VerdictCache, default_cache_path, make_key
 
@@ -137,7 +136,7 @@ def probe_memory(
         del x
 
     forward(sides[0])  # warm-up: one-time allocations (thread pools, packed weights) are not tile cost
-    gc.collect()
+    collect_garbage()
     baseline = resident_bytes() if torch.device(device).type == "cpu" else None
     samples = []
     for side in sides:
