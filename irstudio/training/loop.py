@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import math
+import multiprocessing
 import time
 from collections.abc import Generator, Iterator
 from pathlib import Path
@@ -166,6 +167,7 @@ class _Loop:
                 num_workers=config.data.num_workers,
                 pin_memory=run.device.type == "cuda",
                 generator=torch.Generator().manual_seed(config.seed + self.draws),
+                multiprocessing_context=_worker_start_method() if config.data.num_workers else None,
             )
             for lq, gt in loader:
                 yield lq, gt, patch, batch
@@ -283,3 +285,11 @@ class _Loop:
         self.last_checkpoint = save_checkpoint(state, checkpoint_path(self.config.run_dir, self.step))
         prune_checkpoints(self.config.run_dir, self.config.train.keep_checkpoints)
         yield self._emit(CheckpointSaved(self.step, self.last_checkpoint))
+
+
+def _worker_start_method() -> str:
+    """How data-loader workers start: never by forking this process, which runs other threads (the
+    app's Qt and worker threads, OpenVINO's and torch's pools) whose locks a forked child inherits
+    held. ``forkserver`` forks them from a clean single-threaded server where the platform has it,
+    else ``spawn``."""
+    return "forkserver" if "forkserver" in multiprocessing.get_all_start_methods() else "spawn"
