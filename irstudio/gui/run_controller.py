@@ -267,6 +267,10 @@ class RunController(QObject):
         self._panel.show_plan(f"{label}: {outcome.details()}")
 
     def _on_failed(self, key: str, message: str) -> None:
+        if key == OPTIMISE_KEY:
+            self._concluded(key)
+            self._warn("Optimisation failed", message)
+            return
         if _is_ours(key):
             request = self._concluded(key)
             name = request.choice.label if request is not None else "the model"

@@ -163,3 +163,39 @@ def test_a_shipped_model_plans_on_the_cpu_without_measuring(tmp_path, nothing_me
     chosen = auto_plan(spec, model, CPU, state_dir=tmp_path)
     assert chosen.backend.backend == KNOWN_CPU_PLANS["compacter"].backend
     assert chosen.plan.tile is not None and chosen.plan.tile <= KNOWN_CPU_PLANS["compacter"].tile
+
+
+def _drain(steps):
+    items = []
+    while True:
+        try:
+            items.append(next(steps))
+        except StopIteration as finished:
+            return items, finished.value
+
+
+def test_optimise_reports_its_steps_and_records_this_computers_plan(tmp_path) -> None:
+    from irstudio.inference.planning.optimise import OptimiseStep, optimise
+
+    model = TinyNet().eval()
+    steps, chosen = _drain(optimise(tiny_spec(), model, CPU, state_dir=tmp_path))
+    assert all(isinstance(step, OptimiseStep) for step in steps) and len(steps) == steps[0].total
+    assert [step.done for step in steps] == list(range(len(steps)))
+    assert read_calibration("tiny", model, CPU, tmp_path) == Calibration(
+        chosen.backend.backend, chosen.plan.tile
+    )
+    again = auto_plan(tiny_spec(), model, CPU, state_dir=tmp_path)  # later runs use it, measuring nothing
+    assert again.backend.backend == chosen.backend.backend and "measured on this computer" in again.describe()
+
+
+def test_optimise_stops_between_steps_when_cancelled(tmp_path) -> None:
+    from irstudio.core.cancel import Cancelled, CancelToken
+    from irstudio.inference.planning.optimise import optimise
+
+    token = CancelToken()
+    steps = optimise(tiny_spec(), TinyNet().eval(), CPU, state_dir=tmp_path, cancel=token)
+    next(steps)
+    token.cancel()
+    with pytest.raises(Cancelled):
+        next(steps)
+    assert read_calibration("tiny", TinyNet().eval(), CPU, tmp_path) is None
