@@ -225,7 +225,7 @@ class RunController(QObject):
             self._progress.report(item.index + 1, item.total)
         elif isinstance(item, OptimiseStep):
             self._progress.set_text(f"{self._headings.get(key, 'Optimising')}: {item.text}")
-            self._progress.report(item.done, item.total)
+            self._progress.report(item.done, item.total, unit="steps")
         elif isinstance(item, PlanStep):
             self._on_plan_step(key, item)
 

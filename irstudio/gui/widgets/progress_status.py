@@ -57,10 +57,11 @@ class ProgressStatus(QWidget):
         self.eta.setText("")
         self.setVisible(True)
 
-    def report(self, done: int, total: int) -> None:
+    def report(self, done: int, total: int, unit: str = "tiles") -> None:
+        """``done`` of ``total`` ``unit`` (the bar's text, e.g. "3 / 12 tiles"), with the time left."""
         self.bar.setRange(0, max(1, total))
         self.bar.setValue(done)
-        self.bar.setFormat("%v / %m tiles")
+        self.bar.setFormat(f"%v / %m {unit}")
         if 0 < done < total:
             elapsed = time.perf_counter() - self._started
             self.eta.setText(format_eta(elapsed * (total - done) / done))
