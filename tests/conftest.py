@@ -82,6 +82,15 @@ def eager_gui_plans(monkeypatch: pytest.MonkeyPatch) -> list[dict[str, object]]:
     return calls
 
 
+@pytest.fixture
+def one_torch_thread():
+    """One intra-op thread (the machine is shared; cache keys record the count)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """The benchmark/training images at ../shared/data; the test is skipped when they are absent."""

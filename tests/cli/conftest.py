@@ -19,15 +19,6 @@ PLAN_MODEL = "compacter-x1"
 
 
 @pytest.fixture
-def one_torch_thread():
-    """One intra-op thread (the machine is shared); the backend cache key records the count."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture
 def weights(tmp_path: Path) -> Path:
     """compacter-x1 weights from a fixed seed, so every run loads the same model."""
     spec = REGISTRY.get(PLAN_MODEL)

@@ -25,16 +25,8 @@ from tests.inference.test_backends import TinyNet
 OV_MISSING = openvino_unavailable_reason()
 pytestmark = [
     pytest.mark.skipif(OV_MISSING is not None, reason=f"OpenVINO: {OV_MISSING}"),
-    pytest.mark.usefixtures("one_thread"),
+    pytest.mark.usefixtures("one_torch_thread"),
 ]
-
-
-@pytest.fixture
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 class ShapeBakingNet(nn.Module):

@@ -27,17 +27,13 @@ from irstudio.inference.planning.known import KNOWN_CPU_PLANS, MEMORY_SHARE, MIN
 from irstudio.inference.runner import restore
 from irstudio.models.catalog import REGISTRY
 from tests.inference.test_backends import TinyNet, tiny_spec
+from tests.training.helpers import drain
 
 CPU = DeviceInfo("cpu", "Test CPU", None, None)
 needs_ov = pytest.mark.skipif(openvino_unavailable_reason() is not None, reason="OpenVINO not installed")
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture
@@ -165,20 +161,11 @@ def test_a_shipped_model_plans_on_the_cpu_without_measuring(tmp_path, nothing_me
     assert chosen.plan.tile is not None and chosen.plan.tile <= KNOWN_CPU_PLANS["compacter"].tile
 
 
-def _drain(steps):
-    items = []
-    while True:
-        try:
-            items.append(next(steps))
-        except StopIteration as finished:
-            return items, finished.value
-
-
 def test_optimise_reports_its_steps_and_records_this_computers_plan(tmp_path) -> None:
     from irstudio.inference.planning.optimise import OptimiseStep, optimise
 
     model = TinyNet().eval()
-    steps, chosen = _drain(optimise(tiny_spec(), model, CPU, state_dir=tmp_path))
+    steps, chosen = drain(optimise(tiny_spec(), model, CPU, state_dir=tmp_path))
     assert all(isinstance(step, OptimiseStep) for step in steps) and len(steps) == steps[0].total
     assert [step.done for step in steps] == list(range(len(steps)))
     assert read_calibration("tiny", model, CPU, tmp_path) == Calibration(

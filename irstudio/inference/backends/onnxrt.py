@@ -29,11 +29,8 @@ chooser stays on eager PyTorch.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
-import logging
-import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -45,10 +42,11 @@ from irstudio.inference.backends.cache import environment_stamp
 from irstudio.inference.backends.exported import (
     ShapeLedger,
     check_shapes,
-    file_digest,
+    quiet,
     weights_fingerprint,
     write_atomic,
 )
+from irstudio.models.loading import sha256_of
 
 ONNX = "onnx"
 OPSET = 18
@@ -73,27 +71,13 @@ def onnx_unavailable_reason() -> str | None:
     return None
 
 
-@contextlib.contextmanager
-def _quiet_exporter():
-    """Silence the exporter's progress prints, warnings and log lines (errors still raise)."""
-    logger = logging.getLogger("torch.onnx")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
 def _dynamo_export(model: nn.Module, example: Tensor, dynamic: bool) -> bytes:
     kwargs: dict[str, object] = {}
     if dynamic:
         dim = torch.export.Dim.DYNAMIC
         kwargs["dynamic_shapes"] = ({2: dim, 3: dim},)
     buffer = io.BytesIO()
-    with _quiet_exporter(), torch.no_grad():
+    with quiet("torch.onnx"), torch.no_grad():
         torch.onnx.export(
             model,
             (example,),
@@ -253,7 +237,7 @@ def _checked_ledger(path: Path) -> ShapeLedger | None:
     if ledger is None or ledger.digest is None:
         return None
     try:
-        return ledger if file_digest(path) == ledger.digest else None
+        return ledger if sha256_of(path) == ledger.digest else None
     except OSError:
         return None
 

@@ -13,16 +13,15 @@ must agree within ``TOLERANCE`` (max absolute difference); in bf16 the PSNR must
 from __future__ import annotations
 
 import contextlib
-import io
-import logging
 import math
-import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
+
+from irstudio.inference.backends.exported import quiet
 
 TOLERANCE = 1e-4
 BF16_MIN_PSNR = 45.0
@@ -56,20 +55,6 @@ def cpu_has_bf16() -> bool:
 
 
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Silence tracer warnings and converter prints (errors still raise)."""
-    logger = logging.getLogger("openvino")
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    try:
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
-@contextlib.contextmanager
 def _constant_parameters(model: nn.Module) -> Iterator[None]:
     """Parameters without ``requires_grad`` while tracing (the tracer then takes them as constants);
     the flags are put back afterwards."""
@@ -96,7 +81,7 @@ def convert_model(model: nn.Module, example: Tensor, dynamic: bool):
 
     shape = [1, example.shape[1], -1, -1] if dynamic else list(example.shape)
     try:
-        with _quiet(), torch.no_grad(), _constant_parameters(model):
+        with quiet("openvino"), torch.no_grad(), _constant_parameters(model):
             traced = torch.jit.trace(lambda x: model(x), example, check_trace=False)
             return ov.convert_model(traced, example_input=example, input=[ov.PartialShape(shape)])
     except Exception as error:  # the tracer and converter raise many types; all mean "cannot convert"

@@ -27,7 +27,7 @@ import torch
 from torch import Tensor, nn
 
 from irstudio.inference.backends.cache import environment_stamp
-from irstudio.inference.backends.exported import ShapeLedger, check_shapes, file_digest, weights_fingerprint
+from irstudio.inference.backends.exported import ShapeLedger, check_shapes, weights_fingerprint
 from irstudio.inference.backends.openvino_graph import (
     BF16_MIN_PSNR,
     TOLERANCE,
@@ -41,6 +41,7 @@ from irstudio.inference.backends.openvino_graph import (
     reference_outputs,
     trace_crop,
 )
+from irstudio.models.loading import sha256_of
 
 __all__ = [
     "BF16_MIN_PSNR",
@@ -124,7 +125,7 @@ def _ir_path(model_id: str, fingerprint: str, shape: tuple[int, int], folder: Pa
 
 def _ir_digest(xml: Path) -> str | None:
     try:
-        return file_digest(xml) + file_digest(xml.with_suffix(".bin"))
+        return sha256_of(xml) + sha256_of(xml.with_suffix(".bin"))
     except OSError:
         return None
 

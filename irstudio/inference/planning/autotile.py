@@ -1,14 +1,8 @@
 """Auto tile size from measured memory: probe a few tile sizes once, fit memory against area, keep a
 margin, pick the largest tile that fits (performance.md §2.6 item 4).
 
-Measuring (``measure_peak``): the peak memory one forward pass adds, in bytes, on
-- CUDA: ``torch.cuda.max_memory_allocated`` after ``reset_peak_memory_stats`` (minus what was
-  allocated before);
-- MPS: ``torch.mps.driver_allocated_memory`` after the pass minus before (the caching allocator keeps
-  the pass's blocks, so this approximates the pool's high-water mark; MPS has no peak counter);
-- CPU: the process's resident high-water mark (Linux ``VmHWM``, reset through ``/proc/self/clear_refs``)
-  minus the resident size before; elsewhere a thread samples the resident size every millisecond
-  (needs ``psutil``), else the CPU is not measured and the static default tile is kept.
+Measuring: ``core.memory.measure_peak``, the peak memory one forward pass adds on the device (on a
+CPU where it cannot be measured, the static default tile is kept).
 
 Fitting (``fit_memory``): least squares ``peak = base + per_pixel * read_pixels`` over the probes
 (ascending sizes, after an untimed warm-up at the smallest), slope and base clamped at >= 0. The fit
