@@ -170,3 +170,23 @@ def test_a_shape_that_fails_at_run_time_is_served_by_pytorch_from_then_on(tmp_pa
     with torch.inference_mode():
         assert torch.equal(module(x), model(x))
     assert "OpenVINO failed on input (1, 3, 32, 40)" in module.notes[-1]
+
+
+def test_a_cached_graph_that_no_longer_compiles_is_converted_again(tmp_path, monkeypatch) -> None:
+    model = TinyNet().eval()
+    build(model, tmp_path)
+    real_compile = ov_backend.compile_model
+    calls = []
+
+    def fails_once(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("Exception from src/plugin: cannot compile")
+        return real_compile(*args, **kwargs)
+
+    monkeypatch.setattr(ov_backend, "compile_model", fails_once)
+    module = build(model, tmp_path)
+    assert any("failed now" in note and "cannot compile" in note for note in module.notes)
+    x = torch.rand(1, 3, 32, 40)
+    with torch.inference_mode():
+        assert float((module(x) - model(x)).abs().max()) <= TOLERANCE

@@ -38,6 +38,8 @@ def openvino_unavailable_reason() -> str | None:
         import openvino  # noqa: F401
     except ImportError:
         return "not installed: openvino (pip install openvino)"
+    except OSError as error:  # installed, but a shared library of it cannot be loaded here
+        return f"openvino cannot load: {error}"
     return None
 
 

@@ -268,12 +268,18 @@ def build_openvino_module(
     ledger = _trusted_ledger(xml)
     ov_model = _read(xml) if ledger is not None else None
     notes = []
-    if ov_model is None or ledger is None:
-        if xml.exists():
+    cached = None
+    if ov_model is not None and ledger is not None:
+        try:
+            cached = _checked_compile(ov_model, ledger, checker, want, settings)
+        except (OpenVinoUnavailable, RuntimeError) as failure:  # a cached graph that no longer passes
+            notes.append(f"the cached OpenVINO graph failed now ({str(failure)[:120]}); converted again")
+    if cached is None:
+        if xml.exists() and not notes:
             notes.append("the cached OpenVINO graph was damaged or stale; converted again")
         compiled, chosen, note, ledger = _converted(model, checker, xml, want, settings, multiple)
     else:
-        compiled, chosen, note = _checked_compile(ov_model, ledger, checker, want, settings)
+        compiled, chosen, note = cached
     if chosen == "bf16":
         note = f"{min(ledger.bf16_psnr or 99.0, 99.0):.0f} dB from fp32"
     elif dtype == "bf16" and not note:
