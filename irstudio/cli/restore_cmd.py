@@ -10,7 +10,7 @@ folders are given), or in ``<folder>_<model>`` beside it; existing outputs are a
 errors are reported at the end, and a journal in the output folder lets an interrupted batch resume.
 
 How it runs comes from ``inference.planning.auto_plan``. On the CPU nothing is measured: this
-computer's calibration (``irstudio bench --optimise``) or the committed plan for the architecture
+computer's calibration (``irstudio bench``) or the committed plan for the architecture
 (OpenVINO, bf16 where the CPU has it), the tile fitted to the memory free now; the first run of a
 model converts it for OpenVINO (seconds, said on stderr, cached). On a GPU the precision and tile are
 measured once per model and device and remembered in ``paths.user_state_dir()``. Every run prints
@@ -82,7 +82,7 @@ def add_plan_arguments(parser: argparse.ArgumentParser) -> None:
         "--backend",
         default=AUTO,
         choices=BACKENDS,
-        help="auto (default): this computer's calibration (irstudio bench --optimise) or the committed "
+        help="auto (default): this computer's calibration (irstudio bench) or the committed "
         "plan (OpenVINO on the CPU); eager: plain PyTorch (no conversion); openvino, openvino-bf16, onnx: "
         "that engine (ONNX Runtime's export takes minutes)",
     )

@@ -107,8 +107,8 @@ def backend_key(
 
 def candidate_backends(device: str, dtype: str, *, allow_compile: bool = False) -> list[str]:
     """The backends worth timing: OpenVINO (fp32 and bf16, which runs bf16 inside a float32 graph)
-    only on the CPU in fp32; compile only when allowed. ONNX Runtime is timed only when named (its
-    export takes minutes and OpenVINO measured faster on every architecture; docs/PERFORMANCE.md)."""
+    only on the CPU in fp32; compile only when allowed. ONNX Runtime is timed only when named: its
+    export takes minutes, which a measurement on request should not spend by default."""
     names = [EAGER, CHANNELS_LAST]
     if torch.device(device).type == "cpu" and dtype == "fp32":
         names.extend((OPENVINO, OPENVINO_BF16))

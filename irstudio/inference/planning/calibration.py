@@ -1,7 +1,7 @@
 """One calibration record per (model, weights, device, threads, runtime versions): what measuring this
 computer chose, so later restores run that way without measuring.
 
-Written only by an explicit measurement (``irstudio bench``, ``irstudio bench --optimise``, the app's
+Written only by an explicit measurement (``irstudio bench``, the app's
 "Optimise for this computer"), never on a restore's critical path. Read by ``auto_plan`` before the
 committed table (``known.py``). Stored in ``user_state_dir()/calibration.json`` through
 ``VerdictCache``: atomic, merged under a lock when two processes write, stamped with the library

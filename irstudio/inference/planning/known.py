@@ -2,11 +2,11 @@
 measured on this computer.
 
 The first restore of a model must start at once, so the CPU path never calibrates on the user's
-critical path: it takes the backend and tile side from ``KNOWN_CPU_PLANS`` (measured by
-``irstudio bench --optimise`` on the 2-core reference machine; docs/PERFORMANCE.md has the figures and
-the command), shrinks the tile until the plan's memory estimate fits ``MEMORY_SHARE`` of the memory
-free now, and runs. A calibration record measured on this computer (``calibration.py``) wins over the
-table when there is one.
+critical path: it takes the backend and tile side from ``KNOWN_CPU_PLANS`` (one forward per tile side
+and backend on the 2-core reference machine; docs/PERFORMANCE.md has the figures), shrinks the tile
+until the plan's memory estimate fits ``MEMORY_SHARE`` of the memory free now, and runs. A
+calibration record measured on this computer (``calibration.py``) wins over the table when there is
+one.
 
 Memory estimate: ``base_mib + mib_per_read_mpx * read pixels / 1e6``: what a restore adds to the
 process at that read side (the backend's arenas and one tile's working set), fitted to peaks measured
