@@ -637,7 +637,7 @@ def bench_model(config: dict[str, Any]) -> dict[str, Any]:
         "batch": plan.batch,
         "backend": _backend_summary(auto),
         "precision": {
-            "dtype": auto.precision.dtype,
+            "dtype": getattr(module, "dtype", None) or auto.precision.dtype,  # OpenVINO: its own
             "psnr_db": auto.precision.psnr_db,
             "rejected": auto.precision.rejected,
             "speedup": auto.precision.speedup,
