@@ -566,3 +566,22 @@ def test_a_dynamic_graph_that_fails_a_check_shape_falls_back_to_a_static_one(exp
     module = build_onnx_module(model, model_id="tiny", shape=(32, 40), multiple=8, cache_dir=tmp_path)
     assert module.static_shape == (32, 40) and not module.ledger.dynamic
     assert module.ledger.verified == {(1, 3, 32, 40)}
+
+
+@needs_ort
+def test_a_damaged_cached_export_is_exported_again_not_run(exported, tmp_path, monkeypatch) -> None:
+    model = exported[0]
+    state = tmp_path / "onnx"
+    build_onnx_module(model, model_id="tiny", shape=(32, 40), multiple=8, cache_dir=state)
+    graph = next(state.glob("tiny-*.onnx"))
+    data = bytearray(graph.read_bytes())
+    data[-64] ^= 0xFF  # one flipped byte among the weights: wrong pixels if it were trusted
+    graph.write_bytes(bytes(data))
+    exports = []
+    real_export = onnxrt.export_onnx
+    monkeypatch.setattr(onnxrt, "export_onnx", lambda m, x: exports.append(1) or real_export(m, x))
+    again = build_onnx_module(model, model_id="tiny", shape=(32, 40), multiple=8, cache_dir=state)
+    assert exports == [1]
+    x = torch.rand(1, 3, 32, 40)
+    with torch.inference_mode():
+        assert float((again(x) - model(x)).abs().max()) <= TOLERANCE
