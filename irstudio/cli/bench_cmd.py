@@ -40,12 +40,12 @@ from pathlib import Path
 from typing import Any
 
 RESULT_TAG = "BENCH-RESULT "
+NO_CWD_ON_PATH = "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
+"""Start of every ``python -c`` the bench runs: ``-c`` puts the current folder first on ``sys.path``;
+dropped, so a folder named ``irstudio`` where the bench runs cannot shadow the installed package."""
 WORKER_ENTRY = (
-    "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
-    "from irstudio.cli.bench_cmd import worker_main; sys.exit(worker_main(sys.argv[1:]))"
+    NO_CWD_ON_PATH + "from irstudio.cli.bench_cmd import worker_main; sys.exit(worker_main(sys.argv[1:]))"
 )
-"""``python -c`` puts the current folder first on ``sys.path``: dropped, so a folder named
-``irstudio`` where the bench runs cannot shadow the installed package."""
 MIB = 2**20
 
 

@@ -21,23 +21,20 @@ import time
 from pathlib import Path
 from typing import Any
 
+from irstudio.cli.bench_cmd import NO_CWD_ON_PATH
+
 MIB = 2**20
 COLD_EXTRA_TARGET_S = 30.0
 SMALL_MODEL_PARAMS = 1_000_000
 PEAK_TARGET_MIB = {"small": 2.5 * 1024, "large": 4.0 * 1024}
-CLI_ENTRY = (
-    "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
-    "from irstudio.cli import main; sys.exit(main(sys.argv[1:]))"
-)
-"""``python -c`` puts the current folder first on ``sys.path``: dropped, so a folder named
-``irstudio`` where the bench runs cannot shadow the installed package."""
+CLI_ENTRY = NO_CWD_ON_PATH + "from irstudio.cli import main; sys.exit(main(sys.argv[1:]))"
 
 
 def _write_photo(folder: Path, megapixels: float) -> Path:
     import cv2
     import numpy as np
 
-    from irstudio.cli.bench_cmd import synthetic_photo
+    from irstudio.cli.bench_cmd import synthetic_photo  # numpy-heavy: imported when used
 
     rgb = synthetic_photo(megapixels)
     path = folder / "photo.png"

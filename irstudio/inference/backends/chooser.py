@@ -30,17 +30,14 @@ from irstudio.core.device import DeviceInfo
 from irstudio.inference.backends.cache import BACKEND_CACHE_NAME, VerdictCache, default_cache_path, make_key
 from irstudio.inference.backends.compiled import COMPILE, compile_module, compile_unavailable_reason
 from irstudio.inference.backends.eager import CHANNELS_LAST, EAGER, ChannelsLast
-from irstudio.inference.backends.onnxrt import ONNX, OnnxUnavailable, build_onnx_module
-from irstudio.inference.backends.openvino_rt import OPENVINO, OpenVinoUnavailable, build_openvino_module
+from irstudio.inference.backends.exported import BackendUnavailable
+from irstudio.inference.backends.onnxrt import ONNX, build_onnx_module
+from irstudio.inference.backends.openvino_rt import OPENVINO, build_openvino_module
 from irstudio.inference.backends.timing import interleaved_medians
 
 OPENVINO_BF16 = "openvino-bf16"
 ALL_BACKENDS = (EAGER, CHANNELS_LAST, OPENVINO, OPENVINO_BF16, ONNX, COMPILE)
 _HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
-
-
-class BackendUnavailable(RuntimeError):
-    """A backend cannot run this model here; the message says why."""
 
 
 @dataclass(frozen=True)
@@ -126,44 +123,39 @@ def build_backend(
     shape: tuple[int, int],
     multiple: int = 1,
     state_dir: Path | None = None,
+    on_convert: Callable[[], None] | None = None,
 ) -> nn.Module:
     """A module running ``model`` (eval mode, already on ``device``) with backend ``name``.
 
-    Exported graphs are cached under ``state_dir`` ("onnx", "openvino"; None: the user state folder).
-
-    Raises ``BackendUnavailable`` with the reason when it cannot.
+    Exported graphs are cached under ``state_dir`` ("onnx", "openvino"; None: the user state folder);
+    ``on_convert`` is called just before a graph is converted or exported (nothing cached), the one
+    slow step. Raises ``BackendUnavailable`` (or an engine's subclass) with the reason when it cannot.
     """
     if name == EAGER:
         return model
     if name == CHANNELS_LAST:
         return ChannelsLast(model)
+    if name in (OPENVINO, OPENVINO_BF16, ONNX) and torch.device(device).type != "cpu":
+        raise BackendUnavailable(f"{name} is used on the CPU only")
     if name in (OPENVINO, OPENVINO_BF16):
-        if torch.device(device).type != "cpu":
-            raise BackendUnavailable("OpenVINO is used on the CPU only")
-        try:
-            return build_openvino_module(
-                model,
-                model_id=model_id,
-                shape=shape,
-                multiple=multiple,
-                dtype="bf16" if name == OPENVINO_BF16 else "fp32",
-                cache_dir=state_dir / "openvino" if state_dir is not None else None,
-            )
-        except OpenVinoUnavailable as error:
-            raise BackendUnavailable(str(error)) from None
+        return build_openvino_module(
+            model,
+            model_id=model_id,
+            shape=shape,
+            multiple=multiple,
+            dtype="bf16" if name == OPENVINO_BF16 else "fp32",
+            cache_dir=state_dir / "openvino" if state_dir is not None else None,
+            on_convert=on_convert,
+        )
     if name == ONNX:
-        if torch.device(device).type != "cpu":
-            raise BackendUnavailable("ONNX Runtime is used on the CPU only")
-        try:
-            return build_onnx_module(
-                model,
-                model_id=model_id,
-                shape=shape,
-                multiple=multiple,
-                cache_dir=state_dir / "onnx" if state_dir is not None else None,
-            )
-        except OnnxUnavailable as error:
-            raise BackendUnavailable(str(error)) from None
+        return build_onnx_module(
+            model,
+            model_id=model_id,
+            shape=shape,
+            multiple=multiple,
+            cache_dir=state_dir / "onnx" if state_dir is not None else None,
+            on_export=on_convert,
+        )
     if name == COMPILE:
         reason = compile_unavailable_reason(device)
         if reason is not None:

@@ -1,5 +1,6 @@
-"""What the exported-graph backends (ONNX Runtime, OpenVINO) share: a fingerprint of the weights, the
-shapes a graph is checked at, and the ledger kept beside each cached graph.
+"""What the backends share: ``BackendUnavailable``; and for the exported-graph backends (ONNX Runtime,
+OpenVINO) a fingerprint of the weights, the shapes a graph is checked at, and the ledger kept beside
+each cached graph (``trusted_ledger``, ``files_digest``).
 
 A cached graph is trusted only through its ledger: the shapes it was checked at and the SHA-256 of the
 graph files as written. A graph whose bytes no longer match (damaged, truncated, replaced) is
@@ -14,15 +15,20 @@ import io
 import json
 import logging
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from irstudio.core.atomic import atomic_write
+from irstudio.models.loading import sha256_of
 
 LEDGER_FORMAT = 2
+
+
+class BackendUnavailable(RuntimeError):
+    """A backend cannot run this model here; the message says why (each engine raises a subclass)."""
 
 
 def weights_fingerprint(model: nn.Module) -> str:
@@ -118,3 +124,20 @@ class ShapeLedger:
             "bf16_psnr": self.bf16_psnr,
         }
         write_atomic(self.path, json.dumps(data, indent=1).encode())
+
+
+def files_digest(files: Sequence[Path]) -> str | None:
+    """The SHA-256 of each of ``files``, joined (None when one cannot be read)."""
+    try:
+        return "".join(sha256_of(path) for path in files)
+    except OSError:
+        return None
+
+
+def trusted_ledger(files: Sequence[Path]) -> ShapeLedger | None:
+    """The ledger beside ``files[0]`` (``<name>.shapes.json``) when the files are the bytes that were
+    checked; None when absent, unreadable, or the files changed since."""
+    ledger = ShapeLedger.load(files[0].with_suffix(".shapes.json")) if files[0].exists() else None
+    if ledger is None or ledger.digest is None or ledger.digest != files_digest(files):
+        return None
+    return ledger

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -40,13 +40,15 @@ from torch import Tensor, nn
 
 from irstudio.inference.backends.cache import environment_stamp
 from irstudio.inference.backends.exported import (
+    BackendUnavailable,
     ShapeLedger,
     check_shapes,
+    files_digest,
     quiet,
+    trusted_ledger,
     weights_fingerprint,
     write_atomic,
 )
-from irstudio.models.loading import sha256_of
 
 ONNX = "onnx"
 OPSET = 18
@@ -54,7 +56,7 @@ TOLERANCE = 1e-4
 _REQUIRED = ("onnxruntime", "onnx", "onnxscript")
 
 
-class OnnxUnavailable(RuntimeError):
+class OnnxUnavailable(BackendUnavailable):
     """The model cannot run on ONNX Runtime here; the message says exactly why."""
 
 
@@ -231,17 +233,6 @@ def _cached_file(model_id: str, fingerprint: str, height: int, width: int, cache
     return folder / f"{model_id}-{fingerprint[:16]}-{stamp}-{height}x{width}.onnx"
 
 
-def _checked_ledger(path: Path) -> ShapeLedger | None:
-    """The ledger of the export at ``path`` when the file's bytes are the ones that were checked."""
-    ledger = ShapeLedger.load(path.with_suffix(".shapes.json")) if path.exists() else None
-    if ledger is None or ledger.digest is None:
-        return None
-    try:
-        return ledger if sha256_of(path) == ledger.digest else None
-    except OSError:
-        return None
-
-
 def build_onnx_module(
     model: nn.Module,
     *,
@@ -252,6 +243,7 @@ def build_onnx_module(
     threads: int | None = None,
     cache_dir: Path | None = None,
     verify_new_shapes: bool = False,
+    on_export: Callable[[], None] | None = None,
 ) -> OnnxModule:
     """Export ``model`` and check it within ``TOLERANCE`` (or load an export an earlier session
     checked), and wrap it.
@@ -259,13 +251,14 @@ def build_onnx_module(
     ``shape``: (H, W) of the example input (aligned to ``multiple``; the tile read shape the caller
     will mostly run). The model must be on the CPU in eval mode. Raises ``OnnxUnavailable`` with the
     reason when packages are missing, the export fails, or the outputs differ from PyTorch.
+    ``on_export`` is called just before an export (nothing usable cached).
     """
     reason = onnx_unavailable_reason()
     if reason is not None:
         raise OnnxUnavailable(reason)
     height, width = shape
     path = _cached_file(model_id, weights_fingerprint(model), height, width, cache_dir)
-    ledger = _checked_ledger(path)
+    ledger = trusted_ledger([path])
     session = None
     if ledger is not None:  # exported and checked by an earlier session, bytes unchanged since
         try:
@@ -273,10 +266,12 @@ def build_onnx_module(
         except Exception:  # ORT raises its own types for a file it cannot parse
             session = None
     if session is None:
+        if on_export is not None:
+            on_export()
         session, ledger, data = _export_and_check(model, (channels, height, width), multiple, threads)
         write_atomic(path, data)
         ledger.path = path.with_suffix(".shapes.json")
-        ledger.digest = hashlib.sha256(data).hexdigest()
+        ledger.digest = files_digest([path])
         ledger.save()
     return OnnxModule(
         session,

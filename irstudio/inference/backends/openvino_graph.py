@@ -21,14 +21,14 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from irstudio.inference.backends.exported import quiet
+from irstudio.inference.backends.exported import BackendUnavailable, quiet
 
 TOLERANCE = 1e-4
 BF16_MIN_PSNR = 45.0
 TRACE_SIDE = 128
 
 
-class OpenVinoUnavailable(RuntimeError):
+class OpenVinoUnavailable(BackendUnavailable):
     """The model cannot run on OpenVINO here; the message says exactly why."""
 
 

@@ -21,13 +21,21 @@ beside it (``compiled/``): a warm start compiles in a fraction of the time.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 
 from irstudio.inference.backends.cache import environment_stamp
-from irstudio.inference.backends.exported import ShapeLedger, check_shapes, weights_fingerprint
+from irstudio.inference.backends.exported import (
+    ShapeLedger,
+    check_shapes,
+    files_digest,
+    trusted_ledger,
+    weights_fingerprint,
+)
 from irstudio.inference.backends.openvino_graph import (
     BF16_MIN_PSNR,
     TOLERANCE,
@@ -41,7 +49,6 @@ from irstudio.inference.backends.openvino_graph import (
     reference_outputs,
     trace_crop,
 )
-from irstudio.models.loading import sha256_of
 
 __all__ = [
     "BF16_MIN_PSNR",
@@ -123,19 +130,8 @@ def _ir_path(model_id: str, fingerprint: str, shape: tuple[int, int], folder: Pa
     return folder / f"{model_id}-{fingerprint[:16]}-{stamp}-{shape[0]}x{shape[1]}.xml"
 
 
-def _ir_digest(xml: Path) -> str | None:
-    try:
-        return sha256_of(xml) + sha256_of(xml.with_suffix(".bin"))
-    except OSError:
-        return None
-
-
-def _trusted_ledger(xml: Path) -> ShapeLedger | None:
-    """The ledger of the graph at ``xml`` when its files are the bytes that were checked."""
-    ledger = ShapeLedger.load(xml.with_suffix(".shapes.json")) if xml.exists() else None
-    if ledger is None or ledger.digest is None or ledger.digest != _ir_digest(xml):
-        return None
-    return ledger
+def _ir_files(xml: Path) -> list[Path]:
+    return [xml, xml.with_suffix(".bin")]
 
 
 def _read(xml: Path):
@@ -157,7 +153,7 @@ def _write(ov_model, xml: Path, ledger: ShapeLedger) -> bool:
     except (OSError, RuntimeError):
         return False
     ledger.path = xml.with_suffix(".shapes.json")
-    ledger.digest = _ir_digest(xml)
+    ledger.digest = files_digest(_ir_files(xml))
     ledger.save()
     return ledger.digest is not None
 
@@ -167,7 +163,8 @@ def is_converted(model: nn.Module, *, model_id: str, shape: tuple[int, int], cac
     if openvino_unavailable_reason() is not None:
         return False
     folder = cache_dir if cache_dir is not None else openvino_cache_dir()
-    return _trusted_ledger(_ir_path(model_id, weights_fingerprint(model), shape, folder)) is not None
+    xml = _ir_path(model_id, weights_fingerprint(model), shape, folder)
+    return trusted_ledger(_ir_files(xml)) is not None
 
 
 # ------------------------------------------------------------------------------------------ build
@@ -175,22 +172,20 @@ def is_converted(model: nn.Module, *, model_id: str, shape: tuple[int, int], cac
 
 class _Checker:
     """Checks graphs against ``reference`` on the example (and, for dynamic graphs, a smaller
-    non-square input), computing PyTorch's outputs once."""
+    non-square input), running PyTorch on each input once."""
 
     def __init__(self, reference: nn.Module, example: Tensor, multiple: int) -> None:
         self.reference = reference
         smaller = check_shapes(example.shape[2], example.shape[3], multiple)[1]
         generator = torch.Generator().manual_seed(1)
         self.inputs = [example, torch.rand(1, example.shape[1], *smaller, generator=generator)]
-        self._expected: dict[int, object] = {}
+        self._expected: list[np.ndarray] = []
 
     def check(self, compiled, dtype: str, dynamic: bool) -> float:
         count = 2 if dynamic else 1
-        for index in range(count):
-            if index not in self._expected:
-                self._expected[index] = reference_outputs(self.reference, self.inputs[index : index + 1])[0]
-        expected = [self._expected[index] for index in range(count)]
-        return check_graph(compiled, dtype, self.inputs[:count], expected)
+        missing = self.inputs[len(self._expected) : count]
+        self._expected += reference_outputs(self.reference, missing)
+        return check_graph(compiled, dtype, self.inputs[:count], self._expected[:count])
 
 
 def _checked_compile(ov_model, ledger: ShapeLedger, checker: _Checker, want: str, settings: dict):
@@ -248,13 +243,15 @@ def build_openvino_module(
     dtype: str = "fp32",
     threads: int | None = None,
     cache_dir: Path | None = None,
+    on_convert: Callable[[], None] | None = None,
 ) -> OpenVinoModule:
     """Convert ``model`` (CPU, eval mode) and check it, or load a conversion an earlier session checked.
 
     ``shape``: (H, W) of the example input, aligned to ``multiple`` (the tile read shape the caller
     will mostly run). ``dtype``: "fp32", or "bf16" to use bf16 where the CPU and the quality check
-    allow. Raises ``OpenVinoUnavailable`` with the reason when the package is missing, conversion
-    fails or the outputs differ from PyTorch.
+    allow. ``on_convert`` is called just before a conversion (nothing usable cached). Raises
+    ``OpenVinoUnavailable`` with the reason when the package is missing, conversion fails or the
+    outputs differ from PyTorch.
     """
     reason = openvino_unavailable_reason()
     if reason is not None:
@@ -265,7 +262,7 @@ def build_openvino_module(
     example = torch.rand(1, channels, *shape, generator=torch.Generator().manual_seed(0))
     checker = _Checker(model, example, multiple)
     xml = _ir_path(model_id, weights_fingerprint(model), shape, folder)
-    ledger = _trusted_ledger(xml)
+    ledger = trusted_ledger(_ir_files(xml))
     ov_model = _read(xml) if ledger is not None else None
     notes = []
     cached = None
@@ -277,6 +274,8 @@ def build_openvino_module(
     if cached is None:
         if xml.exists() and not notes:
             notes.append("the cached OpenVINO graph was damaged or stale; converted again")
+        if on_convert is not None:
+            on_convert()
         compiled, chosen, note, ledger = _converted(model, checker, xml, want, settings, multiple)
     else:
         compiled, chosen, note = cached

@@ -39,7 +39,7 @@ from irstudio.inference.backends.cache import (
     default_cache_path,
 )
 from irstudio.inference.backends.chooser import OPENVINO_BF16
-from irstudio.inference.backends.openvino_rt import OPENVINO, is_converted
+from irstudio.inference.backends.openvino_rt import OPENVINO
 from irstudio.inference.planning.autotile import MARGIN, AutoTile, auto_tile_size
 from irstudio.inference.planning.calibration import Calibration, read_calibration, write_calibration
 from irstudio.inference.planning.cpu_tile import CPU_TILE_SIDES, CpuTileVerdict, choose_cpu_tile, read_side_of
@@ -355,17 +355,13 @@ def _cpu_plan_without_measuring(
     notes: list[str] = [source]
     module: nn.Module = model
     if backend != EAGER:
-        folder = state_dir / "openvino" if state_dir is not None else None
-        if (
-            on_prepare
-            and backend.startswith(OPENVINO)
-            and not is_converted(model, model_id=spec.id, shape=(side, side), cache_dir=folder)
-        ):
-            on_prepare(f"preparing {spec.id} for OpenVINO (once for these weights; seconds)")
+        engine = "OpenVINO" if backend.startswith(OPENVINO) else backend
+        message = f"preparing {spec.id} for {engine} (once for these weights; seconds)"
         try:
             module = build_backend(
                 backend, model, model_id=spec.id, device="cpu", shape=(side, side),
                 multiple=spec.tile_multiple, state_dir=state_dir,
+                on_convert=(lambda: on_prepare(message)) if on_prepare else None,
             )  # fmt: skip
         except BackendUnavailable as error:
             notes.append(f"{backend} unavailable ({error}); eager runs")
