@@ -18,6 +18,7 @@ import contextlib
 import json
 import os
 from collections.abc import Iterator, Mapping
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -34,20 +35,14 @@ CPU_TILE_CACHE_NAME = "cpu-tile-cache.json"
 
 
 def environment_stamp() -> str:
-    """The library versions a measurement depends on, e.g. ``"torch 2.13.0+cpu; onnxruntime 1.32.0"``."""
+    """The library versions a measurement depends on, e.g. ``"torch 2.13.0+cpu; onnxruntime 1.32.0;
+    openvino 2026.4.1"`` (read from the installed packages' metadata: nothing is imported)."""
     parts = [f"torch {torch.__version__}"]
-    try:
-        import onnxruntime
-
-        parts.append(f"onnxruntime {onnxruntime.__version__}")
-    except ImportError:
-        parts.append("onnxruntime absent")
-    try:
-        import openvino
-
-        parts.append(f"openvino {openvino.__version__}")
-    except ImportError:
-        parts.append("openvino absent")
+    for package in ("onnxruntime", "openvino"):
+        try:
+            parts.append(f"{package} {metadata.version(package)}")
+        except metadata.PackageNotFoundError:
+            parts.append(f"{package} absent")
     return "; ".join(parts)
 
 

@@ -16,6 +16,7 @@ import sys
 import torch
 
 from irstudio.core.device import DeviceInfo
+from irstudio.inference.backends.cache import environment_stamp
 
 
 def _count_physical_cores(cpuinfo: str) -> int | None:
@@ -78,10 +79,5 @@ def describe_hardware(device: DeviceInfo) -> str:
     if device.spec == "cpu":
         parts.append(f"{physical_cores()} physical cores, {torch.get_num_threads()} threads")
     parts.append(f"{platform.system()} {platform.machine()}")
-    parts.append(f"torch {torch.__version__}")
-    for package in ("openvino", "onnxruntime"):
-        try:
-            parts.append(f"{package} {__import__(package).__version__}")
-        except ImportError:
-            parts.append(f"{package} not installed")
+    parts.append(environment_stamp())
     return "; ".join(parts)

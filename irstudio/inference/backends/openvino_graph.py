@@ -1,8 +1,8 @@
 """OpenVINO graphs of our torch modules: convert, compile, run, and check against PyTorch.
 
 Convert (``convert_model``): the module's forward is traced as a function (parameters become graph
-constants, so no TorchScript module tree is built: LIR, 2,800 submodules, traces in 1.7 s instead of
-6.6 s) at a small aligned crop (``TRACE_SIDE``: tracing runs the model once, so this keeps conversion
+constants, so no TorchScript module tree is built, which costs seconds for models of thousands of
+submodules) at a small aligned crop (``TRACE_SIDE``: tracing runs the model once, so this keeps conversion
 memory low), then ``openvino.convert_model`` with dynamic height and width, or a static shape.
 
 Check (``check_graph``): outputs are compared with PyTorch fp32 on the check inputs. In fp32 they

@@ -51,10 +51,8 @@ KNOWN_CPU_PLANS: dict[str, KnownPlan] = {
     "ast": KnownPlan(OPENVINO_BF16, tile=512, base_mib=460.0, mib_per_read_mpx=2800.0),
     "lir": KnownPlan(OPENVINO_BF16, tile=256, base_mib=850.0, mib_per_read_mpx=1900.0),
 }
-"""Measured on the 2-core AMD EPYC reference machine (AVX512_BF16), OpenVINO bf16, 2 threads, one
-forward at the read side of 256 and 512 px tiles (docs/PERFORMANCE.md, "Known CPU plans"). 512 px
-tiles were 1.2x cheaper per pixel for compacter and asid but doubled their memory; only AST, the
-cheapest per pixel in memory, takes them. LIR is cheaper at 256."""
+"""Chosen from one forward per tile side and backend on the reference machine (docs/PERFORMANCE.md,
+"Known CPU plans"): the larger tile only where it is cheaper per pixel without doubling the memory."""
 FALLBACK_CPU_PLAN = KnownPlan(OPENVINO_BF16, tile=256, base_mib=850.0, mib_per_read_mpx=5300.0)
 """For an architecture the table does not list (a model brought by the user)."""
 
