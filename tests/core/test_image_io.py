@@ -793,7 +793,7 @@ def test_float64_input_is_accepted(tmp_path: Path, rng) -> None:
 
 def test_pillow_limit_is_raised_only_when_needed_and_restored(monkeypatch) -> None:
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
-    limit = header._PillowLimit()
+    limit = header._RaisedLimit(Image, "MAX_IMAGE_PIXELS")
     with limit.at_least(50):
         assert Image.MAX_IMAGE_PIXELS == 100
     with limit.at_least(300):

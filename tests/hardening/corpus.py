@@ -17,7 +17,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+import tifffile
+from PIL import Image, ImageCms
 
 from irstudio.core.image_io import LoadedImage, read_image
 
@@ -163,12 +164,72 @@ def _check_gradient(loaded: LoadedImage) -> None:
     np.testing.assert_allclose(loaded.rgb * 255, gradient_rgb(), atol=1e-4)
 
 
+def _check_16bit_gradient(loaded: LoadedImage) -> None:
+    assert loaded.info.bit_depth == 16
+    np.testing.assert_allclose(loaded.rgb * 255, gradient_rgb(), atol=1e-3)
+
+
 def _valid_png() -> bytes:
     return png_bytes(Image.fromarray(gradient_rgb()))
 
 
 def _valid_jpeg() -> bytes:
     return jpeg_bytes(Image.fromarray(gradient_rgb()))
+
+
+def tiff_bytes(data: np.ndarray, **options: object) -> bytes:
+    buffer = io.BytesIO()
+    tifffile.imwrite(buffer, data, **options)
+    return buffer.getvalue()
+
+
+def _planar_tiff() -> bytes:
+    deep = gradient_rgb().astype(np.uint16) * 257
+    return tiff_bytes(np.moveaxis(deep, -1, 0), photometric="rgb", planarconfig="separate", compression="lzw")
+
+
+def _premultiplied_tiff() -> bytes:
+    alpha = np.full((24, 32, 1), 32768, np.uint16)
+    premultiplied = np.rint(gradient_rgb() * (257 * 32768 / 65535)).astype(np.uint16)
+    return tiff_bytes(np.dstack([premultiplied, alpha]), photometric="rgb", extrasamples=["assocalpha"])
+
+
+def _check_straight_alpha(loaded: LoadedImage) -> None:
+    np.testing.assert_allclose(loaded.rgb * 255, gradient_rgb(), atol=0.02)
+    assert loaded.alpha is not None
+    np.testing.assert_allclose(loaded.alpha, 32768 / 65535)
+
+
+def _u32_grey_tiff() -> bytes:
+    return tiff_bytes(np.full((8, 8), 3 * 2**30, np.uint32), photometric="minisblack")
+
+
+def _check_u32_grey(loaded: LoadedImage) -> None:
+    np.testing.assert_allclose(loaded.rgb, 0.75, atol=1 / 65535)  # also once written at 16 bits
+
+
+def _long_orientation_tiff() -> bytes:
+    return tiff_bytes(gradient_rgb(), photometric="rgb", extratags=[(274, "I", 1, 6, True)])
+
+
+def _check_rotated_once(loaded: LoadedImage) -> None:
+    np.testing.assert_array_equal(np.rint(loaded.rgb * 255), np.rot90(gradient_rgb(), -1))
+
+
+def _cielab_tiff() -> bytes:
+    return tiff_bytes(gradient_rgb(), photometric="cielab")
+
+
+def _png_with_trailing_data() -> bytes:
+    return _valid_png() + b"\x00 appended by a careless uploader " * 5000
+
+
+def _png_with_big_icc() -> bytes:
+    profile = bytearray(ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()) + bytes(2_000_000)
+    profile[:4] = struct.pack(">I", len(profile))
+    chunk = png_chunk(b"iCCP", b"printer\x00\x00" + zlib.compress(bytes(profile)))
+    png = _valid_png()
+    return png[:33] + chunk + png[33:]
 
 
 CASES: tuple[Case, ...] = (
@@ -235,6 +296,55 @@ CASES: tuple[Case, ...] = (
         _grey_alpha_png,
         check=_check_grey_alpha,
         outcome="loads as equal R=G=B + alpha; output keeps the alpha",
+    ),
+    Case(
+        "planar-16-bit-tiff",
+        "scan planar.tif",
+        _planar_tiff,
+        check=_check_16bit_gradient,
+        outcome="loads (planar LZW samples read as pixels, 16-bit kept); output is a 16-bit PNG",
+    ),
+    Case(
+        "premultiplied-tiff",
+        "premultiplied.tif",
+        _premultiplied_tiff,
+        check=_check_straight_alpha,
+        outcome="loads with the colours divided by alpha (straight alpha); output keeps the alpha",
+    ),
+    Case(
+        "u32-grey-tiff",
+        "grey32.tif",
+        _u32_grey_tiff,
+        check=_check_u32_grey,
+        outcome="loads; unsigned 32-bit values above 2^31 stay bright",
+    ),
+    Case(
+        "long-orientation-tiff",
+        "rotated long.tif",
+        _long_orientation_tiff,
+        check=_check_rotated_once,
+        outcome="loads upright: an Orientation tag stored as LONG is applied once",
+    ),
+    Case(
+        "cielab-tiff",
+        "lab.tif",
+        _cielab_tiff,
+        error="unsupported TIFF layout (photometric CIELAB)",
+        outcome="refused: unsupported TIFF layout (named), not 'damaged'",
+    ),
+    Case(
+        "png-trailing-data",
+        "upload.png",
+        _png_with_trailing_data,
+        check=_check_gradient,
+        outcome="loads: bytes after IEND are allowed",
+    ),
+    Case(
+        "png-big-icc",
+        "printer profile.png",
+        _png_with_big_icc,
+        check=_check_gradient,
+        outcome="loads with its 2 MB ICC profile, which the output carries",
     ),
     Case(
         "unicode-spaces",

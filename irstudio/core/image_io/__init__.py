@@ -11,19 +11,23 @@ Reading (``read_image``)
     ``read_image(path, native=True)`` keeps 8- and 16-bit samples as uint8 / uint16 RGB instead
     (a quarter / half of the memory), for callers that convert per tile (the tiled runner).
 
-    Pillow parses the header and the metadata; it decodes the pixels except for 16-bit files with
-    colour or alpha, which Pillow truncates to 8 bits: those are decoded by OpenCV
-    (IMREAD_UNCHANGED, BGR(A) turned into RGB(A)). Either way the pixels are decoded once, and the
-    decoder's memory is released before the float32 copy is made. The orientation is applied here,
-    as a view folded into that copy; two decoders apply a TIFF's orientation tag themselves, so
-    Pillow's doing so is detected (it drops the tag) and OpenCV gets the bytes with the tag set to 1.
+    TIFF is parsed and decoded by tifffile (``tiff``): planar or chunky samples, unsigned, signed or
+    float, 1 to 64 bits, grey, RGB, palette, CMYK and JPEG YCbCr, associated alpha turned straight,
+    the first page of a multi-page file; other layouts raise ``unsupported TIFF layout (...)``.
+    For the other formats Pillow parses the header and the metadata and decodes the pixels, except
+    for 16-bit PNGs with colour or alpha, which Pillow truncates to 8 bits: those are decoded by
+    OpenCV (IMREAD_UNCHANGED, BGR(A) turned into RGB(A)) from the file's pixel chunks only, so
+    libpng has no ancillary chunk to print warnings about (``png``). A PNG is complete when its
+    chain of chunks reaches IEND; bytes after IEND are allowed. Either way the pixels are decoded
+    once, and the decoder's memory is released before the float32 copy is made. The orientation is
+    applied here, once, as a view folded into that copy.
 
 Safety
     Empty, truncated, damaged and non-image files raise ``UnreadableImageError``. The pixel count is
     checked from the header, before any pixel is decoded, against ``max_pixels`` (``ImageTooLargeError``).
     Pillow's own decompression-bomb limit (``PIL.Image.MAX_IMAGE_PIXELS``) is not the one that applies:
     the files are parsed with the format plugins directly (which skip Pillow's check), and where Pillow
-    checks again while decoding (TIFF) or while parsing (WebP) the global limit is raised, only when
+    checks again (WebP parsing, decoding) the global limit is raised, only when
     needed, to the size already approved here, under a lock, and put back right after. (A caller
     that sets Pillow's global ``ImageFile.LOAD_TRUNCATED_IMAGES`` makes Pillow accept truncated
     JPEG/TIFF/BMP/WebP data; truncated PNGs are still refused by the IEND check.)
@@ -36,7 +40,7 @@ Writing (``write_image``)
     ``os.replace``. The temporary file is removed on every failure. EXIF from ``source`` is carried
     with its orientation reset to 1 (the pixels are already upright) and its pixel-dimension tags
     updated; the ICC profile is carried when it describes RGB data (a grey or CMYK profile would not
-    match the RGB pixels written).
+    match the RGB pixels written); a PNG's gAMA, cHRM and sRGB chunks are carried to a PNG output.
 
 Rounding
     Float to integer: clip to [0, 1], multiply by 255 (or 65535) in the input's float precision, round
@@ -45,7 +49,8 @@ Rounding
 
 Modules
     ``info`` (errors, ``ImageInfo``, ``LoadedImage``, limits and suffixes), ``header`` (format
-    sniffing, header parsing, the pixel limit), ``metadata`` (EXIF and ICC, both ways), ``reading``
+    sniffing, header parsing, the pixel limit), ``tiff`` (TIFF through tifffile), ``png`` (the
+    chunk chain), ``metadata`` (EXIF and ICC, both ways), ``reading``
     (``probe_image``, ``read_image``: decoding and orientation), ``samples`` (``to_uint8``,
     ``to_depth``, ``resize_alpha``), ``encoders`` (PNG, TIFF, JPEG, WebP) and ``writing``
     (``write_image``, ``output_bit_depth``). Import

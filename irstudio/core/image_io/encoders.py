@@ -28,19 +28,35 @@ _JPEG_MAX_EXIF = 65533
 
 
 def _encode(
-    fp: BinaryIO, fmt: str, pixels: np.ndarray, *, icc: bytes | None, exif: bytes | None, quality: int
+    fp: BinaryIO,
+    fmt: str,
+    pixels: np.ndarray,
+    *,
+    icc: bytes | None,
+    exif: bytes | None,
+    quality: int,
+    colour_chunks: tuple[tuple[bytes, bytes], ...] = (),
 ) -> None:
-    """Dispatch to the encoder of ``fmt`` (looked up at call time, so tests can replace one)."""
+    """Dispatch to the encoder of ``fmt`` (looked up at call time, so tests can replace one).
+    ``colour_chunks``: PNG gAMA/cHRM/sRGB (type, payload), written by the PNG encoder only."""
     if fmt == "PNG":
-        _write_png(fp, pixels, icc=icc, exif=exif)
+        _write_png(fp, pixels, icc=icc, exif=exif, colour_chunks=colour_chunks)
     elif fmt == "TIFF":
         _write_tiff(fp, pixels, icc=icc, exif=exif)
     else:
         _write_with_pillow(fp, fmt, pixels, icc=icc, exif=exif, quality=quality)
 
 
-def _write_png(fp: BinaryIO, pixels: np.ndarray, *, icc: bytes | None, exif: bytes | None) -> None:
-    """PNG from BGR(A) uint8/uint16 pixels by OpenCV, with iCCP and eXIf chunks inserted after IHDR."""
+def _write_png(
+    fp: BinaryIO,
+    pixels: np.ndarray,
+    *,
+    icc: bytes | None,
+    exif: bytes | None,
+    colour_chunks: tuple[tuple[bytes, bytes], ...] = (),
+) -> None:
+    """PNG from BGR(A) uint8/uint16 pixels by OpenCV, with the colour chunks (gAMA, cHRM, sRGB),
+    iCCP and eXIf inserted after IHDR."""
     ok, encoded = cv2.imencode(".png", pixels, [cv2.IMWRITE_PNG_COMPRESSION, _PNG_COMPRESSION])
     if not ok:
         raise OSError("the PNG encoder failed")
@@ -49,6 +65,8 @@ def _write_png(fp: BinaryIO, pixels: np.ndarray, *, icc: bytes | None, exif: byt
     if bytes(data[12:16]) != b"IHDR":
         raise OSError("the PNG encoder produced an unexpected layout")
     fp.write(data[:ihdr_end])
+    for kind, payload in colour_chunks:
+        fp.write(_png_chunk(kind, payload))
     if icc:
         fp.write(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
     if exif:

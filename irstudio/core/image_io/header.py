@@ -1,11 +1,12 @@
 """Open a file and parse its header only: format by content, ``ImageInfo``, the pixel limit.
 
-The format is sniffed from the magic bytes (not the suffix) and the header parsed by that format's
-Pillow plugin, which skips Pillow's own decompression-bomb check; the pixel count is checked here
-against ``max_pixels`` before any pixel is decoded (``ImageTooLargeError``). WebP's parser allocates
-the canvas, so its size is read from the first bytes and checked first. Where Pillow checks again
-(TIFF decoding, WebP parsing), ``_PILLOW_LIMIT`` raises Pillow's global limit, only when needed, to
-the size already approved here, under a lock, and puts it back right after.
+The format is sniffed from the magic bytes (not the suffix). TIFF headers are parsed by
+``tiff.tiff_header`` (tifffile); the others by that format's Pillow plugin, which skips Pillow's own
+decompression-bomb check. The pixel count is checked here against ``max_pixels`` before any pixel is
+decoded (``ImageTooLargeError``). WebP's parser allocates the canvas, so its size is read from the
+first bytes and checked first. Where Pillow checks again (WebP parsing, decoding), ``_PILLOW_LIMIT``
+raises Pillow's global limit, only when needed, to the size already approved here, under a lock, and
+puts it back right after.
 """
 
 from __future__ import annotations
@@ -23,18 +24,18 @@ from PIL import (
     Image,
     JpegImagePlugin,
     PngImagePlugin,
-    TiffImagePlugin,
     WebPImagePlugin,
 )
 
 from irstudio.core.image_io.info import ImageInfo, ImageTooLargeError, UnreadableImageError, _reason
 from irstudio.core.image_io.metadata import _read_exif
+from irstudio.core.image_io.png import colour_chunks_from_pillow
+from irstudio.core.image_io.tiff import tiff_header
 
 _PILLOW_CLASSES: dict[str, type[Image.Image]] = {
     "PNG": PngImagePlugin.PngImageFile,
     # JpegImageFile, not Pillow's jpeg_factory: an MPO file is read as its primary JPEG image.
     "JPEG": JpegImagePlugin.JpegImageFile,
-    "TIFF": TiffImagePlugin.TiffImageFile,
     "BMP": BmpImagePlugin.BmpImageFile,
     "WEBP": WebPImagePlugin.WebPImageFile,
 }
@@ -47,59 +48,75 @@ _TRUNCATED_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, z
 # Pillow's global decompression-bomb limit, raised only while we decode an image we already approved.
 
 
-class _PillowLimit:
-    """Raises ``Image.MAX_IMAGE_PIXELS`` to at least N pixels for a block, thread-safely.
+class _RaisedLimit:
+    """Raises a Pillow module's size limit (``owner.name``) to at least N for a block, thread-safely.
 
     Nested and concurrent uses keep the largest need; the original value is put back when the last
-    block exits. Nothing changes when Pillow's limit already admits N (the common case).
+    block exits. Nothing changes when the limit already admits N (the common case). None means no
+    limit, both for N and for the attribute.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, owner: object, name: str) -> None:
+        self._owner, self._name = owner, name
         self._lock = threading.Lock()
         self._active = 0
         self._saved: int | None = None
 
     @contextlib.contextmanager
-    def at_least(self, pixels: int | None) -> Iterator[None]:
-        raised = self._raise(pixels)
+    def at_least(self, value: int | None) -> Iterator[None]:
+        raised = self._raise(value)
         try:
             yield
         finally:
             if raised:
                 self._lower()
 
-    def _raise(self, pixels: int | None) -> bool:
+    def _raise(self, value: int | None) -> bool:
         with self._lock:
-            base = self._saved if self._active else Image.MAX_IMAGE_PIXELS
-            if base is None or (pixels is not None and pixels <= base):
+            current = getattr(self._owner, self._name)
+            base = self._saved if self._active else current
+            if base is None or (value is not None and value <= base):
                 return False
             if not self._active:
-                self._saved = Image.MAX_IMAGE_PIXELS
+                self._saved = current
             self._active += 1
-            current = Image.MAX_IMAGE_PIXELS
-            Image.MAX_IMAGE_PIXELS = None if pixels is None or current is None else max(current, pixels)
+            setattr(
+                self._owner, self._name, None if value is None or current is None else max(current, value)
+            )
             return True
 
     def _lower(self) -> None:
         with self._lock:
             self._active -= 1
             if not self._active:
-                Image.MAX_IMAGE_PIXELS = self._saved
+                setattr(self._owner, self._name, self._saved)
                 self._saved = None
 
 
-_PILLOW_LIMIT = _PillowLimit()
+_PILLOW_LIMIT = _RaisedLimit(Image, "MAX_IMAGE_PIXELS")
+# Pillow refuses a compressed PNG chunk (text or ICC profile) that inflates past 1 MiB; printer and
+# camera ICC profiles with large tables are valid beyond that. Profiles up to this size are read.
+_PNG_CHUNK_LIMIT = _RaisedLimit(PngImagePlugin, "MAX_TEXT_CHUNK")
+_MAX_ICC_BYTES = 64 << 20
 
 
 @contextlib.contextmanager
-def _opened(path: Path, max_pixels: int | None) -> Iterator[tuple[Image.Image, ImageInfo]]:
-    """Open ``path``, parse its header with Pillow, check the pixel limit; yield (image, info)."""
+def _opened(path: Path, max_pixels: int | None) -> Iterator[tuple[Image.Image | None, ImageInfo]]:
+    """Open ``path``, parse its header, check the pixel limit; yield (Pillow image, info). The image
+    is None for TIFF, which ``tiff.decode_tiff`` decodes."""
     _require_nonempty_file(path)
     try:
         fp = open(path, "rb")  # noqa: SIM115 (closed by the with below, also on error)
     except OSError as exc:
         raise UnreadableImageError(f"{path}: cannot open the file ({_reason(exc)})", path=path) from exc
     with fp:
+        is_tiff = _sniff_format(fp.read(32)) == "TIFF"
+        fp.seek(0)
+        if is_tiff:
+            info = tiff_header(fp, path)
+            _check_pixel_limit(info, max_pixels)
+            yield None, info
+            return
         fmt, im = _parse_header(fp, path, max_pixels)
         try:
             info = _describe(im, fp, fmt, path)
@@ -170,7 +187,7 @@ def _parse_header(fp: BinaryIO, path: Path, max_pixels: int | None) -> tuple[str
         pillow_needs = size[0] * size[1]
     fp.seek(0)
     try:
-        with _PILLOW_LIMIT.at_least(pillow_needs):
+        with _PILLOW_LIMIT.at_least(pillow_needs), _PNG_CHUNK_LIMIT.at_least(_MAX_ICC_BYTES):
             return fmt, _PILLOW_CLASSES[fmt](fp, str(path))
     except Image.DecompressionBombError as exc:  # a Pillow that checks in more places than this one
         raise ImageTooLargeError(f"{path}: image is larger than Pillow's limit ({exc})", path=path) from exc
@@ -182,8 +199,8 @@ def _parse_header(fp: BinaryIO, path: Path, max_pixels: int | None) -> tuple[str
 
 def _describe(im: Image.Image, fp: BinaryIO, fmt: str, path: Path) -> ImageInfo:
     """Build ``ImageInfo`` from the parsed header (the file stays open for TIFF directories)."""
-    width, height = _stored_size(im, fmt)
-    exif, orientation = _read_exif(im, fmt)
+    width, height = im.size
+    exif, orientation = _read_exif(im)
     if orientation >= 5:
         width, height = height, width
     icc = im.info.get("icc_profile") or None
@@ -198,14 +215,8 @@ def _describe(im: Image.Image, fp: BinaryIO, fmt: str, path: Path) -> ImageInfo:
         icc_profile=bytes(icc) if icc else None,
         exif=exif,
         orientation=orientation,
+        colour_chunks=colour_chunks_from_pillow(im.info) if fmt == "PNG" else (),
     )
-
-
-def _stored_size(im: Image.Image, fmt: str) -> tuple[int, int]:
-    """Width and height as stored, before orientation (Pillow's TIFF ``size`` is already oriented)."""
-    if fmt == "TIFF":
-        return int(im.tag_v2[256]), int(im.tag_v2[257])
-    return im.size
 
 
 def _bit_depth(im: Image.Image, fp: BinaryIO, fmt: str) -> int:
@@ -218,10 +229,6 @@ def _bit_depth(im: Image.Image, fp: BinaryIO, fmt: str) -> int:
         depth = fp.read(1)
         fp.seek(position)
         return 16 if depth == b"\x10" else 8
-    if fmt == "TIFF":
-        bits = im.tag_v2.get(258, 8)
-        deepest = max(bits) if isinstance(bits, tuple) else int(bits)
-        return 32 if deepest > 16 else 16 if deepest > 8 else 8
     return 16 if im.mode in _GREY16_MODES else 8
 
 

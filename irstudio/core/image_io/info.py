@@ -51,7 +51,8 @@ class ImageInfo:
     "RGBA" for 16-bit colour files, whose ``bit_depth`` is 16). ``exif`` holds an EXIF block in APP1
     form (``b"Exif\\0\\0"`` + TIFF structure), or None; for TIFF files it is rebuilt from the
     descriptive tags of the file's first directory. ``orientation`` is the EXIF value 1-8 (1 when
-    absent or invalid).
+    absent or invalid). ``colour_chunks`` holds a PNG's gAMA, cHRM and sRGB chunks as (type,
+    payload), carried to PNG outputs.
     """
 
     path: Path
@@ -64,6 +65,7 @@ class ImageInfo:
     icc_profile: bytes | None
     exif: bytes | None
     orientation: int
+    colour_chunks: tuple[tuple[bytes, bytes], ...] = ()
 
 
 @dataclass(frozen=True)

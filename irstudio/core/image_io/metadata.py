@@ -24,20 +24,17 @@ _ORIENTATION = 0x0112
 _TIFF_EXIF_TAGS = (270, 271, 272, 274, 305, 306, 315, 33432)
 
 
-def _read_exif(im: Image.Image, fmt: str) -> tuple[bytes | None, int]:
-    """The EXIF block (APP1 form) and the orientation 1-8; header-time data only."""
-    if fmt == "TIFF":
-        exif = _exif_from_tiff_directory(im)
-        raw = exif.tobytes() if len(exif) else None
-    else:
-        raw = _normalized_exif(im.info.get("exif"))
-        exif = Image.Exif()
-        if raw is not None:
-            try:
-                exif.load(raw)
-            except Exception:  # damaged EXIF: keep the bytes, ignore the orientation
-                _log.warning("ignoring unreadable EXIF data in %s", getattr(im, "filename", "?"))
-                return raw, 1
+def _read_exif(im: Image.Image) -> tuple[bytes | None, int]:
+    """The EXIF block (APP1 form) and the orientation 1-8; header-time data only (not for TIFF,
+    whose tags ``tiff.tiff_header`` reads)."""
+    raw = _normalized_exif(im.info.get("exif"))
+    exif = Image.Exif()
+    if raw is not None:
+        try:
+            exif.load(raw)
+        except Exception:  # damaged EXIF: keep the bytes, ignore the orientation
+            _log.warning("ignoring unreadable EXIF data in %s", getattr(im, "filename", "?"))
+            return raw, 1
     return raw, _valid_orientation(exif.get(_ORIENTATION, 1))
 
 
@@ -49,20 +46,17 @@ def _normalized_exif(raw: bytes | None) -> bytes | None:
     return raw if raw.startswith(_EXIF_PREFIX) else _EXIF_PREFIX + raw
 
 
-def _exif_from_tiff_directory(im: Image.Image) -> Image.Exif:
-    """EXIF made of a TIFF's descriptive tags and its EXIF/GPS sub-directories (no structural tags)."""
+def _exif_from_tiff_tags(tiff: Image.Exif) -> Image.Exif:
+    """EXIF made of a TIFF directory's descriptive tags and its EXIF/GPS sub-directories (no
+    structural tags). Raises what Pillow's tag parser raises on a damaged directory."""
     clean = Image.Exif()
-    try:
-        tiff = im.getexif()
-        for tag in _TIFF_EXIF_TAGS:
-            if tag in tiff:
-                clean[tag] = tiff[tag]
-        for pointer in (_EXIF_IFD, _GPS_IFD):
-            sub = {k: v for k, v in tiff.get_ifd(pointer).items() if k != _INTEROP_IFD}
-            if sub:
-                clean[pointer] = sub
-    except Exception:
-        _log.warning("ignoring unreadable EXIF tags in %s", getattr(im, "filename", "?"))
+    for tag in _TIFF_EXIF_TAGS:
+        if tag in tiff:
+            clean[tag] = tiff[tag]
+    for pointer in (_EXIF_IFD, _GPS_IFD):
+        sub = {k: v for k, v in tiff.get_ifd(pointer).items() if k != _INTEROP_IFD}
+        if sub:
+            clean[pointer] = sub
     return clean
 
 

@@ -1,17 +1,15 @@
 """Decode a file into upright float32 RGB (H, W, 3) in [0, 1] plus alpha: ``probe_image``, ``read_image``.
 
-Pillow decodes the pixels except for 16-bit files with colour or alpha, which Pillow truncates to 8
-bits: those are decoded by OpenCV (IMREAD_UNCHANGED, BGR(A) turned into RGB(A)). Either way the pixels
-are decoded once, and the decoder's memory is released before the float32 copy is made. The EXIF
-orientation is applied here, as a view folded into that copy; two decoders apply a TIFF's orientation
-tag themselves, so Pillow's doing so is detected (it drops the tag) and OpenCV gets the bytes with the
-tag set to 1.
+TIFF is decoded by tifffile (``tiff.decode_tiff``). Pillow decodes the other formats except 16-bit
+PNGs with colour or alpha, which Pillow truncates to 8 bits: those are decoded by OpenCV
+(IMREAD_UNCHANGED, BGR(A) turned into RGB(A)). Either way the pixels are decoded once, and the
+decoder's memory is released before the float32 copy is made. The EXIF orientation is applied here,
+once, as a view folded into that copy (no decoder used here turns the pixels itself).
 """
 
 from __future__ import annotations
 
 import os
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,11 +30,9 @@ from irstudio.core.image_io.info import (
     UnreadableImageError,
     _reason,
 )
-from irstudio.core.image_io.metadata import _ORIENTATION
+from irstudio.core.image_io.png import png_has_end, png_pixel_bytes
 from irstudio.core.image_io.samples import SAMPLE_MAX
-
-_PNG_IEND = b"IEND\xaeB`\x82"  # chunk type + its fixed CRC
-_PNG_END_SEARCH = 1 << 16  # tolerate trailing bytes after IEND, up to this many
+from irstudio.core.image_io.tiff import decode_tiff
 
 
 @dataclass(frozen=True)
@@ -47,7 +43,6 @@ class _Decoded:
     color_scale: float
     alpha: np.ndarray | None
     alpha_scale: float
-    upright: bool = False  # the decoder already applied the EXIF orientation
 
 
 def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInfo:
@@ -72,19 +67,18 @@ def read_image(
     ``ImageTooLargeError``.
     """
     with _opened(Path(path), max_pixels) as (im, info):
-        transparency = im.info.get("transparency")
-        if _decoded_by_opencv(info):
+        transparency = None if im is None else im.info.get("transparency")
+        if im is None or _decoded_by_opencv(info):
             decoded = None
         else:
             with _PILLOW_LIMIT.at_least(info.width * info.height):
                 decoded = _decode_with_pillow(im, info)
     # The Pillow image is closed here, so its memory is free before the float copy is made.
     if decoded is None:
-        decoded = _decode_with_opencv(info)
+        decoded = _decode_tiff(info) if info.format == "TIFF" else _decode_with_opencv(info)
     if decoded.alpha is None and info.has_alpha and transparency is not None:
         decoded = _with_color_key_alpha(decoded, transparency)
-    orientation = 1 if decoded.upright else info.orientation
-    rgb, alpha = _upright_float(decoded, orientation, keep_integers=native)
+    rgb, alpha = _upright_float(decoded, info.orientation, keep_integers=native)
     return LoadedImage(rgb=rgb, alpha=alpha, info=info)
 
 
@@ -93,31 +87,23 @@ def _decoded_by_opencv(info: ImageInfo) -> bool:
     return info.bit_depth == 16 and info.mode not in _GREY16_MODES
 
 
+def _decode_tiff(info: ImageInfo) -> _Decoded:
+    samples = decode_tiff(info.path)
+    return _Decoded(samples.color, samples.color_scale, samples.alpha, samples.alpha_scale)
+
+
 def _decode_with_pillow(im: Image.Image, info: ImageInfo) -> _Decoded:
     """Decode with Pillow into integer (or float "F") samples; orientation is applied later."""
-    tiff_orientation_tagged = info.format == "TIFF" and _ORIENTATION in im.tag_v2
     try:
         im.load()
-        if info.format == "PNG" and not _png_has_end(info.path):
+        if info.format == "PNG" and not png_has_end(info.path):
             raise OSError("the IEND chunk is missing")
         decoded = _pillow_samples(im, info)
     except _TRUNCATED_ERRORS as exc:
         raise UnreadableImageError(
             f"{info.path}: the {info.format} data is damaged or truncated ({exc})", path=info.path
         ) from exc
-    # Pillow's TIFF decoder turns the image upright itself and then drops the orientation tag.
-    if tiff_orientation_tagged and _ORIENTATION not in im.tag_v2:
-        decoded = _Decoded(decoded.color, decoded.color_scale, decoded.alpha, decoded.alpha_scale, True)
     return decoded
-
-
-def _png_has_end(path: Path) -> bool:
-    """Whether the PNG's closing IEND chunk is present near the end (Pillow tolerates its loss)."""
-    with open(path, "rb") as stream:
-        stream.seek(0, os.SEEK_END)
-        size = stream.tell()
-        stream.seek(max(0, size - _PNG_END_SEARCH))
-        return _PNG_IEND in stream.read()
 
 
 def _pillow_samples(im: Image.Image, info: ImageInfo) -> _Decoded:
@@ -140,14 +126,16 @@ def _pillow_samples(im: Image.Image, info: ImageInfo) -> _Decoded:
 
 
 def _decode_with_opencv(info: ImageInfo) -> _Decoded:
-    """Decode a 16-bit colour file with OpenCV (full precision); BGR(A) becomes RGB(A)."""
+    """Decode a 16-bit colour PNG with OpenCV (full precision); BGR(A) becomes RGB(A)."""
     path = info.path
     try:
-        encoded = np.fromfile(path, dtype=np.uint8)
+        encoded = png_pixel_bytes(path)  # no ancillary chunk for libpng to warn about
     except OSError as exc:
         raise UnreadableImageError(f"{path}: cannot read the file ({_reason(exc)})", path=path) from exc
-    if info.format == "TIFF":
-        _reset_tiff_orientation(encoded)
+    except ValueError as exc:
+        raise UnreadableImageError(
+            f"{path}: the PNG data is damaged or truncated ({exc})", path=path
+        ) from exc
     samples = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     del encoded
     if samples is None:
@@ -165,33 +153,6 @@ def _decode_with_opencv(info: ImageInfo) -> _Decoded:
         return _Decoded(samples[..., :1], scale, samples[..., 1], scale)
     alpha = samples[..., 3] if channels == 4 else None
     return _Decoded(samples[..., 2::-1], scale, alpha, scale)
-
-
-def _reset_tiff_orientation(data: np.ndarray) -> None:
-    """Set the first directory's Orientation to 1 in TIFF bytes held in memory (uint8, writable).
-
-    OpenCV's TIFF decoder applies the orientation tag even with IMREAD_UNCHANGED, while its PNG
-    decoder does not; resetting the tag makes every path return stored pixels, turned upright here.
-    """
-    buffer = memoryview(data).cast("B")
-    order = "<" if bytes(buffer[:2]) == b"II" else ">"
-    try:
-        if struct.unpack_from(order + "H", buffer, 2)[0] == 43:  # BigTIFF
-            (directory,) = struct.unpack_from(order + "Q", buffer, 8)
-            (count,) = struct.unpack_from(order + "Q", buffer, directory)
-            first, entry_size, value_offset = directory + 8, 20, 12
-        else:
-            (directory,) = struct.unpack_from(order + "I", buffer, 4)
-            (count,) = struct.unpack_from(order + "H", buffer, directory)
-            first, entry_size, value_offset = directory + 2, 12, 8
-        for index in range(count):
-            entry = first + index * entry_size
-            tag, kind = struct.unpack_from(order + "HH", buffer, entry)
-            if tag == _ORIENTATION and kind == 3:  # SHORT
-                struct.pack_into(order + "H", buffer, entry + value_offset, 1)
-                return
-    except struct.error:  # a damaged directory: the decoder will report it
-        return
 
 
 def _with_color_key_alpha(decoded: _Decoded, key: object) -> _Decoded:

@@ -5,11 +5,13 @@ The file goes through ``core.atomic.atomic_write``: a hidden temporary file in t
 folder, flushed to disk, then published; without ``overwrite`` by a hard link that fails if the
 name exists (never clobbers a file that appeared meanwhile), with ``overwrite`` by ``os.replace``.
 The temporary file is removed on every failure. EXIF from ``source`` is carried with its
-orientation reset to 1 and its pixel-dimension tags updated; an RGB ICC profile is carried.
+orientation reset to 1 and its pixel-dimension tags updated; an RGB ICC profile is carried, and a
+PNG source's gAMA/cHRM/sRGB chunks are carried to a PNG output.
 """
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -26,6 +28,8 @@ from irstudio.core.image_io.info import (
 )
 from irstudio.core.image_io.metadata import _exif_for_output, _rgb_icc_profile
 from irstudio.core.image_io.samples import to_depth
+
+_log = logging.getLogger(__name__)
 
 _FORMAT_FOR_SUFFIX = {
     ".png": "PNG",
@@ -70,7 +74,35 @@ def write_image(
     pixels = _output_pixels(fmt, rgb, alpha, depth)
     icc = _rgb_icc_profile(source)
     exif = _exif_for_output(source, width=pixels.shape[1], height=pixels.shape[0])
-    return _write_file(path, fmt, pixels, icc=icc, exif=exif, quality=quality, overwrite=overwrite)
+    colour_chunks = _colour_chunks_for_output(fmt, source, icc)
+    return _write_file(
+        path,
+        fmt,
+        pixels,
+        icc=icc,
+        exif=exif,
+        quality=quality,
+        overwrite=overwrite,
+        colour_chunks=colour_chunks,
+    )
+
+
+def _colour_chunks_for_output(
+    fmt: str, source: ImageInfo | None, icc: bytes | None
+) -> tuple[tuple[bytes, bytes], ...]:
+    """The source PNG's gAMA/cHRM/sRGB for a PNG output; for other formats, which have no place for
+    them, a warning when they said something an ICC profile does not (the samples are written as
+    they are, so a viewer reads them with the format's default, sRGB)."""
+    chunks = source.colour_chunks if source is not None else ()
+    if fmt == "PNG" or not chunks:
+        return chunks
+    if icc is None and not any(kind == b"sRGB" for kind, _ in chunks):
+        _log.warning(
+            "%s: the PNG's gamma/chromaticity chunks have no place in %s; samples written as they are",
+            source.path,
+            fmt,
+        )
+    return ()
 
 
 def output_bit_depth(path: str | os.PathLike[str], source: ImageInfo | None = None) -> int:
@@ -142,11 +174,12 @@ def _write_file(
     exif: bytes | None,
     quality: int,
     overwrite: bool,
+    colour_chunks: tuple[tuple[bytes, bytes], ...] = (),
 ) -> Path:
     """Encode ``pixels`` into ``path`` through an atomic write; I/O errors become ``ImageWriteError``."""
     try:
         with atomic_write(path, overwrite=overwrite) as temp, open(temp, "wb") as fp:
-            _encode(fp, fmt, pixels, icc=icc, exif=exif, quality=quality)
+            _encode(fp, fmt, pixels, icc=icc, exif=exif, quality=quality, colour_chunks=colour_chunks)
     except TargetExistsError as exc:
         raise _exists(path) from exc
     except OSError as exc:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 from PIL import Image, ImageOps
 from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
@@ -17,7 +18,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
 from irstudio.core.cancel import CancelToken
-from irstudio.core.image_io import READ_SUFFIXES
+from irstudio.core.image_io import READ_SUFFIXES, read_image, to_uint8
 from irstudio.gui.qimage import to_qimage
 
 __all__ = ["MAX_FILES", "THUMBNAIL_SIZE", "ThumbnailStrip", "folder_images", "thumbnail_work"]
@@ -40,7 +41,12 @@ def folder_images(folder: Path) -> list[Path]:
 
 
 def _thumbnail(path: Path, size: int) -> np.ndarray | None:
-    """A uint8 HxWx3 thumbnail at most ``size`` px, upright; None when the file cannot be read."""
+    """A uint8 HxWx3 thumbnail at most ``size`` px, upright; None when the file cannot be read.
+
+    TIFFs are decoded by the I/O layer (Pillow gets planar, premultiplied and 32-bit layouts
+    wrong); the other formats by Pillow, whose JPEG draft mode decodes at a reduced size."""
+    if path.suffix.lower() in (".tif", ".tiff"):
+        return _thumbnail_of_decoded(path, size)
     try:
         with Image.open(path) as image:
             image.draft("RGB", (size, size))
@@ -49,6 +55,18 @@ def _thumbnail(path: Path, size: int) -> np.ndarray | None:
             return np.asarray(upright.convert("RGB"))
     except Exception:
         return None
+
+
+def _thumbnail_of_decoded(path: Path, size: int) -> np.ndarray | None:
+    try:
+        rgb = to_uint8(read_image(path).rgb)
+    except Exception:
+        return None
+    scale = size / max(rgb.shape[:2])
+    if scale >= 1:
+        return rgb
+    shape = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
+    return cv2.resize(rgb, shape, interpolation=cv2.INTER_AREA)
 
 
 def thumbnail_work(paths: list[Path], size: int = THUMBNAIL_SIZE):
