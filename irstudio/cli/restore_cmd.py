@@ -4,10 +4,15 @@ Outputs go next to each input, or into ``--out DIR``; an existing output is neve
 (skipped with a message unless ``--overwrite``). Alpha is carried (resized for SR), 16-bit sources
 give 16-bit PNGs, EXIF and ICC are kept. Progress on stderr; exit 1 if any input failed.
 
+Every input gets its own output: names come from ``inference.naming`` (``a.png`` and ``a.jpg`` give
+``a-png_<model>.png`` and ``a-jpg_<model>.png``), a file named twice is restored once, and a file
+that fails is one ``irstudio: error:`` line while the others go on (exit 1).
+
 A folder INPUT is restored as a batch (``irstudio.inference.batch``): its images (``--recursive``:
-and those of its subfolders) go to a mirrored tree in ``--out`` (``--out/<folder name>`` when several
-folders are given), or in ``<folder>_<model>`` beside it; existing outputs are always skipped, per-file
-errors are reported at the end, and a journal in the output folder lets an interrupted batch resume.
+and those of its subfolders) go to a mirrored tree in ``--out`` (``--out/<folder name>`` when more
+than one INPUT is given, ``<name>-2`` for a second folder of the same name), or in
+``<folder>_<model>`` beside it; existing outputs are always skipped, per-file errors are reported at
+the end, and a journal in the output folder lets an interrupted batch resume.
 
 How it runs comes from ``inference.planning.auto_plan``. On the CPU nothing is measured: this
 computer's calibration (``irstudio bench``) or the committed plan for the architecture
@@ -20,9 +25,11 @@ the plan it uses. ``--backend eager`` runs plain PyTorch (no conversion, no race
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from irstudio import paths
@@ -31,6 +38,8 @@ from irstudio.core.device import DeviceInfo, resolve_device
 from irstudio.core.image_io import ImageError
 from irstudio.inference.backends import EAGER, ONNX, OPENVINO, OPENVINO_BF16
 from irstudio.inference.batch import (
+    PER_FILE_ERRORS,
+    BatchError,
     BatchEvent,
     BatchEventKind,
     default_output_dir,
@@ -39,6 +48,7 @@ from irstudio.inference.batch import (
     restore_to_file,
     run_batch,
 )
+from irstudio.inference.naming import output_names, unique_labels
 from irstudio.inference.planning import AutoPlan, auto_plan, plan_for
 from irstudio.models.catalog import resolve_id
 from irstudio.models.loading import open_model
@@ -147,10 +157,17 @@ def open_and_plan(spec: ModelSpec, args: argparse.Namespace) -> tuple[DeviceInfo
     return device, chosen
 
 
-def output_path(source: Path, model_id: str, out_dir: Path | None) -> Path:
-    """``<stem>_<model>.png`` beside ``source`` or in ``out_dir``."""
-    folder = out_dir if out_dir is not None else source.parent
-    return folder / f"{source.stem}_{model_id}.png"
+def file_targets(sources: list[Path], model_id: str, out_dir: Path | None) -> dict[Path, Path]:
+    """Each source file's output: ``<stem>_<model>.png`` beside it or in ``out_dir``, named by
+    ``naming.output_names`` per output folder so that no two sources share one."""
+    by_folder: dict[Path, list[Path]] = {}
+    for source in sources:
+        by_folder.setdefault(out_dir if out_dir is not None else source.parent, []).append(source)
+    return {
+        source: folder / name
+        for folder, group in by_folder.items()
+        for source, name in zip(group, output_names(group, model_id), strict=True)
+    }
 
 
 def run(args: argparse.Namespace) -> int:
@@ -161,10 +178,11 @@ def run(args: argparse.Namespace) -> int:
             "(use --weights FILE, or a model with weights from 'irstudio models')",
             file=sys.stderr,
         )
-    missing = [source for source in args.inputs if not source.exists()]
+    inputs = _distinct(args.inputs)
+    missing = [source for source in inputs if not source.exists()]
     for source in missing:
         print(f"irstudio: error: {source}: no such file or folder", file=sys.stderr)
-    if len(missing) == len(args.inputs):
+    if len(missing) == len(inputs):
         return 1  # before loading the model or measuring anything
     device, chosen = open_and_plan(spec, args)
     plan, model = chosen.plan, chosen.module
@@ -172,24 +190,41 @@ def run(args: argparse.Namespace) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
     print(f"{spec.id} on {device.describe()}: {chosen.describe()}, context {plan.context}", file=sys.stderr)
     failures = len(missing)
-    folders = [source for source in args.inputs if source.is_dir()]
-    for folder in folders:
-        failures += restore_folder(
-            model, folder, batch_output_dir(folder, spec.id, args, len(folders)), spec.id, plan, args
-        )
-    for source in args.inputs:
-        if source.is_dir() or source in missing:
-            continue
-        target = output_path(source, spec.id, args.out)
-        if target.exists() and not args.overwrite:
+    folders = [source for source in inputs if source.is_dir()]
+    for folder, out_dir in batch_output_dirs(folders, spec.id, args.out, len(inputs)).items():
+        failures += restore_folder(model, folder, out_dir, spec.id, plan, args)
+    files = [source for source in inputs if source not in missing and not source.is_dir()]
+    for source, target in file_targets(files, spec.id, args.out).items():
+        if os.path.lexists(target) and not args.overwrite:
             print(f"{target}: exists, skipped (--overwrite replaces it)", file=sys.stderr)
             continue
         try:
             restore_file(model, source, target, plan, overwrite=args.overwrite)
-        except ImageError as error:
+        except PER_FILE_ERRORS as error:
             failures += 1
-            print(f"irstudio: error: {error}", file=sys.stderr)
+            print(f"irstudio: error: {source_error(source, error)}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _distinct(inputs: list[Path]) -> list[Path]:
+    """``inputs`` without repeats of one file (``a.png ./a.png``), in order."""
+    seen: set[Path] = set()
+    distinct = []
+    for source in inputs:
+        key = source.resolve()
+        if key not in seen:
+            seen.add(key)
+            distinct.append(source)
+    return distinct
+
+
+def source_error(source: Path, error: BaseException) -> str:
+    """One line naming the file: an image error's own message (it names the file), else the cause."""
+    if isinstance(error, ImageError):
+        return str(error)
+    if isinstance(error, MemoryError | torch.OutOfMemoryError):
+        return f"{source}: out of memory; try --tile with a smaller side or another --device"
+    return f"{source}: {error.strerror if isinstance(error, OSError) and error.strerror else error}"
 
 
 def restore_file(model, source: Path, target: Path, plan, *, overwrite: bool) -> Path:
@@ -211,11 +246,18 @@ def restore_file(model, source: Path, target: Path, plan, *, overwrite: bool) ->
     return written
 
 
-def batch_output_dir(folder: Path, model_id: str, args: argparse.Namespace, folder_count: int) -> Path:
-    """``--out`` (``--out/<folder name>`` when several folders are given), else ``<folder>_<model>``."""
-    if args.out is None:
-        return default_output_dir(folder, model_id)
-    return args.out / folder.resolve().name if folder_count > 1 else args.out
+def batch_output_dirs(
+    folders: list[Path], model_id: str, out: Path | None, input_count: int
+) -> dict[Path, Path]:
+    """Each folder's output: ``out`` for the only input, else ``out/<folder name>`` (``-2``, ``-3``
+    for folders of the same name, so no two share one); ``<folder>_<model>`` beside it without
+    ``out``."""
+    if out is None:
+        return {folder: default_output_dir(folder, model_id) for folder in folders}
+    if input_count == 1:
+        return {folder: out for folder in folders}
+    names = unique_labels([folder.resolve().name for folder in folders])
+    return {folder: out / name for folder, name in zip(folders, names, strict=True)}
 
 
 def restore_folder(model, folder: Path, out_dir: Path, model_id: str, plan, args: argparse.Namespace) -> int:
@@ -224,17 +266,21 @@ def restore_folder(model, folder: Path, out_dir: Path, model_id: str, plan, args
         print(
             f"{folder}: --overwrite does not apply to folders; existing outputs are skipped", file=sys.stderr
         )
-    items = plan_batch(folder, out_dir, model_id, recursive=args.recursive)
-    print(f"{folder}: {len(items)} images → {out_dir}", file=sys.stderr)
-    batch = run_batch(model, items, plan, journal=journal_path(out_dir))
-    progress: ProgressLine | None = None
-    while True:
-        try:
-            event = next(batch)
-        except StopIteration as finished:
-            report = finished.value
-            break
-        progress = _show_batch_event(event, progress)
+    try:
+        items = plan_batch(folder, out_dir, model_id, recursive=args.recursive)
+        print(f"{folder}: {len(items)} images → {out_dir}", file=sys.stderr)
+        batch = run_batch(model, items, plan, journal=journal_path(out_dir))
+        progress: ProgressLine | None = None
+        while True:
+            try:
+                event = next(batch)
+            except StopIteration as finished:
+                report = finished.value
+                break
+            progress = _show_batch_event(event, progress)
+    except BatchError as error:  # refused before any file was restored (the journal, the folders)
+        print(f"irstudio: error: {error}", file=sys.stderr)
+        return 1
     print(f"{folder}: {report.summary()}", file=sys.stderr)
     return len(report.failed)
 

@@ -15,9 +15,14 @@ Permissions are those of any new file: ``0o666 & ~umask``. The temporary file is
 0o666 and the kernel applies the umask (nothing reads or changes the process umask); a writer that
 replaces the file or narrows its mode (safetensors makes 0o600 files) has that mode put back.
 
-Temporary names: ``.<name>.<12 hex digits>.tmp``, where ``<name>`` is the target's file name cut to
-at most ``NAME_BYTES`` bytes. Only a hard crash (power loss, SIGKILL) leaves one behind;
-``leftover_temp_files(path)`` finds those of one target so they can be removed.
+Temporary names: ``.<name>.<pid>-<12 hex digits>.tmp``, where ``<name>`` is the target's file name
+cut to at most ``NAME_BYTES`` bytes and ``<pid>`` the writing process. While the block runs, the
+writer holds an exclusive ``flock`` on its temporary (POSIX). Only a hard crash (power loss,
+SIGKILL) leaves one behind: ``leftover_temp_files(path)`` lists the temporaries of one target and
+``stale_temp_files(path)`` those nobody is writing (no lock held, and the pid is not a live process
+other than this one). ``atomic_write`` removes the stale temporaries of its target before it
+starts, so the next write of an output cleans up after a killed one, and never removes a file that
+another process (a second batch into the same folder) is still writing.
 """
 
 from __future__ import annotations
@@ -31,12 +36,17 @@ import stat
 from collections.abc import Iterator
 from pathlib import Path
 
-__all__ = ["NAME_BYTES", "TargetExistsError", "atomic_write", "leftover_temp_files"]
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
+
+__all__ = ["NAME_BYTES", "TargetExistsError", "atomic_write", "leftover_temp_files", "stale_temp_files"]
 
 NAME_BYTES = 128
 """Most bytes of the target's name kept in a temporary name (which stays well under 255 bytes)."""
 
-_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.[0-9a-f]{12}\.tmp$")
+_TEMP_NAME = re.compile(r"^\.(?P<name>.+)\.(?:(?P<pid>[0-9]+)-)?[0-9a-f]{12}\.tmp$")
 _TEMP_ATTEMPTS = 100
 _CREATE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
 
@@ -56,12 +66,11 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool) -> Iterator[P
     target = Path(path)
     if not overwrite and os.path.lexists(target):
         raise _exists(target)
+    _remove_stale_temp_files(target)
     descriptor, temp = _create_temp_beside(target)
     try:
         new_file_mode = stat.S_IMODE(os.fstat(descriptor).st_mode)
-    finally:
-        os.close(descriptor)
-    try:
+        _lock(descriptor)  # held until the block ends: the temporary is in use
         yield temp
         _restore_mode(temp, new_file_mode)
         _fsync_file(temp)
@@ -69,25 +78,77 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool) -> Iterator[P
     finally:
         with contextlib.suppress(OSError):
             os.unlink(temp)  # gone after os.replace; still there after a hard link or a failure
+        os.close(descriptor)
     _sync_folder(target.parent)
 
 
 def leftover_temp_files(path: str | os.PathLike[str]) -> list[Path]:
-    """The temporary files that ``atomic_write`` calls for ``path`` left in its folder, sorted.
+    """The temporary files of ``atomic_write`` calls for ``path`` in its folder, sorted: those of
+    writes in progress and those an interrupted process left. An absent folder gives []."""
+    return sorted(candidate for candidate, _ in _temp_files(Path(path)))
 
-    Only an interrupted process leaves them (or a write to ``path`` still in progress elsewhere).
-    An absent folder gives an empty list.
-    """
-    target = Path(path)
+
+def stale_temp_files(path: str | os.PathLike[str]) -> list[Path]:
+    """The temporaries of ``path`` that nobody is writing (see the module docstring), sorted."""
+    return sorted(candidate for candidate, pid in _temp_files(Path(path)) if not _in_use(candidate, pid))
+
+
+def _temp_files(target: Path) -> Iterator[tuple[Path, int | None]]:
     if not target.parent.is_dir():
-        return []
+        return
     name = _name_part(target)
-    found = []
     for candidate in target.parent.glob(".*.tmp"):
         match = _TEMP_NAME.match(candidate.name)
         if match and match["name"] == name and candidate.is_file():
-            found.append(candidate)
-    return sorted(found)
+            yield candidate, int(match["pid"]) if match["pid"] else None
+
+
+def _remove_stale_temp_files(target: Path) -> None:
+    for candidate in stale_temp_files(target):
+        with contextlib.suppress(OSError):
+            candidate.unlink()
+
+
+def _lock(descriptor: int) -> None:
+    """An exclusive lock on the temporary for as long as the descriptor is open (POSIX only; on
+    Windows an open file cannot be removed anyway)."""
+    if fcntl is not None:
+        with contextlib.suppress(OSError):  # a file system without locks: the pid still protects it
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def _in_use(candidate: Path, pid: int | None) -> bool:
+    """Whether a writer still holds ``candidate``: a live process other than this one named in it,
+    or a lock on it. Unknown (cannot be opened) counts as in use."""
+    if pid is not None and pid != os.getpid() and _process_alive(pid):
+        return True
+    if fcntl is None:
+        return False
+    try:
+        descriptor = os.open(candidate, os.O_RDONLY)
+    except OSError:
+        return True
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)  # also releases the probe's lock
+    return False
+
+
+def _process_alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill would terminate it there: count it alive (never remove its file)
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OSError):
+        return True  # another user's process, or a platform that cannot tell
+    return True
 
 
 def _name_part(target: Path) -> str:
@@ -102,7 +163,7 @@ def _create_temp_beside(target: Path) -> tuple[int, Path]:
     """A new hidden file in the target's folder, opened for writing; (descriptor, path)."""
     name = _name_part(target)
     for _ in range(_TEMP_ATTEMPTS):
-        temp = target.with_name(f".{name}.{secrets.token_hex(6)}.tmp")
+        temp = target.with_name(f".{name}.{os.getpid()}-{secrets.token_hex(6)}.tmp")
         try:
             return os.open(temp, _CREATE_FLAGS, 0o666), temp
         except FileExistsError:

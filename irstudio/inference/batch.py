@@ -2,9 +2,10 @@
 
 ``plan_batch(input_dir, output_dir, model_id)`` lists the images (suffixes of
 ``core.image_io.READ_SUFFIXES``, hidden files and folders skipped, sorted) and gives each one its output
-``output_dir/<relative folder>/<stem>_<model>.png``. Two sources in one folder with the same stem
-(``a.jpg``, ``a.png``) get ``<stem>-<suffix>_<model>.png`` so neither output hides the other. An output
-folder inside the input folder is left out of the listing; the input folder itself is refused as output.
+``output_dir/<relative folder>/<stem>_<model>.png``, named by ``naming.output_names`` so that no two
+sources share an output (``a.jpg`` and ``a.png`` give ``a-jpg_<model>.png`` and ``a-png_<model>.png``;
+a further ``a-png.png`` gets ``a-png-2_<model>.png``). An output folder inside the input folder is
+left out of the listing; the input folder itself is refused as output.
 
 ``run_batch(model, items, plan, cancel, journal=...)`` is a generator. For each item it yields a
 ``BatchEvent`` (``STARTED``, one ``PROGRESS`` per tile, then ``WRITTEN``, ``SKIPPED`` or ``FAILED``)
@@ -16,8 +17,8 @@ Contracts:
 - Never overwrites: an item whose output exists is skipped (``SKIPPED``), checked when its turn comes.
 - Outputs are written atomically (``write_image``: hidden temporary file, then published), as PNG with
   the source's EXIF/ICC, 16 bits for 16-bit sources, alpha carried (resized for SR). A file is either
-  complete or absent; a leftover temporary of an interrupted write of the same output (only a hard
-  crash leaves one) is removed before that output is made again.
+  complete or absent; a leftover temporary of a killed write of the same output is removed before
+  that output is made again, never one another process is still writing (``core.atomic``).
 - Memory (``restore_to_file``, also what ``irstudio restore`` runs per file): 8/16-bit samples stay
   integers and the runner assembles the output in the written bit depth, so a photo costs its
   file's sample size in and out (an 8-bit 24 MP photo: 72 MB each way instead of 288 MB of
@@ -27,9 +28,13 @@ Contracts:
   other exception (a bug, a lost device) and ``Cancelled`` stop the batch and propagate.
 - Journal (optional): ``<output_dir>/.irstudio-batch.jsonl``, one JSON line per written or failed file
   (``{"source", "target", "model", "status", "message", "time"}``, paths relative to the journal's
-  folder, POSIX separators), appended and flushed to disk right after the file finished. A rerun on
-  the same folders skips the outputs already written (reported as done earlier) and retries the
-  failed ones; unreadable journal lines (a crash mid-line) are ignored.
+  folder, POSIX separators, non-ASCII escaped), appended and flushed to disk right after the file
+  finished. A rerun on the same folders skips the outputs already written from the same source
+  (reported as done earlier) and retries the failed ones; unreadable journal lines (a crash
+  mid-line) are ignored. A journal that cannot be written is refused before the first file
+  (``BatchError``); one that fails mid-batch (disk full) stops being updated and the report says so.
+- A sub-folder that cannot be listed is a failed item of the report (never skipped silently); a
+  sub-folder holding a batch journal is an earlier batch's output and is not restored again.
 
 No Qt; runs on any thread (the GUI runs it through ``TaskRunner``).
 """
@@ -38,7 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
-import functools
+import errno
 import json
 import os
 import time
@@ -49,7 +54,6 @@ from pathlib import Path, PurePosixPath
 import torch
 from torch import nn
 
-from irstudio.core.atomic import leftover_temp_files
 from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
 from irstudio.core.image_io import (
     READ_SUFFIXES,
@@ -61,6 +65,7 @@ from irstudio.core.image_io import (
     sample_type,
     write_image,
 )
+from irstudio.inference.naming import output_names
 from irstudio.inference.runner import TilePlan, TileProgress, run_tiled
 
 __all__ = [
@@ -82,7 +87,6 @@ __all__ = [
 ]
 
 JOURNAL_NAME = ".irstudio-batch.jsonl"
-OUTPUT_SUFFIX = ".png"
 
 PER_FILE_ERRORS: tuple[type[BaseException], ...] = (
     ImageError,
@@ -113,12 +117,14 @@ class BatchRequest:
 class BatchItem:
     """One file to restore: ``source`` (absolute), ``target`` (its output), ``relative`` (the source's
     path relative to the input folder, POSIX form, e.g. ``"trip/day1/a.jpg"``), ``model`` (the model
-    id in the output name)."""
+    id in the output name). An item with a ``problem`` is a sub-folder that could not be listed
+    (``source`` is the folder): it is reported as failed with that reason, nothing is written."""
 
     source: Path
     target: Path
     relative: str
     model: str
+    problem: str = ""  # set for a folder that could not be listed: the item fails with this reason
 
 
 class BatchEventKind(str, enum.Enum):
@@ -179,6 +185,7 @@ class BatchReport:
     skipped: tuple[Path, ...] = ()
     failed: tuple[FileFailure, ...] = ()
     earlier: tuple[Path, ...] = ()
+    journal_problem: str = ""  # why the journal stopped being updated mid-batch (disk full, ...)
 
     @property
     def total(self) -> int:
@@ -189,7 +196,12 @@ class BatchReport:
         skipped = f"{len(self.skipped)} skipped"
         if self.earlier:
             skipped += f" ({len(self.earlier)} done earlier)"
-        return f"{len(self.written)} written, {skipped}, {len(self.failed)} failed"
+        line = f"{len(self.written)} written, {skipped}, {len(self.failed)} failed"
+        if self.journal_problem:
+            line += (
+                f"; the journal could not be updated ({self.journal_problem}): a rerun redoes nothing lost"
+            )
+        return line
 
 
 # --------------------------------------------------------------------------------------------------
@@ -228,16 +240,27 @@ def plan_batch(
             f"{output_dir}: the output folder must differ from the input folder "
             "(outputs would be mixed with the photos)"
         )
-    sources = sorted(_images_under(source_root, target_root, recursive=recursive))
-    return _with_targets(sources, source_root, target_root, model_id)
+    unlisted: list[OSError] = []
+    sources = sorted(_images_under(source_root, target_root, recursive=recursive, errors=unlisted.append))
+    items = _with_targets(sources, source_root, target_root, model_id)
+    return items + [_unlisted_item(error, source_root, target_root, model_id) for error in unlisted]
 
 
-def _images_under(root: Path, excluded: Path, *, recursive: bool) -> Iterator[Path]:
-    """Image files under ``root`` (not hidden, not under ``excluded``), symlinked folders not followed."""
-    for folder, subfolders, files in os.walk(root):
+def _images_under(
+    root: Path, excluded: Path, *, recursive: bool, errors: Callable[[OSError], None]
+) -> Iterator[Path]:
+    """Image files under ``root`` (not hidden, not under ``excluded``, not in the output folder of an
+    earlier batch: one holding a batch journal), symlinked folders not followed. A folder that
+    cannot be listed is passed to ``errors``."""
+    for folder, subfolders, files in os.walk(root, onerror=errors):
         here = Path(folder)
         subfolders[:] = [
-            name for name in subfolders if recursive and not name.startswith(".") and here / name != excluded
+            name
+            for name in subfolders
+            if recursive
+            and not name.startswith(".")
+            and here / name != excluded
+            and not _is_output(here / name)
         ]
         for name in files:
             path = here / name
@@ -245,21 +268,37 @@ def _images_under(root: Path, excluded: Path, *, recursive: bool) -> Iterator[Pa
                 yield path
 
 
+def _is_output(folder: Path) -> bool:
+    """Whether ``folder`` is the output folder of an earlier batch (it holds a batch journal)."""
+    try:
+        return (folder / JOURNAL_NAME).is_file()
+    except OSError:
+        return False
+
+
+def _unlisted_item(error: OSError, source_root: Path, target_root: Path, model_id: str) -> BatchItem:
+    folder = Path(error.filename) if error.filename else source_root
+    relative = folder.relative_to(source_root) if folder.is_relative_to(source_root) else Path(folder.name)
+    reason = f"cannot list the folder ({error.strerror or error})"
+    return BatchItem(folder, target_root / relative, relative.as_posix() + "/", model_id, problem=reason)
+
+
 def _with_targets(
     sources: Sequence[Path], source_root: Path, target_root: Path, model_id: str
 ) -> list[BatchItem]:
-    stems: dict[tuple[Path, str], int] = {}
+    """Items in the order of ``sources``; the outputs of one folder named by ``naming.output_names``."""
+    by_folder: dict[Path, list[Path]] = {}
     for source in sources:
-        key = (source.parent, source.stem.lower())
-        stems[key] = stems.get(key, 0) + 1
-    items = []
-    for source in sources:
-        relative = source.relative_to(source_root)
-        shared = stems[(source.parent, source.stem.lower())] > 1
-        stem = f"{source.stem}-{source.suffix.lstrip('.')}" if shared else source.stem
-        target = target_root / relative.parent / f"{stem}_{model_id}{OUTPUT_SUFFIX}"
-        items.append(BatchItem(source=source, target=target, relative=relative.as_posix(), model=model_id))
-    return items
+        by_folder.setdefault(source.parent, []).append(source)
+    targets: dict[Path, Path] = {}
+    for folder, group in by_folder.items():
+        out_folder = target_root / folder.relative_to(source_root)
+        for source, name in zip(group, output_names(group, model_id), strict=True):
+            targets[source] = out_folder / name
+    return [
+        BatchItem(source, targets[source], source.relative_to(source_root).as_posix(), model_id)
+        for source in sources
+    ]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -306,7 +345,8 @@ def _append_journal(path: Path, item: BatchItem, status: str, message: str = "")
     with path.open("ab") as fp:
         if fp.tell() > 0 and not _ends_with_newline(path):
             fp.write(b"\n")
-        fp.write(json.dumps(entry, ensure_ascii=False).encode("utf-8") + b"\n")
+        # ASCII escapes keep any file name (non-UTF-8 names included) valid JSON and readable back.
+        fp.write(json.dumps(entry, ensure_ascii=True).encode("ascii") + b"\n")
         fp.flush()
         os.fsync(fp.fileno())
 
@@ -321,14 +361,6 @@ def _ends_with_newline(path: Path) -> bool:
 # Running
 
 
-def _remove_stale_temporaries(target: Path) -> None:
-    """Delete leftovers of an interrupted ``write_image`` of ``target`` (``core.atomic``'s temporary
-    files, found by ``leftover_temp_files``); only a hard crash leaves them behind."""
-    for candidate in leftover_temp_files(target):
-        with contextlib.suppress(OSError):
-            candidate.unlink()
-
-
 def restore_to_file(
     model: nn.Module,
     source: Path,
@@ -337,10 +369,9 @@ def restore_to_file(
     cancel: CancelToken = NEVER_CANCELLED,
     *,
     overwrite: bool = False,
-    before_write: Callable[[], None] | None = None,
 ) -> Generator[TileProgress, None, Path]:
     """Read ``source``, restore it tile by tile (yields each ``TileProgress``), write ``target``
-    atomically (its folder made if missing; ``before_write`` called just before); returns the path.
+    atomically (its folder made if missing); returns the path.
 
     Memory: 8/16-bit samples stay uint8/uint16 (``read_image(native=True)``) and the runner
     assembles the output in the bit depth ``write_image`` gives ``target`` (the same file as from
@@ -361,8 +392,6 @@ def restore_to_file(
         alpha = resize_alpha(alpha, output.shape[0], output.shape[1])
     cancel.raise_if_cancelled()
     target.parent.mkdir(parents=True, exist_ok=True)
-    if before_write is not None:
-        before_write()
     return write_image(target, output, alpha=alpha, source=info, overwrite=overwrite)
 
 
@@ -370,14 +399,7 @@ def _restore_item(
     model: nn.Module, item: BatchItem, plan: TilePlan, cancel: CancelToken
 ) -> Generator[tuple[int, int], None, Path]:
     """Read, restore tile by tile (yields ``(tiles done, tiles planned)``), write atomically."""
-    steps = restore_to_file(
-        model,
-        item.source,
-        item.target,
-        plan,
-        cancel,
-        before_write=functools.partial(_remove_stale_temporaries, item.target),
-    )
+    steps = restore_to_file(model, item.source, item.target, plan, cancel)
     with contextlib.closing(steps):
         while True:
             try:
@@ -411,20 +433,33 @@ def run_batch(
     the files finished so far stay written and journalled, the current one leaves nothing behind.
     """
     total = len(items)
-    done_earlier = (
-        {p for p, e in read_journal(journal).items() if e.get("status") == "written"} if journal else set()
-    )
+    earlier_entries = _check_journal(journal)
+    journal_problem = ""
     written: list[Path] = []
     skipped: list[Path] = []
     earlier: list[Path] = []
     failed: list[FileFailure] = []
+
+    def record(item: BatchItem, status: str, message: str = "") -> None:
+        nonlocal journal_problem
+        if journal is None or journal_problem:
+            return
+        try:
+            _append_journal(journal, item, status, message)
+        except OSError as error:
+            journal_problem = error.strerror or str(error)
+
     for index, item in enumerate(items):
         cancel.raise_if_cancelled()
         finished = len(written) + len(skipped) + len(failed)
         event = {"item": item, "index": index, "total": total}
+        if item.problem:
+            failed.append(FileFailure(item.source, item.relative, item.problem))
+            yield BatchEvent(BatchEventKind.FAILED, finished=finished + 1, message=item.problem, **event)
+            continue
         if os.path.lexists(item.target):
             skipped.append(item.target)
-            earlier_run = item.target.resolve() in done_earlier
+            earlier_run = _written_earlier(earlier_entries, item)
             if earlier_run:
                 earlier.append(item.target)
             reason = "done in an earlier run" if earlier_run else "output exists"
@@ -444,15 +479,40 @@ def run_batch(
         except PER_FILE_ERRORS as error:
             reason = _describe_error(error, item)
             failed.append(FileFailure(item.source, item.relative, reason))
-            if journal is not None:
-                _append_journal(journal, item, "failed", reason)
+            record(item, "failed", reason)
             yield BatchEvent(BatchEventKind.FAILED, finished=finished + 1, message=reason, **event)
             continue
         written.append(item.target)
-        if journal is not None:
-            _append_journal(journal, item, "written")
+        record(item, "written")
         yield BatchEvent(BatchEventKind.WRITTEN, finished=finished + 1, **event)
-    return BatchReport(tuple(written), tuple(skipped), tuple(failed), tuple(earlier))
+    return BatchReport(tuple(written), tuple(skipped), tuple(failed), tuple(earlier), journal_problem)
+
+
+def _check_journal(journal: Path | None) -> dict[Path, dict[str, object]]:
+    """The journal's entries, after checking it can be appended to (its folder made if missing).
+
+    Raises ``BatchError`` before any file is restored when it cannot: a read-only or missing-and-
+    uncreatable output folder, a folder in the journal's place, a full disk.
+    """
+    if journal is None:
+        return {}
+    try:
+        journal.parent.mkdir(parents=True, exist_ok=True)
+        if journal.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "a folder is in its place")
+        with journal.open("ab"):
+            pass
+        return read_journal(journal)
+    except OSError as error:
+        raise BatchError(
+            f"{journal}: cannot write the batch journal ({error.strerror or error}); nothing was restored"
+        ) from error
+
+
+def _written_earlier(entries: dict[Path, dict[str, object]], item: BatchItem) -> bool:
+    """Whether the journal records ``item.target`` as written from this same source."""
+    entry = entries.get(item.target.resolve())
+    return entry is not None and entry.get("status") == "written" and entry.get("source") == item.relative
 
 
 def run_batch_request(
