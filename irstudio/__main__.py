@@ -2,6 +2,6 @@
 
 import sys
 
-from irstudio.cli import main
+from irstudio.entry import main
 
 sys.exit(main())

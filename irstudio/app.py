@@ -3,7 +3,8 @@
 ``main(argv)`` sets the CPU thread count for a responsive desktop (physical cores minus one),
 creates the window (which applies the saved theme and layout), opens the first image file named
 in ``argv`` (after the program name), runs the event loop and returns its exit code. Quitting
-by any path saves the settings and stops the worker threads (``MainWindow.shutdown``).
+by any path (SIGTERM included) saves the settings and stops the worker threads
+(``MainWindow.shutdown``).
 
 ``main(smoke=True)`` (the hidden ``irstudio --smoke`` flag) quits as soon as the main window has
 been painted once and prints how long that took on stderr: the start-up check of the packaged app.
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None, *, smoke: bool = False) -> int:
     app.setOrganizationName(APP_NAME)
     window = MainWindow()
     app.aboutToQuit.connect(window.shutdown)
+    _quit_on_sigterm(app)
     if smoke:
         _quit_after_first_paint(app, window, started)
     window.show()
@@ -40,6 +42,24 @@ def main(argv: list[str] | None = None, *, smoke: bool = False) -> int:
             window.open_file(Path(name))
             break
     return app.exec()
+
+
+def _quit_on_sigterm(app) -> None:
+    """SIGTERM (logout, ``kill``, systemd) quits like closing the window: settings saved, work
+    cancelled (a training run writes its checkpoint), workers stopped. Python runs signal handlers
+    only between bytecodes, so a timer gives it the chance while Qt waits for events."""
+    import signal
+    import threading
+
+    from PySide6.QtCore import QTimer
+
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.signal(signal.SIGTERM, lambda _signum, _frame: app.quit())
+    timer = QTimer(app)
+    timer.timeout.connect(lambda: None)
+    timer.start(250)
+    app._sigterm_timer = timer  # kept alive with the app
 
 
 def _quit_after_first_paint(app, window, started: float) -> None:

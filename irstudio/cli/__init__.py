@@ -2,12 +2,14 @@
 
 Contracts other tools rely on are documented per subcommand. Expected failures (bad images, unknown
 models, wrong weights, absent devices) print one ``irstudio: error: ...`` line and exit 1 (2 for
-usage errors); Ctrl+C stops at the next tile and exits 130.
+usage errors); Ctrl+C stops at the next tile and exits 130, SIGTERM likewise with 143 (``entry``
+installs its handler before this module is imported).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -17,6 +19,7 @@ from irstudio.cli import bench_cmd, evaluate_cmd, maps_cmd, models_cmd, restore_
 from irstudio.core.cancel import Cancelled
 from irstudio.core.device import DeviceError
 from irstudio.core.image_io import READ_SUFFIXES, ImageError
+from irstudio.core.signals import Terminated
 from irstudio.inference.evaluation import EvalDataError
 from irstudio.models.loading import WeightsError
 from irstudio.models.registry import UnknownModelError
@@ -104,6 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Cancelled:
         print("irstudio: cancelled", file=sys.stderr)
         return 130
+    except Terminated:
+        print("irstudio: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
     except KeyboardInterrupt:
         print("irstudio: interrupted", file=sys.stderr)
         return 130

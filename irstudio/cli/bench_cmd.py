@@ -39,6 +39,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from irstudio.cli.arguments import POSITIVE, POSITIVE_NUMBER
+
 RESULT_TAG = "BENCH-RESULT "
 NO_CWD_ON_PATH = "import sys; sys.path[:] = [p for p in sys.path if p not in ('', '.')]; "
 """Start of every ``python -c`` the bench runs: ``-c`` puts the current folder first on ``sys.path``;
@@ -86,11 +88,13 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--sizes", type=parse_sizes, default=[256, 1024], help="latency sizes (default 256,1024)"
     )
     parser.add_argument(
-        "--repeat", type=int, default=3, help="timed runs per figure, after a warm-up (default 3)"
+        "--repeat", type=POSITIVE, default=3, help="timed runs per figure, after a warm-up (default 3)"
     )
-    parser.add_argument("--photo-mp", type=float, default=12.0, help="photo size for throughput (default 12)")
     parser.add_argument(
-        "--tile", type=int, default=None, help="tile side (default: auto from measured memory)"
+        "--photo-mp", type=POSITIVE_NUMBER, default=12.0, help="photo size for throughput (default 12)"
+    )
+    parser.add_argument(
+        "--tile", type=POSITIVE, default=None, help="tile side (default: auto from measured memory)"
     )
     parser.add_argument(
         "--backends",
@@ -100,7 +104,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--compile", action="store_true", help="also try torch.compile (slow to compile)")
     parser.add_argument(
-        "--threads", type=int, default=None, help="CPU threads (default: one per physical core)"
+        "--threads", type=POSITIVE, default=None, help="CPU threads (default: one per physical core)"
     )
     parser.add_argument("--json", action="store_true", help="print one JSON document instead of the table")
     parser.add_argument(
@@ -137,7 +141,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--state-dir", type=Path, default=None, help="cache folder (default: the user state dir)"
     )
-    parser.add_argument("--timeout", type=float, default=None, help="seconds allowed per model subprocess")
+    parser.add_argument(
+        "--timeout", type=POSITIVE_NUMBER, default=None, help="seconds allowed per model subprocess"
+    )
     parser.set_defaults(run=run)
 
 

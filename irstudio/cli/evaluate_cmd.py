@@ -2,7 +2,8 @@
 
 Prints PSNR/SSIM per image and the mean, with the protocol (inference/evaluation.py). ``--json``
 prints one object with keys ``psnr``, ``ssim``, ``n``, ``per_image`` (list of name/psnr/ssim),
-``model``, ``protocol``, ``plan`` (how it ran: backend, precision, tile).
+``model``, ``protocol``, ``plan`` (how it ran: backend, precision, tile). It is strict JSON: a PSNR
+that is infinite (the output equals the target exactly) is ``null``.
 
 It runs the way ``irstudio restore`` does (``restore_cmd.open_and_plan``), except that
 ``--precision auto`` means fp32 on the CPU: scores are reported as the papers do, and do not depend on
@@ -13,9 +14,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
+from irstudio.cli.arguments import NON_NEGATIVE, NON_NEGATIVE_NUMBER, POSITIVE, QUALITY, SEED
 from irstudio.cli.restore_cmd import AUTO, add_plan_arguments, open_and_plan
 from irstudio.core.device import resolve_device
 from irstudio.inference.evaluation import EvalProtocol, evaluate, find_cases
@@ -28,15 +31,17 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--model", "-m", required=True)
     parser.add_argument("--data", required=True, type=Path, help="benchmark folder (see the docs)")
     parser.add_argument("--task", required=True, choices=[t.value for t in Task])
-    parser.add_argument("--scale", type=int, default=None, help="SR scale (default: the model's)")
-    parser.add_argument("--sigma", type=float, default=25.0, help="noise σ on the 0-255 scale")
-    parser.add_argument("--quality", type=int, default=10, help="JPEG quality")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--scale", type=POSITIVE, default=None, help="SR scale (default: the model's)")
+    parser.add_argument("--sigma", type=NON_NEGATIVE_NUMBER, default=25.0, help="noise σ on the 0-255 scale")
+    parser.add_argument("--quality", type=QUALITY, default=10, help="JPEG quality")
+    parser.add_argument("--seed", type=SEED, default=0)
     parser.add_argument("--metric-space", choices=("y", "rgb"), default=None)
     parser.add_argument("--ids", type=Path, default=None, help="a file of image stems to keep (e.g. CBSD68)")
     parser.add_argument("--weights", type=Path, default=None)
-    parser.add_argument("--tile", type=int, default=None, help="tile side in input pixels (default: auto)")
-    parser.add_argument("--overlap", type=int, default=None, help="context pixels around each tile")
+    parser.add_argument(
+        "--tile", type=POSITIVE, default=None, help="tile side in input pixels (default: auto)"
+    )
+    parser.add_argument("--overlap", type=NON_NEGATIVE, default=None, help="context pixels around each tile")
     parser.add_argument("--device", default="auto")
     add_plan_arguments(parser)
     parser.add_argument("--json", action="store_true")
@@ -86,11 +91,15 @@ def run(args: argparse.Namespace) -> int:
                     "model": spec.id,
                     "protocol": summary.protocol,
                     "plan": chosen.describe(),
-                    "psnr": summary.psnr,
-                    "ssim": summary.ssim,
+                    "psnr": _finite(summary.psnr),
+                    "ssim": _finite(summary.ssim),
                     "n": len(summary.scores),
-                    "per_image": [{"name": s.name, "psnr": s.psnr, "ssim": s.ssim} for s in summary.scores],
-                }
+                    "per_image": [
+                        {"name": s.name, "psnr": _finite(s.psnr), "ssim": _finite(s.ssim)}
+                        for s in summary.scores
+                    ],
+                },
+                allow_nan=False,
             )
         )
     else:
@@ -99,3 +108,8 @@ def run(args: argparse.Namespace) -> int:
             f"{summary.protocol})"
         )
     return 0
+
+
+def _finite(value: float) -> float | None:
+    """``value``, or None where JSON has no number for it (an infinite PSNR)."""
+    return value if math.isfinite(value) else None

@@ -17,6 +17,7 @@ import re
 import sys
 from pathlib import Path
 
+from irstudio.cli.arguments import NON_NEGATIVE, POSITIVE
 from irstudio.core.image_io import OutputExistsError, read_image, write_image
 from irstudio.core.tiling import Region
 from irstudio.inference.maps import MapKind, MapRequest, MapsResult, compute_maps, layer_choices
@@ -54,12 +55,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--out", "-o", type=Path, required=True, help="folder for the PNG files")
     parser.add_argument("--pixel", type=_pair, default=None, help="query pixel X,Y (default: the centre)")
     parser.add_argument("--layer", default=None, help="map layer (default: the first; see --list-layers)")
-    parser.add_argument("--head", type=int, default=None, help="only this head's maps (default: all heads)")
+    parser.add_argument(
+        "--head", type=NON_NEGATIVE, default=None, help="only this head's maps (default: all heads)"
+    )
     parser.add_argument("--region", type=_box, default=None, help="X0,Y0,X1,Y1 region to look at")
     parser.add_argument("--reference", type=Path, default=None, help="ground truth (output size)")
     parser.add_argument("--restored", type=Path, default=None, help="the model's output for INPUT, if saved")
     parser.add_argument("--weights", type=Path, default=None, help="a weight file to load into the model")
-    parser.add_argument("--crop", type=int, default=128, help="crop side for attention/energy (default 128)")
+    parser.add_argument(
+        "--crop", type=POSITIVE, default=128, help="crop side for attention/energy (default 128)"
+    )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     parser.add_argument("--list-layers", action="store_true", help="print the map layers and exit")
     parser.set_defaults(run=run)

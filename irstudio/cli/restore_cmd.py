@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from irstudio import paths
+from irstudio.cli.arguments import NON_NEGATIVE, POSITIVE
 from irstudio.cli.progress import ProgressLine
 from irstudio.core.device import DeviceInfo, resolve_device
 from irstudio.core.image_io import ImageError
@@ -63,13 +64,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("restore", help="restore images with a model")
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
     parser.add_argument("--model", "-m", required=True, help="model id ('irstudio models' lists them)")
-    parser.add_argument("--scale", type=int, default=None, help="scale for family ids such as 'bicubic'")
+    parser.add_argument("--scale", type=POSITIVE, default=None, help="scale for family ids such as 'bicubic'")
     parser.add_argument("--weights", type=Path, default=None, help="a weight file to load into the model")
     parser.add_argument(
         "--out", "-o", type=Path, default=None, help="output folder (default: beside each input)"
     )
-    parser.add_argument("--tile", type=int, default=None, help="tile side in input pixels (default: auto)")
-    parser.add_argument("--overlap", type=int, default=None, help="context pixels around each tile")
+    parser.add_argument(
+        "--tile", type=POSITIVE, default=None, help="tile side in input pixels (default: auto)"
+    )
+    parser.add_argument("--overlap", type=NON_NEGATIVE, default=None, help="context pixels around each tile")
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
     add_plan_arguments(parser)
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs (files only)")

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from irstudio.core.cancel import CancelToken
+from irstudio.core.signals import Terminated
 from irstudio.training import (
     CheckpointSaved,
     NonFiniteLossError,
@@ -162,22 +163,25 @@ def summary_lines(summary: TrainSummary) -> list[str]:
 
 @contextmanager
 def _first_interrupt_stops(cancel: CancelToken, progress: TrainProgress) -> Iterator[None]:
-    """First Ctrl+C sets ``cancel`` (stop after this step, with a checkpoint); the second aborts."""
-    if threading.current_thread() is threading.main_thread():  # signals work on the main thread only
-
-        def handler(signum: int, frame: object) -> None:
-            if cancel.cancelled:
-                raise KeyboardInterrupt
-            cancel.cancel()
-            progress.message("stopping after this step (Ctrl+C again aborts without a checkpoint)")
-
-        previous = signal.signal(signal.SIGINT, handler)
-        try:
-            yield
-        finally:
-            signal.signal(signal.SIGINT, previous)
-    else:
+    """First Ctrl+C or SIGTERM sets ``cancel`` (stop after this step, with a checkpoint); a second
+    one aborts at once."""
+    if threading.current_thread() is not threading.main_thread():  # signals work on the main thread only
         yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        if cancel.cancelled:
+            raise Terminated if signum == signal.SIGTERM else KeyboardInterrupt
+        cancel.cancel()
+        name = "Ctrl+C" if signum == signal.SIGINT else "SIGTERM"
+        progress.message(f"{name}: stopping after this step with a checkpoint (again: abort without one)")
+
+    previous = {number: signal.signal(number, handler) for number in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for number, old in previous.items():
+            signal.signal(number, old)
 
 
 def run(args: argparse.Namespace) -> int:

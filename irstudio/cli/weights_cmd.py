@@ -26,6 +26,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from irstudio.cli.arguments import POSITIVE, POSITIVE_NUMBER, SEED
 from irstudio.core.atomic import atomic_write
 from irstudio.inference.benchmarks import DEFAULT_DATA_ROOT, Benchmark, benchmarks_for
 from irstudio.models.manifest_doc import (
@@ -69,10 +70,14 @@ def _add_pack_parser(actions: argparse._SubParsersAction) -> None:
     pack = actions.add_parser("pack", help="cut a compact training pack out of image folders")
     pack.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="image folders (read recursively)")
     pack.add_argument("--out", required=True, type=Path, help="a new (or empty) folder for the pack")
-    pack.add_argument("--budget-mib", type=float, default=40.0, help="size of the PNG files (default 40)")
-    pack.add_argument("--crop", type=int, default=256, help="side of the square crops (default 256)")
-    pack.add_argument("--crops-per-image", type=int, default=1, help="crops cut from each image (default 1)")
-    pack.add_argument("--seed", type=int, default=0)
+    pack.add_argument(
+        "--budget-mib", type=POSITIVE_NUMBER, default=40.0, help="size of the PNG files (default 40)"
+    )
+    pack.add_argument("--crop", type=POSITIVE, default=256, help="side of the square crops (default 256)")
+    pack.add_argument(
+        "--crops-per-image", type=POSITIVE, default=1, help="crops cut from each image (default 1)"
+    )
+    pack.add_argument("--seed", type=SEED, default=0)
 
 
 def run(args: argparse.Namespace) -> int:

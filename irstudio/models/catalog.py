@@ -273,10 +273,20 @@ ALIASES = {"bicubic": "bicubic-x{scale}"}
 
 
 def resolve_id(model_id: str, scale: int | None = None) -> ModelSpec:
-    """The spec for ``model_id``; family aliases (``bicubic``) take ``scale`` (default 2)."""
+    """The spec for ``model_id``; family aliases (``bicubic``) take ``scale`` (default 2).
+
+    Raises ``UnknownModelError`` for an unknown id and ``ValueError`` when ``scale`` is given for a
+    model of another, fixed scale (``asid-x4-sr`` with scale 2 would silently write a x4 image).
+    """
     if model_id in ALIASES:
-        model_id = ALIASES[model_id].format(scale=scale or 2)
-    return REGISTRY.get(model_id)
+        return REGISTRY.get(ALIASES[model_id].format(scale=scale or 2))
+    spec = REGISTRY.get(model_id)
+    if scale is not None and scale != spec.scale:
+        raise ValueError(
+            f"{spec.id} enlarges x{spec.scale}, not x{scale}: leave out --scale, or pick a x{scale} model "
+            "('irstudio models' lists them)"
+        )
+    return spec
 
 
 __all__ = ["REGISTRY", "resolve_id"]

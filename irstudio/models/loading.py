@@ -171,6 +171,8 @@ def _read_pickle(path: Path) -> dict[str, object]:
     try:
         loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
+        if not _is_refusal(error):  # a damaged pickle, not a dangerous one
+            raise WeightsError(f"{path.name}: not a readable PyTorch checkpoint ({error})") from None
         raise WeightsError(
             f"{path.name}: refused: the file holds Python objects beyond plain tensors, and loading it "
             f"could run code ({_unpickling_reason(error)}). "
@@ -183,17 +185,66 @@ def _read_pickle(path: Path) -> dict[str, object]:
     return dict(loaded)
 
 
+def _is_refusal(error: Exception) -> bool:
+    """Whether torch refused the pickle for what it would import or call (the weights-only check)."""
+    return "Weights only load failed" in str(error) or "WeightsUnpickler" in str(error)
+
+
+def _content_kind(path: Path) -> str:
+    """What the file holds by its first bytes: "safetensors", "pickle" (a torch zip or a raw
+    pickle), "empty" or "unknown"."""
+    with open(path, "rb") as stream:
+        head = stream.read(16)
+    if not head:
+        return "empty"
+    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+        return "pickle"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (1 << 30):
+        return "safetensors"
+    return "unknown"
+
+
 def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, object], dict[str, str]]:
-    """The raw contents of a weight file: (state dict or wrapper, metadata; empty for .pth)."""
+    """The raw contents of a weight file: (state dict or wrapper, metadata; empty for .pth).
+
+    The format is read from the file's first bytes (a safetensors file named ``.bin`` is read as
+    safetensors); the suffix must still be one of ours. Every floating tensor must be finite.
+    Raises ``WeightsError`` naming the file: missing, empty, not a weight file, unreadable, refused
+    (a pickle that would run code), or NaN/Inf in a tensor (named).
+    """
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: no such weight file")
     suffix = path.suffix.lower()
-    if suffix in SAFE_SUFFIXES:
-        return _read_safetensors(path)  # type: ignore[return-value]
-    if suffix in PICKLE_SUFFIXES:
-        return _read_pickle(path), {}
-    raise WeightsError(f"{path.name}: unknown weight format '{suffix}' (use .safetensors or .pth)")
+    if suffix not in SAFE_SUFFIXES + PICKLE_SUFFIXES:
+        raise WeightsError(f"{path.name}: unknown weight format '{suffix}' (use .safetensors or .pth)")
+    try:
+        kind = _content_kind(path)
+    except OSError as error:
+        raise WeightsError(f"{path.name}: cannot read the file ({error.strerror or error})") from None
+    if kind == "empty":
+        raise WeightsError(f"{path.name}: the file is empty (0 bytes)")
+    if kind == "unknown":
+        raise WeightsError(f"{path.name}: not a weight file (neither safetensors nor a PyTorch checkpoint)")
+    raw, metadata = _read_safetensors(path) if kind == "safetensors" else (_read_pickle(path), {})
+    _require_finite(raw, path.name)
+    return raw, metadata  # type: ignore[return-value]
+
+
+def _require_finite(raw: Mapping[str, object], source: str, prefix: str = "") -> None:
+    """Raise ``WeightsError`` naming the first floating tensor (nested dicts searched) with NaN/Inf."""
+    for key, value in raw.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping):
+            _require_finite(value, source, f"{name}.")
+        elif (
+            isinstance(value, Tensor) and value.is_floating_point() and not bool(torch.isfinite(value).all())
+        ):
+            bad = int((~torch.isfinite(value)).sum())
+            raise WeightsError(
+                f"{source}: tensor '{name}' holds {bad} NaN/Inf value{'s' if bad > 1 else ''} "
+                f"of {value.numel()}; the weights are damaged (a diverged training run or a bad copy)"
+            )
 
 
 def describe_mismatch(model: nn.Module, state_dict: Mapping[str, Tensor]) -> str | None:

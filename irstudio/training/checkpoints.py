@@ -121,6 +121,14 @@ def save_checkpoint(state: dict[str, object], path: str | Path) -> Path:
     return path
 
 
+def _reason(error: Exception) -> str:
+    """Why torch could not read the file, without torch's advice to load it unsafely."""
+    text = str(error)
+    if "Weights only load failed" in text:
+        return "it holds Python objects beyond plain data, which are never loaded"
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def load_checkpoint(path: str | Path) -> dict[str, object]:
     """Read a checkpoint on the CPU with ``weights_only=True``; refuse files that are not ours."""
     path = Path(path)
@@ -129,8 +137,7 @@ def load_checkpoint(path: str | Path) -> dict[str, object]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError, OSError, ValueError) as error:
-        first_line = str(error).splitlines()[0] if str(error) else type(error).__name__
-        raise CheckpointError(f"{path}: not a readable training checkpoint ({first_line})") from None
+        raise CheckpointError(f"{path}: not a readable training checkpoint ({_reason(error)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise CheckpointError(f"{path}: not an IR Studio training checkpoint")
     if state.get("version") != VERSION:

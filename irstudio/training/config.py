@@ -249,7 +249,7 @@ class TrainConfig:
             bool(_NAME_PATTERN.match(self.name)),
             f"name must be letters, digits, '.', '_' or '-' (it names the run folder), got {self.name!r}",
         )
-        _require(self.seed >= 0, f"seed must be >= 0, got {self.seed}")
+        _require(0 <= self.seed < 2**32, f"seed must be in 0..{2**32 - 1}, got {self.seed}")
         _require(
             self.degradation is None or not self.data.paired,
             "degradation applies to clean data only; paired folders bring their own inputs",

@@ -80,6 +80,8 @@ def _convert(hint: object, value: object, where: str, base: Path | None) -> obje
         raise ConfigError(f"{where} must be {_type_name(hint)}, got {value!r}")
     if hint is float and not math.isfinite(float(value)):  # type: ignore[arg-type]
         raise ConfigError(f"{where} must be a finite number, got {value!r}")
+    if hint is Path and not str(value).strip():
+        raise ConfigError(f"{where} must name a folder or file, got an empty path")
     if hint is Path and base is not None and not Path(value).is_absolute():  # type: ignore[arg-type]
         return (base / Path(value)).resolve()  # type: ignore[arg-type]
     return hint(value)  # type: ignore[operator]
@@ -147,6 +149,8 @@ def load_config(path: str | Path) -> TrainConfig:
         text = path.read_text(encoding="utf-8")
     except OSError as error:
         raise ConfigError(f"{path}: cannot read the file ({error.strerror or error})") from None
+    except UnicodeDecodeError as error:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {error.start}); save it as UTF-8") from None
     try:
         return parse_toml(text, base_dir=path.resolve().parent)
     except ConfigError as error:

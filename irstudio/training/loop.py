@@ -54,8 +54,9 @@ def train(
 ) -> Generator[TrainEvent, None, TrainSummary]:
     """Train ``config`` (see the module docstring). ``resume``: True for the run folder's latest
     checkpoint, or a checkpoint path; False refuses a run folder that already has checkpoints."""
-    with runtime_settings(config):
+    with runtime_settings(config) as notices:
         run = prepare(config, resume)
+        run.notices[:0] = notices
         try:
             return (yield from _Loop(run).events(cancel))
         finally:

@@ -9,6 +9,7 @@ optimiser, schedule, step, sampler position and (per process) RNG states.
 from __future__ import annotations
 
 import contextlib
+import os
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,6 @@ from irstudio.models.loading import load_state, open_model, transfer_weights
 from irstudio.models.spec import ModelSpec
 from irstudio.training.checkpoints import (
     CheckpointError,
-    latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
     restore_rng,
@@ -106,20 +106,36 @@ def _use_bf16(config: TrainConfig, spec: ModelSpec, device: torch.device) -> boo
     return precision == "bf16"
 
 
-def _checkpoint_to_resume(config: TrainConfig, resume: bool | str | Path) -> Path | None:
+def _checkpoints_to_resume(config: TrainConfig, resume: bool | str | Path) -> list[Path]:
+    """The checkpoints to try, in order: the newest first for ``resume=True`` (a damaged one falls
+    back to the one before), only the one named for a path, none for a fresh run."""
     if resume is False or resume is None:
         if list_checkpoints(config.run_dir):
             raise ConfigError(
                 f"{config.run_dir} already holds checkpoints: resume the run (--resume) or give it "
                 f"another name"
             )
-        return None
+        return []
     if resume is True:
-        found = latest_checkpoint(config.run_dir)
-        if found is None:
+        found = list_checkpoints(config.run_dir)
+        if not found:
             raise CheckpointError(f"{config.run_dir}: no checkpoint to resume from")
-        return found
-    return Path(resume)
+        return found[::-1]
+    return [Path(resume)]
+
+
+def _first_readable(candidates: list[Path]) -> tuple[Path, dict[str, object], list[str]] | None:
+    """The first checkpoint of ``candidates`` that loads, its state, and a notice per damaged one
+    passed over. Raises the last ``CheckpointError`` when none loads; None when there is none."""
+    notices: list[str] = []
+    for index, path in enumerate(candidates):
+        try:
+            return path, load_checkpoint(path), notices
+        except CheckpointError as error:
+            if index == len(candidates) - 1:
+                raise
+            notices.append(f"{error}; resuming from an earlier checkpoint instead")
+    return None
 
 
 def _seed_everything(seed: int) -> None:
@@ -134,7 +150,7 @@ def prepare(config: TrainConfig, resume: bool | str | Path = False) -> Prepared:
     if not spec.learned:
         raise ConfigError(f"model.id: {spec.id} has nothing to train (a classical baseline)")
     task = resolve_task(config, spec)
-    checkpoint = _checkpoint_to_resume(config, resume)
+    checkpoint = _first_readable(_checkpoints_to_resume(config, resume))
     dist = Distributed.from_environment(use_cuda=_wants_cuda(config.runtime.device))
     try:
         return _prepare_in_group(config, spec, task, checkpoint, dist)
@@ -157,7 +173,11 @@ def _initial_model(config: TrainConfig, spec: ModelSpec) -> tuple[nn.Module, lis
 
 
 def _prepare_in_group(
-    config: TrainConfig, spec: ModelSpec, task: str, checkpoint: Path | None, dist: Distributed
+    config: TrainConfig,
+    spec: ModelSpec,
+    task: str,
+    checkpoint: tuple[Path, dict[str, object], list[str]] | None,
+    dist: Distributed,
 ) -> Prepared:
     device = _pick_device(config, dist)
     bf16 = _use_bf16(config, spec, device)
@@ -195,7 +215,9 @@ def _prepare_in_group(
     )
     torch.manual_seed(config.seed + 1_000_003 * (dist.rank + 1))  # per-process stream (dropout, drop-path)
     if checkpoint is not None:
-        _load_resume_state(run, checkpoint)
+        path, state, passed_over = checkpoint
+        run.notices.extend(passed_over)
+        _load_resume_state(run, path, state)
     if dist.enabled:
         run.trained = DistributedDataParallel(
             net, device_ids=[device.index] if device.type == "cuda" else None
@@ -203,8 +225,7 @@ def _prepare_in_group(
     return run
 
 
-def _load_resume_state(run: Prepared, path: Path) -> None:
-    state = load_checkpoint(path)
+def _load_resume_state(run: Prepared, path: Path, state: dict[str, object]) -> None:
     if state["model_id"] != run.spec.id:
         raise CheckpointError(
             f"{path}: trains '{state['model_id']}', but the config says model.id = '{run.spec.id}'"
@@ -233,18 +254,26 @@ def _load_resume_state(run: Prepared, path: Path) -> None:
 
 
 @contextlib.contextmanager
-def runtime_settings(config: TrainConfig) -> Iterator[None]:
-    """Apply ``runtime.cpu_threads`` and ``runtime.deterministic`` for the run; restore them after."""
+def runtime_settings(config: TrainConfig) -> Iterator[list[str]]:
+    """Apply ``runtime.cpu_threads`` (at most this computer's cores: more only makes threads wait
+    on each other) and ``runtime.deterministic`` for the run; restore them after. Yields the
+    notices for the run (a capped thread count)."""
     threads = torch.get_num_threads()
     deterministic = torch.are_deterministic_algorithms_enabled()
     benchmark = torch.backends.cudnn.benchmark
+    notices: list[str] = []
     try:
-        if config.runtime.cpu_threads:
-            torch.set_num_threads(config.runtime.cpu_threads)
+        wanted, cores = config.runtime.cpu_threads, os.cpu_count() or 1
+        if wanted > cores:
+            notices.append(
+                f"runtime.cpu_threads = {wanted} is more than this computer's {cores} cores; using {cores}"
+            )
+        if wanted:
+            torch.set_num_threads(min(wanted, cores))
         if config.runtime.deterministic:
             torch.use_deterministic_algorithms(True, warn_only=True)
             torch.backends.cudnn.benchmark = False
-        yield
+        yield notices
     finally:
         torch.set_num_threads(threads)
         torch.use_deterministic_algorithms(deterministic)
