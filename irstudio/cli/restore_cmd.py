@@ -285,6 +285,8 @@ def restore_folder(model, folder: Path, out_dir: Path, model_id: str, plan, args
         print(f"irstudio: error: {error}", file=sys.stderr)
         return 1
     print(f"{folder}: {report.summary()}", file=sys.stderr)
+    for failure in report.failed:
+        print(f"  failed: {failure.relative}: {failure.reason}", file=sys.stderr)
     return len(report.failed)
 
 

@@ -41,7 +41,14 @@ try:
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
 
-__all__ = ["NAME_BYTES", "TargetExistsError", "atomic_write", "leftover_temp_files", "stale_temp_files"]
+__all__ = [
+    "NAME_BYTES",
+    "TargetExistsError",
+    "atomic_write",
+    "leftover_temp_files",
+    "remove_stale_temp_files_in",
+    "stale_temp_files",
+]
 
 NAME_BYTES = 128
 """Most bytes of the target's name kept in a temporary name (which stays well under 255 bytes)."""
@@ -91,6 +98,24 @@ def leftover_temp_files(path: str | os.PathLike[str]) -> list[Path]:
 def stale_temp_files(path: str | os.PathLike[str]) -> list[Path]:
     """The temporaries of ``path`` that nobody is writing (see the module docstring), sorted."""
     return sorted(candidate for candidate, pid in _temp_files(Path(path)) if not _in_use(candidate, pid))
+
+
+def remove_stale_temp_files_in(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove every stale ``atomic_write`` temporary in ``folder`` (whatever its target: a killed
+    run's checkpoint of a step that will not be written again); returns the removed paths."""
+    removed = []
+    directory = Path(folder)
+    if not directory.is_dir():
+        return removed
+    for candidate in sorted(directory.glob(".*.tmp")):
+        match = _TEMP_NAME.match(candidate.name)
+        if not match or not candidate.is_file():
+            continue
+        if not _in_use(candidate, int(match["pid"]) if match["pid"] else None):
+            with contextlib.suppress(OSError):
+                candidate.unlink()
+                removed.append(candidate)
+    return removed
 
 
 def _temp_files(target: Path) -> Iterator[tuple[Path, int | None]]:

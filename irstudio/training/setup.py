@@ -20,6 +20,7 @@ import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
+from irstudio.core.atomic import remove_stale_temp_files_in
 from irstudio.core.device import resolve_device
 from irstudio.core.memory import collect_garbage
 from irstudio.models.catalog import resolve_id
@@ -27,6 +28,7 @@ from irstudio.models.loading import load_state, open_model, transfer_weights
 from irstudio.models.spec import ModelSpec
 from irstudio.training.checkpoints import (
     CheckpointError,
+    checkpoints_dir,
     list_checkpoints,
     load_checkpoint,
     restore_rng,
@@ -150,6 +152,7 @@ def prepare(config: TrainConfig, resume: bool | str | Path = False) -> Prepared:
     if not spec.learned:
         raise ConfigError(f"model.id: {spec.id} has nothing to train (a classical baseline)")
     task = resolve_task(config, spec)
+    remove_stale_temp_files_in(checkpoints_dir(config.run_dir))  # left by a killed run
     checkpoint = _first_readable(_checkpoints_to_resume(config, resume))
     dist = Distributed.from_environment(use_cuda=_wants_cuda(config.runtime.device))
     try:

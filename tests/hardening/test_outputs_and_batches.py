@@ -267,3 +267,13 @@ def test_a_source_with_a_name_near_the_limit_gets_a_short_enough_output(tmp_path
     _, report = drain(run_batch(Brighten(), plan_batch(source, out, "m"), PLAN))
     assert len(report.written) == 1 and not report.failed
     assert len(os.fsencode(report.written[0].name)) <= MAX_NAME_BYTES
+
+
+def test_the_batch_summary_lists_each_failure_with_its_cause(tmp_path: Path, capsys) -> None:
+    source = tmp_path / "in"
+    write_photo(source / "good.png", 1)
+    (source / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    assert main(["restore", str(source), "-m", "identity", "--out", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    summary = err[err.index("1 written") :]
+    assert "failed: broken.png: " in summary and "damaged" in summary
