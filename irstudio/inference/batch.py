@@ -209,8 +209,11 @@ class BatchReport:
 
 
 def default_output_dir(input_dir: str | os.PathLike[str], model_id: str) -> Path:
-    """``<input_dir>_<model>`` beside the input folder (the CLI's default when --out is not given)."""
+    """``<input_dir>_<model>`` beside the input folder (the CLI's default when --out is not given);
+    for a folder without a name (the file system's root) ``<root>/restored_<model>`` inside it."""
     folder = Path(input_dir).resolve()
+    if not folder.name:
+        return folder / f"restored_{model_id}"
     return folder.with_name(f"{folder.name}_{model_id}")
 
 

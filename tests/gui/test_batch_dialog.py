@@ -61,6 +61,15 @@ def test_the_output_folder_follows_input_and_model_until_the_user_sets_it(
     assert dialog.output_edit.text() == str(tmp_path / "mine")
 
 
+def test_typing_the_root_folder_suggests_an_output_inside_it(dialog: BatchDialog) -> None:
+    dialog.input_edit.setText("/")  # raised ValueError: PosixPath('/') has an empty name
+    assert dialog.output_edit.text() == str(Path("/").resolve() / "restored_identity")
+
+
+def test_subfolders_are_included_only_when_asked(dialog: BatchDialog) -> None:
+    assert not dialog.recursive_check.isChecked()
+
+
 def test_start_emits_the_request_and_locks_the_form(qtbot, dialog: BatchDialog, tmp_path: Path) -> None:
     source = five_files_one_corrupt(tmp_path)
     with qtbot.assertNotEmitted(dialog.start_requested):
@@ -104,6 +113,7 @@ def test_a_batch_run_through_the_task_runner_shows_progress_and_the_error_at_the
     runner.failed.connect(lambda key, message: dialog.on_failed(message))
     try:
         dialog.input_edit.setText(str(source))
+        dialog.recursive_check.setChecked(True)  # the nested folders too
         with qtbot.waitSignal(runner.finished, timeout=20_000) as blocker:
             click(qtbot, dialog.start_button)
     finally:
@@ -130,6 +140,7 @@ def test_a_batch_run_through_the_task_runner_shows_progress_and_the_error_at_the
 def test_progress_labels_while_running(qtbot, dialog: BatchDialog, tmp_path: Path) -> None:
     source = five_files_one_corrupt(tmp_path)
     dialog.input_edit.setText(str(source))
+    dialog.recursive_check.setChecked(True)  # the nested folders too
     with qtbot.waitSignal(dialog.start_requested, timeout=1000) as blocker:
         click(qtbot, dialog.start_button)
     batch = run_batch_request(blocker.args[0], Brighten(), TilePlan(tile=16, context=4))
@@ -153,6 +164,7 @@ def test_cancel_asks_once_and_then_shows_what_failed_so_far(
 ) -> None:
     source = five_files_one_corrupt(tmp_path)
     dialog.input_edit.setText(str(source))
+    dialog.recursive_check.setChecked(True)  # the nested folders too
     click(qtbot, dialog.start_button)
     for event in run_batch_request(BatchRequest(source, tmp_path / "out", "m"), Brighten(), TilePlan()):
         dialog.on_event(event)

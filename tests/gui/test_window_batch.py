@@ -53,6 +53,7 @@ def test_a_folder_with_one_corrupt_file_gives_four_outputs_and_one_reported_erro
     assert dialog is not None and dialog.isVisible()
     assert dialog.model_combo.currentData() == "identity"  # the model selected in the panel
     dialog.input_edit.setText(str(folder))
+    dialog.recursive_check.setChecked(True)  # the nested folders too
     output = Path(dialog.output_edit.text())
     assert output == tmp_path / "photos_identity"
     dialog.start_button.click()

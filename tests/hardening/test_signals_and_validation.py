@@ -315,7 +315,9 @@ def test_np_seed_check_matches_numpy() -> None:
 
 def test_a_killed_runs_checkpoint_temporary_is_removed_by_the_next_run(tmp_path: Path, tiny_models) -> None:
     config = tiny_config(tmp_path, steps=2)
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    dead = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True
+    )
     left = config.run_dir / "checkpoints" / f".step_00000001.pt.{int(dead.stdout)}-0123456789ab.tmp"
     left.parent.mkdir(parents=True)
     left.write_bytes(b"half a checkpoint")

@@ -98,7 +98,7 @@ class BatchDialog(QDialog):
         self.input_browse = QPushButton("Browse…")
         self.output_browse = QPushButton("Browse…")
         self.recursive_check = QCheckBox("Include subfolders")
-        self.recursive_check.setChecked(True)
+        self.recursive_check.setChecked(False)  # as on the command line: subfolders only when asked
         self.model_combo = QComboBox()
         for model_id, label in models:
             self.model_combo.addItem(label, model_id)
