@@ -18,11 +18,12 @@ import math
 import sys
 from pathlib import Path
 
+from irstudio import paths
 from irstudio.cli.arguments import NON_NEGATIVE, NON_NEGATIVE_NUMBER, POSITIVE, QUALITY, SEED
 from irstudio.cli.restore_cmd import AUTO, add_plan_arguments, open_and_plan
 from irstudio.core.device import resolve_device
 from irstudio.inference.evaluation import EvalProtocol, evaluate, find_cases
-from irstudio.models.catalog import resolve_id
+from irstudio.models.library import resolve_model
 from irstudio.models.spec import Task
 
 
@@ -55,7 +56,9 @@ def _read_ids(path: Path | None) -> list[str] | None:
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = resolve_id(args.model, args.scale)
+    spec, library_file = resolve_model(args.model, args.scale, paths.user_library_dir())
+    if args.weights is None:
+        args.weights = library_file
     task = Task(args.task)
     scale = args.scale or spec.scale
     if scale != spec.scale:

@@ -51,7 +51,7 @@ from irstudio.inference.batch import (
 )
 from irstudio.inference.naming import output_names, unique_labels
 from irstudio.inference.planning import AutoPlan, auto_plan, plan_for
-from irstudio.models.catalog import resolve_id
+from irstudio.models.library import resolve_model
 from irstudio.models.loading import open_model
 from irstudio.models.spec import ModelSpec
 
@@ -63,7 +63,12 @@ BACKENDS = (AUTO, EAGER, OPENVINO, OPENVINO_BF16, ONNX)
 def add_parser(commands: argparse._SubParsersAction) -> None:
     parser = commands.add_parser("restore", help="restore images with a model")
     parser.add_argument("inputs", nargs="+", type=Path, metavar="INPUT")
-    parser.add_argument("--model", "-m", required=True, help="model id ('irstudio models' lists them)")
+    parser.add_argument(
+        "--model",
+        "-m",
+        required=True,
+        help="model id, or a model of your library ('irstudio models' lists both)",
+    )
     parser.add_argument("--scale", type=POSITIVE, default=None, help="scale for family ids such as 'bicubic'")
     parser.add_argument("--weights", type=Path, default=None, help="a weight file to load into the model")
     parser.add_argument(
@@ -174,7 +179,9 @@ def file_targets(sources: list[Path], model_id: str, out_dir: Path | None) -> di
 
 
 def run(args: argparse.Namespace) -> int:
-    spec = resolve_id(args.model, args.scale)
+    spec, library_file = resolve_model(args.model, args.scale, paths.user_library_dir())
+    if args.weights is None:
+        args.weights = library_file
     if spec.learned and spec.weights is None and args.weights is None:
         print(
             f"warning: {spec.id} has no trained weights; it runs with random weights "

@@ -18,14 +18,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from safetensors import safe_open
-
 from irstudio.models.catalog import REGISTRY
-from irstudio.models.loading import FORMAT_TAG
+from irstudio.models.library import LibraryModel, library_models
 from irstudio.models.spec import ModelSpec, Task
 
 __all__ = [
     "TASKS",
+    "LibraryModel",
     "ModelChoice",
     "TaskChoice",
     "choices_for",
@@ -92,18 +91,6 @@ class ModelChoice:
         return self.kind == UNTRAINED
 
 
-@dataclass(frozen=True)
-class LibraryModel:
-    """A weight file of the user's library: its path, base preset and metadata values (JSON-decoded)."""
-
-    path: Path
-    spec: ModelSpec
-    name: str
-    task: str
-    scale: int
-    metadata: Mapping[str, object]
-
-
 def read_manifest(path: Path) -> dict[str, dict[str, object]]:
     """The manifest's entries by model id; empty when the file is absent or unreadable (logged)."""
     try:
@@ -115,49 +102,6 @@ def read_manifest(path: Path) -> dict[str, dict[str, object]]:
         return {}
     entries = data.get("models", []) if isinstance(data, dict) else []
     return {str(e["id"]): e for e in entries if isinstance(e, dict) and "id" in e}
-
-
-def _decoded(metadata: Mapping[str, str]) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for key, raw in metadata.items():
-        try:
-            values[key] = json.loads(raw)
-        except ValueError:
-            values[key] = raw
-    return values
-
-
-def _library_entry(path: Path) -> LibraryModel | None:
-    """The library model in ``path``, or None (logged) when it is not one of ours."""
-    try:
-        with safe_open(str(path), framework="pt") as handle:  # header only, no tensors read
-            metadata = dict(handle.metadata() or {})
-    except Exception as error:
-        _log.warning("%s: not a readable safetensors file (%s)", path, error)
-        return None
-    if metadata.get("format") != FORMAT_TAG or metadata.get("preset") not in REGISTRY:
-        _log.warning("%s: no IR Studio metadata naming a known preset; skipped", path)
-        return None
-    spec = REGISTRY.get(metadata["preset"])
-    values = _decoded(metadata)
-    task = str(values.get("task") or spec.tasks[0].value)
-    scale = values.get("scale", spec.scale)
-    return LibraryModel(
-        path=path,
-        spec=spec,
-        name=str(values.get("name") or path.stem),
-        task=task,
-        scale=int(scale) if isinstance(scale, int | float | str) else spec.scale,
-        metadata=values,
-    )
-
-
-def library_models(folder: Path) -> list[LibraryModel]:
-    """The user's models in ``folder`` (``*.safetensors`` with our metadata), sorted by name."""
-    if not folder.is_dir():
-        return []
-    entries = (_library_entry(path) for path in sorted(folder.glob("*.safetensors")))
-    return sorted((e for e in entries if e is not None), key=lambda e: e.name.lower())
 
 
 def _registry_choices(task: TaskChoice, manifest: Mapping[str, Mapping[str, object]]) -> list[ModelChoice]:
