@@ -190,7 +190,11 @@ class GroundTruthController(QObject):
         self._input_row = None
         self._scores.clear()
         self._state.set_image(
-            degraded, None, name=f"{source.name}, {pair.spec.describe()}", reference=pair.reference
+            degraded,
+            None,
+            name=f"{source.name}, {pair.spec.describe()}",
+            reference=pair.reference,
+            input_label=f"Degraded input: {pair.spec.describe()}",
         )
         self._select_task(pair.spec)
         self.panel.set_scores([], protocol=pair.header)

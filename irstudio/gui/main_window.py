@@ -221,7 +221,8 @@ class MainWindow(QMainWindow):
         if image is None:
             return
         self.compare.clear_results()
-        self.compare.set_original(image.rgb, picture=self.opener.prepared_picture(image.rgb))
+        picture = self.opener.prepared_picture(image.rgb)
+        self.compare.set_original(image.rgb, picture=picture, label=self.state.input_label)
         self.compare.set_reference(self.state.reference)
         self.compare.zoom_fit()
         info = image.info

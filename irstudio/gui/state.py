@@ -70,6 +70,7 @@ class AppState(QObject):
         self._path: Path | None = None
         self._name = ""
         self._reference: np.ndarray | None = None
+        self._input_label = "Original"
         self._results: dict[str, Result] = {}
         self._generation = 0
         self._task = ""
@@ -88,6 +89,11 @@ class AppState(QObject):
         return self._path
 
     @property
+    def input_label(self) -> str:
+        """What the current image is: "Original" for a photo as opened, else what was done to it."""
+        return self._input_label
+
+    @property
     def name(self) -> str:
         """A display name: the file name, or what the caller called it ("Clipboard")."""
         return self._name
@@ -104,10 +110,14 @@ class AppState(QObject):
         *,
         name: str | None = None,
         reference: np.ndarray | None = None,
+        input_label: str = "Original",
     ) -> None:
-        """Show a new image: results are cleared, the reference replaced (None: no reference)."""
+        """Show a new image: results are cleared, the reference replaced (None: no reference).
+        ``input_label``: what the image is, as the views caption it ("Original", or a degraded
+        input's description)."""
         _frozen(image.rgb)
         self._image, self._path = image, path
+        self._input_label = input_label
         self._name = name if name is not None else (path.name if path is not None else "Untitled")
         self._generation += 1
         self.clear_results()

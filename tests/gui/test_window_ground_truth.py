@@ -66,6 +66,8 @@ def test_degrade_then_two_models_fill_the_score_table(qtbot, tmp_path: Path) -> 
     assert window.state.name == "photo.png, noise σ 25 (seed 0)" and window.state.path is None
     assert window.model_panel.task().key == "denoise" and window.state.task == "denoise"
     assert window.compare.canvases()[0].has_image()
+    # the noisy input is not called "Original" (it used to be)
+    assert window.compare.shown_label() == "Degraded input: noise σ 25 (seed 0)"
 
     run_models(qtbot, window, "identity", "nlmeans")
     qtbot.waitUntil(lambda: panel.table.rowCount() == 3, timeout=RUN_TIMEOUT_MS)
@@ -97,6 +99,7 @@ def test_degrade_then_two_models_fill_the_score_table(qtbot, tmp_path: Path) -> 
     assert window.open_file(clean_file)
     assert window.state.reference is None and window.ground_truth.pair is None
     assert panel.table.rowCount() == 0 and "Degrade a photo" in panel.protocol()
+    assert window.compare.shown_label() == "Original"
 
 
 def test_degrading_needs_a_photo(qtbot, tmp_path: Path) -> None:

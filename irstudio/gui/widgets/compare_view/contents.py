@@ -43,6 +43,11 @@ class Shown:
     picture: CanvasImage
 
     @property
+    def held_caption(self) -> str:
+        """The caption while the original is held on screen (Space)."""
+        return f"{self.label} (Space held)"
+
+    @property
     def size(self) -> Frame:
         return self.picture.width, self.picture.height
 
@@ -67,15 +72,18 @@ class CompareContents:
 
     # ------------------------------------------------------------------ changes
 
-    def set_original(self, image: np.ndarray | None, picture: CanvasImage | None = None) -> bool:
-        """Hold ``image`` as the original (``picture``: its display copy, made here when None);
-        True when there is one now and its size differs from the previous original's."""
+    def set_original(
+        self, image: np.ndarray | None, picture: CanvasImage | None = None, label: str = ORIGINAL_LABEL
+    ) -> bool:
+        """Hold ``image`` as the original (``picture``: its display copy, made here when None;
+        ``label``: its caption, e.g. "Degraded input: noise σ 25 (seed 0)"); True when there is
+        one now and its size differs from the previous original's."""
         if picture is not None and image is not None:
             height, width = np.shape(image)[:2]
             if (picture.width, picture.height) != (width, height):
                 raise ValueError(f"the prepared picture is not {width}x{height} like the image")
         old = self.original.size if self.original else None
-        self.original = _shown(ORIGINAL_LABEL, image, picture)
+        self.original = _shown(label, image, picture)
         self._differences.clear()
         return self.original is not None and self.original.size != old
 

@@ -16,7 +16,6 @@ from PySide6.QtWidgets import QGridLayout, QHBoxLayout, QLabel, QStackedWidget, 
 from irstudio.gui.widgets.compare_view.color_bar import ColorBar
 from irstudio.gui.widgets.compare_view.contents import (
     MAX_GRID_RESULTS,
-    ORIGINAL_LABEL,
     CompareContents,
     CompareMode,
     Shown,
@@ -25,7 +24,6 @@ from irstudio.gui.widgets.image_canvas import ImageCanvas, SplitCanvas
 
 __all__ = ["ComparePages"]
 
-_HELD = f"{ORIGINAL_LABEL} (Space held)"
 _SPACE_HINT = "hold Space: original"
 _GRID_CELLS = MAX_GRID_RESULTS + 2  # the original, the reference and the results
 
@@ -117,7 +115,7 @@ class ComparePages(QStackedWidget):
     @staticmethod
     def _main_caption(contents: CompareContents, shown: Shown | None) -> str:
         if contents.holding_original and shown is not None:
-            return _HELD
+            return shown.held_caption
         return contents.caption(shown)
 
     def _fill_single(self, contents: CompareContents) -> None:
@@ -126,7 +124,7 @@ class ComparePages(QStackedWidget):
 
     def _fill_side_by_side(self, contents: CompareContents) -> None:
         original = contents.original
-        self._show(self.left, contents, original, ORIGINAL_LABEL if original else "")
+        self._show(self.left, contents, original, original.label if original else "")
         active = contents.active_shown()
         self._show(self.right, contents, active, contents.caption(active) if active else "No result yet")
 
@@ -140,7 +138,7 @@ class ComparePages(QStackedWidget):
             self.split.set_captions(contents.caption(base), "")
         else:
             self.split.set_overlay(overlay.picture, scale=contents.scale_of(overlay))
-            self.split.set_captions(ORIGINAL_LABEL, contents.caption(overlay))
+            self.split.set_captions(contents.original.label, contents.caption(overlay))
 
     def _fill_flicker(self, contents: CompareContents) -> None:
         shown = contents.main_shown()
@@ -184,7 +182,7 @@ class ComparePages(QStackedWidget):
 
     def _fill_difference(self, contents: CompareContents) -> None:
         if contents.holding_original and contents.original is not None:
-            self._show(self.difference, contents, contents.original, _HELD)
+            self._show(self.difference, contents, contents.original, contents.original.held_caption)
             return
         difference = contents.active_difference()
         active = contents.active_shown()

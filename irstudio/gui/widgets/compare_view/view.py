@@ -17,7 +17,13 @@ from PySide6.QtGui import QKeyEvent
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from irstudio.gui.widgets.compare_view.color_bar import ColorBar
-from irstudio.gui.widgets.compare_view.contents import MAX_GRID_RESULTS, CompareContents, CompareMode, Shown
+from irstudio.gui.widgets.compare_view.contents import (
+    MAX_GRID_RESULTS,
+    ORIGINAL_LABEL,
+    CompareContents,
+    CompareMode,
+    Shown,
+)
 from irstudio.gui.widgets.compare_view.pages import ComparePages
 from irstudio.gui.widgets.compare_view.sync import ViewSync
 from irstudio.gui.widgets.image_canvas import CanvasImage, ImageCanvas, ViewStateReadout
@@ -53,11 +59,14 @@ class CompareView(ViewStateReadout, QWidget):
 
     # ------------------------------------------------------------------ images
 
-    def set_original(self, image: np.ndarray | None, *, picture: CanvasImage | None = None) -> None:
+    def set_original(
+        self, image: np.ndarray | None, *, picture: CanvasImage | None = None, label: str = ORIGINAL_LABEL
+    ) -> None:
         """The input photo (None clears it); a new size refits the view. ``picture``: the display copy
         of ``image`` made in advance (e.g. by the worker that read the file), so nothing is converted
-        here; ValueError when its size is not the image's."""
-        if self._contents.set_original(image, picture):
+        here; ValueError when its size is not the image's. ``label``: its caption ("Original", or
+        what a degraded input is)."""
+        if self._contents.set_original(image, picture, label):
             self._sync.refit()
         self._images_changed()
 
