@@ -25,7 +25,7 @@ from PySide6.QtCore import QObject, Qt
 
 from irstudio.core.cancel import CancelToken
 from irstudio.core.image_io import LoadedImage
-from irstudio.gui.model_choices import TASKS
+from irstudio.gui.model_choices import TASKS, task_choice
 from irstudio.gui.widgets.ground_truth_panel import GroundTruthPanel
 from irstudio.inference.ground_truth import (
     GroundTruthPair,
@@ -102,6 +102,9 @@ class GroundTruthController(QObject):
         self._scores: dict[str, tuple[np.ndarray, Score]] = {}  # result key -> (scored image, score)
         self.panel.degrade_requested.connect(self.degrade)
         self._state.image_changed.connect(self._on_image_changed)
+        self._state.task_changed.connect(self._follow_task)
+        if self._state.task:
+            self._follow_task(self._state.task)
         for signal in (self._state.result_added, self._state.result_removed):
             signal.connect(lambda _key: self.rescore())
         self._state.results_cleared.connect(self.rescore)
@@ -199,6 +202,11 @@ class GroundTruthController(QObject):
         self._select_task(pair.spec)
         self.panel.set_scores([], protocol=pair.header)
         self.rescore()
+
+    def _follow_task(self, key: str) -> None:
+        """The degradation offered follows the task chosen in the model panel."""
+        choice = task_choice(key)
+        self.panel.follow_task(choice.task, choice.scale)
 
     def _select_task(self, spec: GroundTruthSpec) -> None:
         task = next((t for t in TASKS if t.task is spec.task and t.scale == spec.scale), None)

@@ -125,3 +125,13 @@ def test_screenshot_of_the_main_window_in_ground_truth_mode(qtbot, tmp_path: Pat
     path = ARTIFACTS / "main_window_ground_truth.png"
     assert window.grab().save(str(path))
     assert path.stat().st_size > 20_000
+
+
+def test_the_degradation_offered_follows_the_task(qtbot, tmp_path: Path) -> None:
+    window = make_window(qtbot, tmp_path)
+    panel = window.ground_truth.panel
+    for task, kind in (("jpeg", "jpeg"), ("derain", "rain"), ("sr4", "downscale"), ("denoise", "noise")):
+        window.model_panel.set_task(task)
+        assert panel.kind() == kind, task
+    window.model_panel.set_task("sr2")
+    assert panel.kind() == "downscale" and panel.spec().step.scale == 2

@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from irstudio.data.degradations import Downscale, Jpeg, Noise, Rain
 from irstudio.inference.ground_truth import GroundTruthSpec
+from irstudio.models.spec import Task
 
 __all__ = ["KINDS", "GroundTruthPanel"]
 
@@ -49,6 +50,7 @@ KINDS: tuple[tuple[str, str], ...] = (
 """(kind, label) in the order of the degradation combo box."""
 
 SCALES = (2, 3, 4)
+_KIND_FOR_TASK = {Task.DENOISE: "noise", Task.SR: "downscale", Task.JPEG: "jpeg", Task.DERAIN: "rain"}
 BEST_BRUSH = QBrush(QColor(46, 160, 67, 110))  # readable on the dark and the light theme
 SCORE_COLUMNS = ("Model", "PSNR (dB)", "SSIM")
 
@@ -233,6 +235,14 @@ class GroundTruthPanel(QWidget):
             ):
                 box.setValue(bounds[0])
         self.kind_combo.setCurrentIndex([k for k, _ in KINDS].index(step.kind))
+
+    def follow_task(self, task: Task, scale: int) -> None:
+        """Choose the degradation that makes inputs for ``task`` (and the SR ``scale``), so the
+        panel never offers noise while the user restores JPEG artifacts; the other settings stay."""
+        kind = _KIND_FOR_TASK[task]
+        if kind == "downscale" and scale in SCALES:
+            self.scale_combo.setCurrentIndex(SCALES.index(scale))
+        self.kind_combo.setCurrentIndex([k for k, _ in KINDS].index(kind))
 
     def _on_kind_changed(self, _index: int) -> None:
         for kind, fields in self._rows.items():
