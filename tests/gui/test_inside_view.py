@@ -126,6 +126,17 @@ def test_error_kind_asks_for_a_reference(qtbot) -> None:
     assert view.current_map().key == "error/abs"
 
 
+def test_choosing_error_without_a_reference_clears_the_previous_spectrum(qtbot) -> None:
+    view, requests = _view(qtbot, "compacter-x1", _photo(4))
+    with qtbot.waitSignal(view.compute_requested):
+        view.set_kind(MapKind.FFT)
+    assert view.current_map() is not None and view.result() is not None
+    view.set_kind(MapKind.ERROR)
+    assert len(requests) == 1 and "reference" in view.status.text()
+    assert view.result() is None and view.current_map() is None  # no spectrum left under "Error map"
+    assert view.info.text() == "" and view.map_combo.count() == 0
+
+
 # -------------------------------------------------------------------------------- screenshots
 
 

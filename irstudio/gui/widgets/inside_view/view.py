@@ -254,6 +254,9 @@ class InsideView(QWidget):
 
     def _kind_changed(self, _index: int) -> None:
         self._refresh_controls()
+        if self._result is not None and self._result.kind is not self.kind():
+            self._result = None  # another kind's maps must not stay on screen under this one's name
+            self._clear_display(self._missing())
         if self._active and not self._missing():
             self.request_maps()
         else:
