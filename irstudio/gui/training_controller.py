@@ -132,15 +132,15 @@ class TrainingForm:
     rain_brightness: tuple[float, float] = (0.5, 0.9)
     blur: bool = False
     blur_sigma: tuple[float, float] = (0.2, 2.0)
-    model_id: str = "compacter-x1"
+    model_id: str = "compacter-x1-denoise"  # fine-tune the shipped model, never random weights by default
     weights: str = ""
-    steps: int = 5000
+    steps: int = 1000  # a fine-tune, not a training from scratch
     patch: int = 64
     batch_size: int = 8
     lr: float = 2e-4
     loss: str = "l1_fft"
-    validate_every: int = 250
-    checkpoint_every: int = 500
+    validate_every: int = 100
+    checkpoint_every: int = 250
     device: str = "auto"
     output_dir: str = field(default_factory=lambda: str(default_runs_dir()))
     name: str = ""

@@ -356,3 +356,13 @@ def test_default_run_names_are_valid_and_new(tmp_path) -> None:
         TrainingForm(), folder=str(tmp_path), name=default_run_name("a b", "denoise", tmp_path, now)
     )
     assert build_config(form).name == "a_b-denoise-20240506-0708"
+
+
+def test_a_first_training_fine_tunes_the_shipped_model(qtbot, runner, tmp_path: Path) -> None:
+    """The defaults were random weights and 5,000 iterations; now the task's shipped model, 1,000."""
+    settings = QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat)
+    panel = TrainingPanel(runner, devices=CPU_ONLY, settings=settings)  # the real weights manifest
+    qtbot.addWidget(panel)
+    form = panel.form()
+    assert form.model_id == "compacter-x1-denoise" and form.weights == "" and form.steps == 1000
+    assert "shipped weights" in panel.model_combo.currentText()
