@@ -37,6 +37,8 @@ from irstudio.gui.wheel_guard import install_wheel_guard
 from irstudio.gui.widgets.compare_view import CompareMode, CompareView
 from irstudio.gui.widgets.model_panel import ModelPanel
 from irstudio.gui.widgets.progress_status import ProgressStatus
+from irstudio.gui.widgets.resource_status import REFRESH_MS as RESOURCE_REFRESH_MS
+from irstudio.gui.widgets.resource_status import ResourceStatus
 from irstudio.gui.widgets.thumbnail_strip import ThumbnailStrip
 from irstudio.gui.window_settings import restore_selection, save_selection
 from irstudio.paths import APP_NAME, manifest_path, user_library_dir
@@ -102,8 +104,13 @@ class MainWindow(QMainWindow):
         )
         self.progress = ProgressStatus()
         self.image_info = QLabel()
+        self.resources = ResourceStatus()
         self.statusBar().addPermanentWidget(self.progress)
         self.statusBar().addPermanentWidget(self.image_info)
+        self.statusBar().addPermanentWidget(self.resources)
+        self._resource_timer = QTimer(self)
+        self._resource_timer.timeout.connect(self.resources.refresh)
+        self._resource_timer.start(RESOURCE_REFRESH_MS)
         self.resize(1280, 820)
 
     def _build_controllers(self) -> None:
@@ -170,6 +177,8 @@ class MainWindow(QMainWindow):
         panel.run_requested.connect(self.runs.run)
         panel.preview_requested.connect(self.runs.preview)
         state.model_changed.connect(self._update_title)
+        state.device_changed.connect(self.resources.set_device)
+        self.resources.set_device(state.device)
         compare.visible_region_changed.connect(self.runs.set_visible_rect)
         compare.mode_changed.connect(self._on_mode_changed)
         self.progress.cancel_requested.connect(self.runs.cancel)
