@@ -19,6 +19,12 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None, *, smoke: bool = False) -> int:
     started = time.perf_counter()
+    from irstudio.qt_platform import install_hint, missing_qt_libraries, uses_xcb
+
+    missing = missing_qt_libraries() if uses_xcb() else []
+    if missing:  # Qt would print its plugin message and abort the process
+        print(f"irstudio: error: {install_hint(missing)}", file=sys.stderr)
+        return 1
     import torch
     from PySide6.QtWidgets import QApplication
 

@@ -40,6 +40,7 @@ from irstudio.inference.runner import restore
 from irstudio.models.catalog import REGISTRY, resolve_id
 from irstudio.models.loading import ShippedWeights, load_model, read_manifest, verify_weights
 from irstudio.models.spec import ModelSpec
+from irstudio.qt_platform import install_hint, missing_qt_libraries, uses_xcb
 
 __all__ = ["SAMPLE_NAME", "CheckResult", "SelfTestReport", "run_self_test", "smallest_presets"]
 
@@ -234,6 +235,16 @@ def _describe_manifest(manifest: Path, entries: list[ShippedWeights]) -> str:
     return f"{len(entries)} shipped model(s) listed in {where}"
 
 
+def _qt_libraries() -> str:
+    """Raises naming the missing libraries and their packages (the app could not open a window)."""
+    if not uses_xcb():
+        return f"not needed (Qt platform: {os.environ.get('QT_QPA_PLATFORM') or 'native'})"
+    missing = missing_qt_libraries()
+    if missing:
+        raise RuntimeError(install_hint(missing))
+    return "the libraries Qt's xcb plugin needs are present"
+
+
 def run_self_test(
     *,
     device: str = "auto",
@@ -259,6 +270,7 @@ def run_self_test(
         return f"models run on {chosen.spec}"
 
     recorder.check("device choice", choose)
+    recorder.check("Qt platform libraries", _qt_libraries)
     sample_path = Path(sample) if sample is not None else paths.resources_dir() / SAMPLE_NAME
     rgb: np.ndarray | None = None
 
