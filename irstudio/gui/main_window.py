@@ -16,7 +16,17 @@ from pathlib import Path
 
 from PySide6.QtCore import QCoreApplication, QSettings, Qt, QTimer
 from PySide6.QtGui import QCloseEvent, QDragMoveEvent, QDropEvent, QShowEvent
-from PySide6.QtWidgets import QDockWidget, QFrame, QLabel, QMainWindow, QMessageBox, QScrollArea, QWidget
+from PySide6.QtWidgets import (
+    QApplication,
+    QDockWidget,
+    QFrame,
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QScrollArea,
+    QStackedWidget,
+    QWidget,
+)
 
 from irstudio.core.device import DeviceInfo, list_devices
 from irstudio.gui.actions import build_actions
@@ -40,13 +50,15 @@ from irstudio.gui.widgets.progress_status import ProgressStatus
 from irstudio.gui.widgets.resource_status import REFRESH_MS as RESOURCE_REFRESH_MS
 from irstudio.gui.widgets.resource_status import ResourceStatus
 from irstudio.gui.widgets.thumbnail_strip import ThumbnailStrip
+from irstudio.gui.widgets.welcome import WelcomePage
 from irstudio.gui.window_settings import restore_selection, save_selection
-from irstudio.paths import APP_NAME, manifest_path, user_library_dir
+from irstudio.paths import APP_NAME, manifest_path, resources_dir, user_library_dir
 
 __all__ = ["MainWindow"]
 
 SHUTDOWN_WAIT_MS = 10_000
 STATUS_TIMEOUT_MS = 10_000
+SAMPLE_PHOTO = "sample.png"  # resources/: the welcome page's "Try the sample photo"
 MODEL_DOCK_WIDTH = 300  # widths at first start (later: the saved layout)
 TOOL_DOCK_WIDTH = 500  # the right docks at first start: the Inside view's controls fit
 
@@ -88,7 +100,11 @@ class MainWindow(QMainWindow):
 
     def _build_widgets(self, library_dir: Path | None, manifest: Path | None) -> None:
         self.compare = CompareView()
-        self.setCentralWidget(self.compare)
+        self.welcome = WelcomePage(resources_dir() / SAMPLE_PHOTO)
+        self.photo_area = QStackedWidget()  # the welcome page until a photo is shown
+        self.photo_area.addWidget(self.welcome)
+        self.photo_area.addWidget(self.compare)
+        self.setCentralWidget(self.photo_area)
         self.library_dir = library_dir if library_dir is not None else user_library_dir()
         self.manifest = manifest if manifest is not None else manifest_path()
         self.model_panel = ModelPanel(
@@ -111,7 +127,8 @@ class MainWindow(QMainWindow):
         self._resource_timer = QTimer(self)
         self._resource_timer.timeout.connect(self.resources.refresh)
         self._resource_timer.start(RESOURCE_REFRESH_MS)
-        self.resize(1280, 820)
+        self._fit_to_screen()
+        self._folder_dock_waits = False  # hidden at first start until a photo (and its folder) is open
 
     def _build_controllers(self) -> None:
         common = {
@@ -167,6 +184,9 @@ class MainWindow(QMainWindow):
     def _bind(self) -> None:
         state, panel, compare = self.state, self.model_panel, self.compare
         state.image_changed.connect(self._on_image_changed)
+        self.welcome.open_requested.connect(self.opener.choose_file)
+        self.welcome.file_requested.connect(self.opener.start_open)
+        self.welcome.set_recent(self.settings.recent_files())
         state.reference_changed.connect(lambda: compare.set_reference(state.reference))
         state.result_added.connect(self._on_result_added)
         state.result_removed.connect(compare.remove_result)
@@ -229,6 +249,10 @@ class MainWindow(QMainWindow):
         image = self.state.image
         if image is None:
             return
+        self.photo_area.setCurrentWidget(self.compare)
+        if self._folder_dock_waits:
+            self._folder_dock_waits = False
+            self.folder_dock.show()
         self.compare.clear_results()
         picture = self.opener.prepared_picture(image.rgb)
         self.compare.set_original(image.rgb, picture=picture, label=self.state.input_label)
@@ -297,10 +321,36 @@ class MainWindow(QMainWindow):
                 self.restoreGeometry(self.settings.geometry)
             if self.settings.window_state is not None:
                 self.restoreState(self.settings.window_state)
-            else:  # first start: side docks wide enough for their contents
-                docks, widths = [self.model_dock, self.ground_truth.dock], [MODEL_DOCK_WIDTH, TOOL_DOCK_WIDTH]
-                self.resizeDocks(docks, widths, Qt.Orientation.Horizontal)
+            else:  # first start: the photo gets the room; tools open from the View menu
+                self._first_start_layout()
         super().showEvent(event)
+
+    def _fit_to_screen(self) -> None:
+        """1280x820, or the screen's available area when it is smaller (a 1280x720 laptop)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            self.resize(1280, 820)
+            return
+        available = screen.availableGeometry()
+        frame = 40  # title bar and borders the window manager adds
+        self.resize(min(1280, available.width()), min(820, max(480, available.height() - frame)))
+
+    def _first_start_layout(self) -> None:
+        """Right-hand tools closed, the folder strip waiting for a photo; the model dock wide
+        enough for its contents."""
+        for dock in (self.ground_truth.dock, self.inside.dock):
+            dock.hide()
+            dock.visibilityChanged.connect(self._widen_tool_dock)
+        self.folder_dock.hide()
+        self._folder_dock_waits = True
+        self.resizeDocks([self.model_dock], [MODEL_DOCK_WIDTH], Qt.Orientation.Horizontal)
+
+    def _widen_tool_dock(self, visible: bool) -> None:
+        """A right-hand tool opened for the first time gets the width its controls need."""
+        dock = self.sender()
+        if visible and isinstance(dock, QDockWidget) and not dock.property("widened"):
+            dock.setProperty("widened", True)
+            self.resizeDocks([dock], [TOOL_DOCK_WIDTH], Qt.Orientation.Horizontal)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.shutdown()

@@ -44,6 +44,7 @@ from irstudio.gui.model_choices import (
     task_choice,
 )
 from irstudio.gui.restore_jobs import AUTO_PRECISION, RunOptions
+from irstudio.gui.widgets.collapsible import Collapsible
 
 __all__ = ["ModelPanel"]
 
@@ -103,14 +104,13 @@ class ModelPanel(QWidget):
         self.card.setTextFormat(Qt.TextFormat.RichText)
         self.card.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         self.card.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        card_box = QGroupBox("Model card")
-        QVBoxLayout(card_box).addWidget(self.card)
+        self.card_section = Collapsible("Model card", self.card)  # folded: one line
         layout = QVBoxLayout(self)
         layout.addWidget(QLabel("Task"))
         layout.addWidget(self.task_combo)
         layout.addWidget(QLabel("Model"))
         layout.addWidget(self.model_list, 1)
-        layout.addWidget(card_box)
+        layout.addWidget(self.card_section)
         layout.addWidget(self._options_box(devices))
         layout.addLayout(self._buttons())
 
@@ -140,9 +140,18 @@ class ModelPanel(QWidget):
         box = QGroupBox("Run options")
         form = QFormLayout(box)
         form.addRow("Device", self.device_combo)
-        form.addRow("Precision", self.precision_combo)
-        form.addRow("Tile size", self.tile_spin)
-        form.addRow("Overlap", self.context_spin)
+        advanced = QWidget()
+        advanced_form = QFormLayout(advanced)
+        advanced_form.setContentsMargins(0, 0, 0, 0)
+        advanced_form.addRow("Precision", self.precision_combo)
+        advanced_form.addRow("Tile size", self.tile_spin)
+        advanced_form.addRow("Overlap", self.context_spin)
+        self.advanced_section = Collapsible("Precision and tiles", advanced)  # Auto suits nearly everyone
+        self.precision_combo.currentIndexChanged.connect(self._summarise_options)
+        self.tile_spin.valueChanged.connect(self._summarise_options)
+        self.context_spin.valueChanged.connect(self._summarise_options)
+        self._summarise_options()
+        form.addRow(self.advanced_section)
         self.plan_label = QLabel()
         self.plan_label.setWordWrap(True)
         self.plan_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -186,6 +195,14 @@ class ModelPanel(QWidget):
             tile=tile or None,
             context=None if context < 0 else context,
         )
+
+    def _summarise_options(self, *_args: object) -> None:
+        """The folded options' line: "auto", or what differs from it ("bf16, tile 128 px")."""
+        options = self.run_options()
+        parts = [options.precision] if options.precision != AUTO_PRECISION else []
+        parts += [f"tile {options.tile} px"] if options.tile else []
+        parts += [f"overlap {options.context} px"] if options.context is not None else []
+        self.advanced_section.set_summary(", ".join(parts) or "auto")
 
     # ------------------------------------------------------------------ commands
 
@@ -269,6 +286,7 @@ class ModelPanel(QWidget):
     def _on_model_changed(self, current: QListWidgetItem | None, _previous: object) -> None:
         choice = current.data(_CHOICE_ROLE) if current is not None else None
         self.card.setText(_card_html(choice) if choice is not None else "No model for this task yet.")
+        self.card_section.set_summary(_card_summary(choice) if choice is not None else "none")
         self._fill_precisions(choice)
         if choice is not None:
             self.model_selected.emit(choice.key)
@@ -281,6 +299,13 @@ class ModelPanel(QWidget):
         for dtype in allowed:
             self.precision_combo.addItem(dtype, dtype)
         self.precision_combo.setCurrentIndex(max(0, self.precision_combo.findData(previous)))
+
+
+def _card_summary(choice: ModelChoice) -> str:
+    """The folded card's line: parameters and whether the weights are trained."""
+    state = "untrained" if choice.untrained else "trained" if choice.spec.learned else "classical"
+    params = f"{choice.spec.params / 1000:.0f} k parameters · " if choice.spec.params else ""
+    return f"{params}{state}"
 
 
 def _card_html(choice: ModelChoice) -> str:
