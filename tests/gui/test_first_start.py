@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from PySide6.QtCore import QSettings
 
 from irstudio.gui.main_window import MainWindow
-from tests.gui.app_helpers import CPU_ONLY, gradient_image, write_png
+from tests.gui.app_helpers import CPU_ONLY, gradient_image, restore_app_look, write_png
+
+_look = pytest.fixture(autouse=True)(restore_app_look)
 
 
 def _fresh_window(qtbot, tmp_path: Path) -> MainWindow:

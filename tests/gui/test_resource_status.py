@@ -7,6 +7,9 @@ import sys
 import pytest
 
 from irstudio.gui.widgets.resource_status import ResourceStatus, format_bytes
+from tests.gui.app_helpers import restore_app_look
+
+_look = pytest.fixture(autouse=True)(restore_app_look)
 
 
 def test_bytes_read_as_people_write_them() -> None:

@@ -39,7 +39,9 @@ def inside_window(qtbot, tmp_path: Path, image: np.ndarray, model: str = "compac
     window.model_panel.set_task("denoise")
     assert window.model_panel.select_model(model)
     assert window.open_file(write_png(tmp_path / "photo.png", image))
+    window.ground_truth.dock.show()  # the tools start closed; opened from the View menu
     with qtbot.waitSignal(window.inside.dock.visibilityChanged, check_params_cb=bool):
+        window.inside.dock.show()
         window.inside.dock.raise_()
     return window, window.inside.view
 
