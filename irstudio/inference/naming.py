@@ -42,13 +42,11 @@ def unique_labels(labels: Sequence[str], *, reserve: int = 0) -> list[str]:
     seen: set[str] = set()
     result = []
     for label in labels:
-        candidate = _fit(label, budget)
-        number = 1
-        while candidate.casefold() in seen:
+        candidate, number = _fit(label, budget), 1
+        # a repeat counts on past the names already given and those another label has of its own
+        while candidate.casefold() in seen or (number > 1 and candidate.casefold() in taken):
             number += 1
             candidate = _fit(f"{label}-{number}", budget)
-            if candidate.casefold() in taken and candidate.casefold() not in seen:
-                continue  # a later label has this name of its own: keep counting
         seen.add(candidate.casefold())
         result.append(candidate)
     return result

@@ -30,7 +30,7 @@ from irstudio.inference.batch import (
     read_journal,
     run_batch,
 )
-from irstudio.inference.naming import MAX_NAME_BYTES, output_names
+from irstudio.inference.naming import MAX_NAME_BYTES, output_names, unique_labels
 from tests.inference.test_batch import PLAN, Brighten, files_under, write_photo
 from tests.training.helpers import drain
 
@@ -43,6 +43,11 @@ def test_every_source_of_a_folder_gets_its_own_name() -> None:
     assert len({name.casefold() for name in names}) == len(sources)
     assert names == output_names(sorted(sources), "m")  # the same names on every run
     assert dict(zip(sorted(sources), names, strict=True))[Path("b.png")] == "b_m.png"
+
+
+def test_a_repeat_never_takes_a_name_another_input_has_of_its_own() -> None:
+    assert unique_labels(["a", "a", "a-2"]) == ["a", "a-3", "a-2"]
+    assert unique_labels(["photos", "Photos"]) == ["photos", "Photos-2"]
 
 
 def test_long_names_are_shortened_and_stay_distinct() -> None:

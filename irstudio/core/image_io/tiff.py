@@ -22,7 +22,6 @@ sizes, uncompressed YCbCr) is refused with ``unsupported TIFF layout (...)``, ne
 from __future__ import annotations
 
 import logging
-import struct
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -43,7 +42,6 @@ _TRICHROME = (_PHOTOMETRIC.RGB, _PHOTOMETRIC.YCBCR)  # JPEG-compressed YCbCr dec
 _JPEG_CODECS = frozenset({6, 7, 34892})  # old-style JPEG, JPEG, lossy JPEG (DNG)
 _UNSIGNED, _SIGNED, _FLOAT = 1, 2, 3
 _ALPHA_KINDS = (1, 2)  # ExtraSamples: 1 associated (premultiplied), 2 unassociated
-_DAMAGED = (tifffile.TiffFileError, ValueError, OSError, struct.error, EOFError, KeyError, IndexError)
 
 
 @dataclass(frozen=True)
@@ -84,9 +82,9 @@ def tiff_header(fp: BinaryIO, path: Path) -> ImageInfo:
                 exif=_exif(fp, path),
                 orientation=orientation,
             )
-    except UnreadableImageError:
+    except (UnreadableImageError, MemoryError):
         raise
-    except _DAMAGED as exc:
+    except Exception as exc:  # tifffile raises many types on a hostile header
         raise UnreadableImageError(
             f"{path}: not a readable TIFF image (damaged or truncated header: {exc})", path=path
         ) from exc
