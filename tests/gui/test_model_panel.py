@@ -248,3 +248,26 @@ def test_every_shipped_model_card_shows_its_iterations_and_scores() -> None:
         assert rows["Iterations"] == f"{entry['training']['iterations']:,}", model_id
         assert rows["Scores"].count("\n") == len(entry["scores"]) - 1, model_id
         assert all(f"{score['psnr']:.2f} dB" in rows["Scores"] for score in entry["scores"]), model_id
+
+
+def test_section_headers_are_readable_on_both_themes(qtbot, tmp_path: Path) -> None:
+    """They were drawn in the disabled grey, nearly invisible on the light theme's white."""
+    from irstudio.gui.widgets.model_panel import HEADER_BRUSH
+
+    def luminance(r: int, g: int, b: int) -> float:
+        channel = [(v / 255) / 12.92 if v <= 10 else (((v / 255) + 0.055) / 1.055) ** 2.4 for v in (r, g, b)]
+        return 0.2126 * channel[0] + 0.7152 * channel[1] + 0.0722 * channel[2]
+
+    def contrast(a: tuple[int, int, int], b: tuple[int, int, int]) -> float:
+        high, low = sorted((luminance(*a), luminance(*b)), reverse=True)
+        return (high + 0.05) / (low + 0.05)
+
+    window = make_window(qtbot, tmp_path)
+    headers = [
+        window.model_panel.model_list.item(i)
+        for i in range(window.model_panel.model_list.count())
+        if window.model_panel.model_list.item(i).flags() == Qt.ItemFlag.NoItemFlags
+    ]
+    assert headers and all(h.foreground().color() == HEADER_BRUSH.color() for h in headers)
+    colour = HEADER_BRUSH.color().getRgb()[:3]
+    assert contrast(colour, (255, 255, 255)) >= 3.0 and contrast(colour, (25, 35, 45)) >= 3.0

@@ -16,6 +16,7 @@ import html
 from pathlib import Path
 
 from PySide6.QtCore import QSignalBlocker, Qt, Signal
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -48,6 +49,7 @@ from irstudio.gui.widgets.collapsible import Collapsible
 
 __all__ = ["ModelPanel"]
 
+HEADER_BRUSH = QBrush(QColor(58, 128, 196))  # section headers: readable on the dark and the light theme
 _CHOICE_ROLE = Qt.ItemDataRole.UserRole
 AUTO = "auto"
 
@@ -271,6 +273,7 @@ class ModelPanel(QWidget):
     def _add_header(self, title: str) -> None:
         header = QListWidgetItem(title)
         header.setFlags(Qt.ItemFlag.NoItemFlags)
+        header.setForeground(HEADER_BRUSH)  # not the disabled grey, which vanishes on the light theme
         font = header.font()
         font.setBold(True)
         header.setFont(font)
