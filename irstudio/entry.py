@@ -9,10 +9,7 @@ of a write in progress is removed, a batch abandons its current file cleanly, an
 
 from __future__ import annotations
 
-import signal
-import sys
-
-from irstudio.core.signals import Terminated, terminate_on_sigterm
+from irstudio.core.signals import interrupted_exit, terminate_on_sigterm
 
 
 def main() -> int:
@@ -21,9 +18,5 @@ def main() -> int:
         from irstudio.cli import main as run_command_line
 
         return run_command_line()
-    except Terminated:
-        print("irstudio: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
-    except KeyboardInterrupt:
-        print("irstudio: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:  # Terminated included
+        return interrupted_exit(error)

@@ -9,7 +9,6 @@ installs its handler before this module is imported).
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,7 +18,7 @@ from irstudio.cli import bench_cmd, evaluate_cmd, maps_cmd, models_cmd, restore_
 from irstudio.core.cancel import Cancelled
 from irstudio.core.device import DeviceError
 from irstudio.core.image_io import READ_SUFFIXES, ImageError
-from irstudio.core.signals import Terminated
+from irstudio.core.signals import interrupted_exit
 from irstudio.inference.evaluation import EvalDataError
 from irstudio.models.loading import WeightsError
 from irstudio.models.registry import UnknownModelError
@@ -107,12 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Cancelled:
         print("irstudio: cancelled", file=sys.stderr)
         return 130
-    except Terminated:
-        print("irstudio: terminated", file=sys.stderr)
-        return 128 + signal.SIGTERM
-    except KeyboardInterrupt:
-        print("irstudio: interrupted", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as error:  # Terminated (SIGTERM) included
+        return interrupted_exit(error)
     except EXPECTED_ERRORS as error:
         print(f"irstudio: error: {error}", file=sys.stderr)
         return 1

@@ -29,7 +29,6 @@ import os
 import sys
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from irstudio import paths
@@ -44,6 +43,7 @@ from irstudio.inference.batch import (
     BatchEvent,
     BatchEventKind,
     default_output_dir,
+    describe_file_error,
     journal_path,
     plan_batch,
     restore_to_file,
@@ -212,7 +212,13 @@ def run(args: argparse.Namespace) -> int:
             restore_file(model, source, target, plan, overwrite=args.overwrite)
         except PER_FILE_ERRORS as error:
             failures += 1
-            print(f"irstudio: error: {source_error(source, error)}", file=sys.stderr)
+            # an image error names its own file (the output, for a write failure)
+            message = (
+                str(error)
+                if isinstance(error, ImageError)
+                else f"{source}: {describe_file_error(error, source)}"
+            )
+            print(f"irstudio: error: {message}", file=sys.stderr)
     return 1 if failures else 0
 
 
@@ -226,15 +232,6 @@ def _distinct(inputs: list[Path]) -> list[Path]:
             seen.add(key)
             distinct.append(source)
     return distinct
-
-
-def source_error(source: Path, error: BaseException) -> str:
-    """One line naming the file: an image error's own message (it names the file), else the cause."""
-    if isinstance(error, ImageError):
-        return str(error)
-    if isinstance(error, MemoryError | torch.OutOfMemoryError):
-        return f"{source}: out of memory; try --tile with a smaller side or another --device"
-    return f"{source}: {error.strerror if isinstance(error, OSError) and error.strerror else error}"
 
 
 def restore_file(model, source: Path, target: Path, plan, *, overwrite: bool) -> Path:

@@ -73,7 +73,7 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool) -> Iterator[P
     target = Path(path)
     if not overwrite and os.path.lexists(target):
         raise _exists(target)
-    _remove_stale_temp_files(target)
+    _remove(stale_temp_files(target))
     descriptor, temp = _create_temp_beside(target)
     try:
         new_file_mode = stat.S_IMODE(os.fstat(descriptor).st_mode)
@@ -92,46 +92,44 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool) -> Iterator[P
 def leftover_temp_files(path: str | os.PathLike[str]) -> list[Path]:
     """The temporary files of ``atomic_write`` calls for ``path`` in its folder, sorted: those of
     writes in progress and those an interrupted process left. An absent folder gives []."""
-    return sorted(candidate for candidate, _ in _temp_files(Path(path)))
+    target = Path(path)
+    return sorted(candidate for candidate, _ in _temp_files(target.parent, _name_part(target)))
 
 
 def stale_temp_files(path: str | os.PathLike[str]) -> list[Path]:
     """The temporaries of ``path`` that nobody is writing (see the module docstring), sorted."""
-    return sorted(candidate for candidate, pid in _temp_files(Path(path)) if not _in_use(candidate, pid))
+    target = Path(path)
+    return _stale(target.parent, _name_part(target))
 
 
 def remove_stale_temp_files_in(folder: str | os.PathLike[str]) -> list[Path]:
     """Remove every stale ``atomic_write`` temporary in ``folder`` (whatever its target: a killed
     run's checkpoint of a step that will not be written again); returns the removed paths."""
-    removed = []
-    directory = Path(folder)
-    if not directory.is_dir():
-        return removed
-    for candidate in sorted(directory.glob(".*.tmp")):
-        match = _TEMP_NAME.match(candidate.name)
-        if not match or not candidate.is_file():
-            continue
-        if not _in_use(candidate, int(match["pid"]) if match["pid"] else None):
-            with contextlib.suppress(OSError):
-                candidate.unlink()
-                removed.append(candidate)
-    return removed
+    return _remove(_stale(Path(folder), None))
 
 
-def _temp_files(target: Path) -> Iterator[tuple[Path, int | None]]:
-    if not target.parent.is_dir():
+def _temp_files(folder: Path, name: str | None) -> Iterator[tuple[Path, int | None]]:
+    """(temporary, writer's pid or None) in ``folder``: of the target named ``name``, or of any."""
+    if not folder.is_dir():
         return
-    name = _name_part(target)
-    for candidate in target.parent.glob(".*.tmp"):
+    for candidate in folder.glob(".*.tmp"):
         match = _TEMP_NAME.match(candidate.name)
-        if match and match["name"] == name and candidate.is_file():
+        if match and (name is None or match["name"] == name) and candidate.is_file():
             yield candidate, int(match["pid"]) if match["pid"] else None
 
 
-def _remove_stale_temp_files(target: Path) -> None:
-    for candidate in stale_temp_files(target):
+def _stale(folder: Path, name: str | None) -> list[Path]:
+    return sorted(candidate for candidate, pid in _temp_files(folder, name) if not _in_use(candidate, pid))
+
+
+def _remove(paths: list[Path]) -> list[Path]:
+    """Unlink ``paths``; the ones actually removed."""
+    removed = []
+    for candidate in paths:
         with contextlib.suppress(OSError):
             candidate.unlink()
+            removed.append(candidate)
+    return removed
 
 
 def _lock(descriptor: int) -> None:

@@ -8,11 +8,21 @@ for SIGTERM. Handlers can only be installed from the main thread; elsewhere it d
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 
 
 class Terminated(KeyboardInterrupt):
     """The process received SIGTERM (exit status 143 by convention)."""
+
+
+def interrupted_exit(error: KeyboardInterrupt) -> int:
+    """Say on stderr how the process was stopped; the exit status: 143 for SIGTERM, 130 for Ctrl+C."""
+    if isinstance(error, Terminated):
+        print("irstudio: terminated", file=sys.stderr)
+        return 128 + signal.SIGTERM
+    print("irstudio: interrupted", file=sys.stderr)
+    return 130
 
 
 def _raise_terminated(signum: int, frame: object) -> None:

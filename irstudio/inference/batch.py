@@ -79,6 +79,7 @@ __all__ = [
     "BatchRequest",
     "FileFailure",
     "default_output_dir",
+    "describe_file_error",
     "journal_path",
     "plan_batch",
     "read_journal",
@@ -412,10 +413,11 @@ def _restore_item(
             yield step.index + 1, step.total
 
 
-def _describe_error(error: BaseException, item: BatchItem) -> str:
-    """The user-facing reason, without the file's path (``ImageError`` messages start with it)."""
+def describe_file_error(error: BaseException, source: Path) -> str:
+    """Why restoring ``source`` failed (one of ``PER_FILE_ERRORS``), user-facing and without the
+    file's path (``ImageError`` messages start with it)."""
     if isinstance(error, ImageError):
-        return str(error).removeprefix(f"{item.source}: ").removeprefix(f"{error.path}: ")
+        return str(error).removeprefix(f"{source}: ").removeprefix(f"{error.path}: ")
     if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
         return f"out of memory ({error or 'no detail'}); try a smaller tile or another device"
     return f"{type(error).__name__}: {error}"
@@ -480,7 +482,7 @@ def run_batch(
             yield BatchEvent(BatchEventKind.SKIPPED, finished=finished + 1, message="output exists", **event)
             continue
         except PER_FILE_ERRORS as error:
-            reason = _describe_error(error, item)
+            reason = describe_file_error(error, item.source)
             failed.append(FileFailure(item.source, item.relative, reason))
             record(item, "failed", reason)
             yield BatchEvent(BatchEventKind.FAILED, finished=finished + 1, message=reason, **event)

@@ -280,7 +280,11 @@ def resolve_id(model_id: str, scale: int | None = None) -> ModelSpec:
     """
     if model_id in ALIASES:
         return REGISTRY.get(ALIASES[model_id].format(scale=scale or 2))
-    spec = REGISTRY.get(model_id)
+    return require_scale(REGISTRY.get(model_id), scale)
+
+
+def require_scale(spec: ModelSpec, scale: int | None) -> ModelSpec:
+    """``spec``, when ``scale`` is None or its own; else ``ValueError`` saying which scale it has."""
     if scale is not None and scale != spec.scale:
         raise ValueError(
             f"{spec.id} enlarges x{spec.scale}, not x{scale}: leave out --scale, or pick a x{scale} model "

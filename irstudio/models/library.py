@@ -20,7 +20,7 @@ from pathlib import Path
 
 from safetensors import safe_open
 
-from irstudio.models.catalog import REGISTRY, resolve_id
+from irstudio.models.catalog import REGISTRY, require_scale, resolve_id
 from irstudio.models.loading import FORMAT_TAG
 from irstudio.models.registry import UnknownModelError
 from irstudio.models.spec import ModelSpec
@@ -120,7 +120,4 @@ def resolve_model(model_id: str, scale: int | None, folder: Path) -> tuple[Model
         found = find_library_model(folder, model_id)
         if found is None:
             raise
-    spec = library_spec(found)
-    if scale is not None and scale != spec.scale:
-        raise ValueError(f"{spec.id} enlarges x{spec.scale}, not x{scale}: leave out --scale")
-    return spec, found.path
+    return require_scale(library_spec(found), scale), found.path

@@ -171,7 +171,7 @@ def _read_pickle(path: Path) -> dict[str, object]:
     try:
         loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as error:
-        if not _is_refusal(error):  # a damaged pickle, not a dangerous one
+        if not is_unsafe_pickle_refusal(error):  # a damaged pickle, not a dangerous one
             raise WeightsError(f"{path.name}: not a readable PyTorch checkpoint ({error})") from None
         raise WeightsError(
             f"{path.name}: refused: the file holds Python objects beyond plain tensors, and loading it "
@@ -185,8 +185,9 @@ def _read_pickle(path: Path) -> dict[str, object]:
     return dict(loaded)
 
 
-def _is_refusal(error: Exception) -> bool:
-    """Whether torch refused the pickle for what it would import or call (the weights-only check)."""
+def is_unsafe_pickle_refusal(error: Exception) -> bool:
+    """Whether torch's ``weights_only`` load refused a pickle for what it would import or call (as
+    opposed to a damaged file)."""
     return "Weights only load failed" in str(error) or "WeightsUnpickler" in str(error)
 
 

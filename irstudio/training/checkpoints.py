@@ -24,6 +24,7 @@ import numpy as np
 import torch
 
 from irstudio.core.atomic import atomic_write
+from irstudio.models.loading import is_unsafe_pickle_refusal
 
 FORMAT = "irstudio-train-checkpoint"
 VERSION = 1
@@ -123,9 +124,9 @@ def save_checkpoint(state: dict[str, object], path: str | Path) -> Path:
 
 def _reason(error: Exception) -> str:
     """Why torch could not read the file, without torch's advice to load it unsafely."""
-    text = str(error)
-    if "Weights only load failed" in text:
+    if is_unsafe_pickle_refusal(error):
         return "it holds Python objects beyond plain data, which are never loaded"
+    text = str(error)
     return text.splitlines()[0] if text else type(error).__name__
 
 

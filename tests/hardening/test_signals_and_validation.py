@@ -297,12 +297,24 @@ def test_sigterm_during_training_writes_a_checkpoint_and_stops(tmp_path: Path) -
     assert len(list_checkpoints(config.run_dir)) == 1
 
 
+def _wait_until_torch_loads(pid: int, timeout: float = 30.0) -> None:
+    """Until torch's library is mapped into ``pid`` (Linux /proc), else a fixed 0.3 s."""
+    maps = Path(f"/proc/{pid}/maps")
+    if not maps.parent.is_dir():
+        time.sleep(0.3)
+        return
+    deadline = time.monotonic() + timeout
+    while "libtorch" not in maps.read_text(errors="replace"):
+        assert time.monotonic() < deadline, "torch never loaded"
+        time.sleep(0.01)
+
+
 @pytest.mark.skipif(os.name != "posix", reason="signals")
 def test_ctrl_c_while_loading_is_one_line(tmp_path: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, "-m", "irstudio", "models"], stderr=subprocess.PIPE, stdout=subprocess.DEVNULL
     )
-    time.sleep(0.3)  # torch is still being imported
+    _wait_until_torch_loads(process.pid)  # past interpreter start-up, inside the heavy imports
     process.send_signal(signal.SIGINT)
     _, err = process.communicate(timeout=60)
     assert process.returncode == 130

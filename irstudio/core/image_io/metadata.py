@@ -9,6 +9,7 @@ written pixel size; an ICC profile is carried only when it describes RGB data.
 from __future__ import annotations
 
 import logging
+from collections.abc import MutableMapping
 
 from PIL import Image, TiffImagePlugin
 
@@ -50,14 +51,20 @@ def _exif_from_tiff_tags(tiff: Image.Exif) -> Image.Exif:
     """EXIF made of a TIFF directory's descriptive tags and its EXIF/GPS sub-directories (no
     structural tags). Raises what Pillow's tag parser raises on a damaged directory."""
     clean = Image.Exif()
-    for tag in _TIFF_EXIF_TAGS:
-        if tag in tiff:
-            clean[tag] = tiff[tag]
-    for pointer in (_EXIF_IFD, _GPS_IFD):
-        sub = {k: v for k, v in tiff.get_ifd(pointer).items() if k != _INTEROP_IFD}
-        if sub:
-            clean[pointer] = sub
+    _copy_descriptive_tags(tiff, clean)
     return clean
+
+
+def _copy_descriptive_tags(source: Image.Exif, target: MutableMapping[int, object]) -> None:
+    """Copy ``source``'s descriptive IFD0 tags and its EXIF/GPS sub-directories (not the interop
+    pointer) into ``target`` (an ``Image.Exif`` or a TIFF directory)."""
+    for tag in _TIFF_EXIF_TAGS:
+        if tag in source:
+            target[tag] = source[tag]
+    for pointer in (_EXIF_IFD, _GPS_IFD):
+        sub = {k: v for k, v in source.get_ifd(pointer).items() if k != _INTEROP_IFD}
+        if sub:
+            target[pointer] = sub
 
 
 def _valid_orientation(value: object) -> int:
@@ -100,10 +107,4 @@ def _merge_exif_into_tiff(ifd: TiffImagePlugin.ImageFileDirectory_v2, exif_bytes
     """Put EXIF's descriptive IFD0 tags and its EXIF/GPS sub-directories into a TIFF directory."""
     exif = Image.Exif()
     exif.load(exif_bytes)
-    for tag in _TIFF_EXIF_TAGS:
-        if tag in exif:
-            ifd[tag] = exif[tag]
-    for pointer in (_EXIF_IFD, _GPS_IFD):
-        sub = {k: v for k, v in exif.get_ifd(pointer).items() if k != _INTEROP_IFD}
-        if sub:
-            ifd[pointer] = sub
+    _copy_descriptive_tags(exif, ifd)

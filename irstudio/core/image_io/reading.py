@@ -10,7 +10,6 @@ once, as a view folded into that copy (no decoder used here turns the pixels its
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -31,18 +30,8 @@ from irstudio.core.image_io.info import (
     _reason,
 )
 from irstudio.core.image_io.png import png_has_end, png_pixel_bytes
-from irstudio.core.image_io.samples import SAMPLE_MAX
+from irstudio.core.image_io.samples import SAMPLE_MAX, DecodedSamples
 from irstudio.core.image_io.tiff import decode_tiff
-
-
-@dataclass(frozen=True)
-class _Decoded:
-    """Raw decoded samples before orientation: color (H, W, 1 or 3) and alpha (H, W), each with its scale."""
-
-    color: np.ndarray
-    color_scale: float
-    alpha: np.ndarray | None
-    alpha_scale: float
 
 
 def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> ImageInfo:
@@ -75,7 +64,7 @@ def read_image(
                 decoded = _decode_with_pillow(im, info)
     # The Pillow image is closed here, so its memory is free before the float copy is made.
     if decoded is None:
-        decoded = _decode_tiff(info) if info.format == "TIFF" else _decode_with_opencv(info)
+        decoded = decode_tiff(info.path) if info.format == "TIFF" else _decode_with_opencv(info)
     if decoded.alpha is None and info.has_alpha and transparency is not None:
         decoded = _with_color_key_alpha(decoded, transparency)
     rgb, alpha = _upright_float(decoded, info.orientation, keep_integers=native)
@@ -87,12 +76,7 @@ def _decoded_by_opencv(info: ImageInfo) -> bool:
     return info.bit_depth == 16 and info.mode not in _GREY16_MODES
 
 
-def _decode_tiff(info: ImageInfo) -> _Decoded:
-    samples = decode_tiff(info.path)
-    return _Decoded(samples.color, samples.color_scale, samples.alpha, samples.alpha_scale)
-
-
-def _decode_with_pillow(im: Image.Image, info: ImageInfo) -> _Decoded:
+def _decode_with_pillow(im: Image.Image, info: ImageInfo) -> DecodedSamples:
     """Decode with Pillow into integer (or float "F") samples; orientation is applied later."""
     try:
         im.load()
@@ -106,26 +90,26 @@ def _decode_with_pillow(im: Image.Image, info: ImageInfo) -> _Decoded:
     return decoded
 
 
-def _pillow_samples(im: Image.Image, info: ImageInfo) -> _Decoded:
+def _pillow_samples(im: Image.Image, info: ImageInfo) -> DecodedSamples:
     mode = im.mode
     if mode in _GREY16_MODES:
         scale = 65535.0 if info.bit_depth <= 16 else 4294967295.0
-        return _Decoded(np.asarray(im)[..., None], scale, None, 1.0)
+        return DecodedSamples(np.asarray(im)[..., None], scale, None, 1.0)
     if mode == "F":
-        return _Decoded(np.asarray(im)[..., None], 1.0, None, 1.0)
+        return DecodedSamples(np.asarray(im)[..., None], 1.0, None, 1.0)
     if mode in ("1", "L") and not info.has_alpha:
         grey = im if mode == "L" else im.convert("L")
-        return _Decoded(np.asarray(grey)[..., None], 255.0, None, 1.0)
+        return DecodedSamples(np.asarray(grey)[..., None], 255.0, None, 1.0)
     if mode == "LA":
         samples = np.asarray(im)
-        return _Decoded(samples[..., :1], 255.0, samples[..., 1], 255.0)
+        return DecodedSamples(samples[..., :1], 255.0, samples[..., 1], 255.0)
     target = "RGBA" if info.has_alpha else "RGB"
     samples = np.asarray(im if mode == target else im.convert(target))
     alpha = samples[..., 3] if target == "RGBA" else None
-    return _Decoded(samples[..., :3], 255.0, alpha, 255.0)
+    return DecodedSamples(samples[..., :3], 255.0, alpha, 255.0)
 
 
-def _decode_with_opencv(info: ImageInfo) -> _Decoded:
+def _decode_with_opencv(info: ImageInfo) -> DecodedSamples:
     """Decode a 16-bit colour PNG with OpenCV (full precision); BGR(A) becomes RGB(A)."""
     path = info.path
     try:
@@ -148,20 +132,20 @@ def _decode_with_opencv(info: ImageInfo) -> _Decoded:
     scale = float(np.iinfo(samples.dtype).max) if samples.dtype.kind in "ui" else 1.0
     channels = samples.shape[2]
     if channels == 1:
-        return _Decoded(samples, scale, None, scale)
+        return DecodedSamples(samples, scale, None, scale)
     if channels == 2:
-        return _Decoded(samples[..., :1], scale, samples[..., 1], scale)
+        return DecodedSamples(samples[..., :1], scale, samples[..., 1], scale)
     alpha = samples[..., 3] if channels == 4 else None
-    return _Decoded(samples[..., 2::-1], scale, alpha, scale)
+    return DecodedSamples(samples[..., 2::-1], scale, alpha, scale)
 
 
-def _with_color_key_alpha(decoded: _Decoded, key: object) -> _Decoded:
+def _with_color_key_alpha(decoded: DecodedSamples, key: object) -> DecodedSamples:
     """Alpha from a tRNS colour key (16-bit grey/RGB PNG): 0 where the colour equals the key, else 1."""
     key_values = np.asarray(key if isinstance(key, tuple) else (key,), dtype=np.int64)
     if key_values.size != decoded.color.shape[2]:
         return decoded
     opaque = np.any(decoded.color != key_values, axis=2).astype(np.uint8)
-    return _Decoded(decoded.color, decoded.color_scale, opaque, 1.0)
+    return DecodedSamples(decoded.color, decoded.color_scale, opaque, 1.0)
 
 
 def _orient(samples: np.ndarray, orientation: int) -> np.ndarray:
@@ -184,7 +168,7 @@ def _orient(samples: np.ndarray, orientation: int) -> np.ndarray:
 
 
 def _upright_float(
-    decoded: _Decoded, orientation: int, *, keep_integers: bool = False
+    decoded: DecodedSamples, orientation: int, *, keep_integers: bool = False
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """float32 RGB (H, W, 3) and alpha (H, W) in [0, 1], upright and C-contiguous, in one pass each;
     with ``keep_integers``, uint8 / uint16 colour samples at full scale stay in their own type."""

@@ -7,10 +7,24 @@ exact .5 ties, where NumPy/PyTorch round half to even.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import cv2
 import numpy as np
 
 _QUANTIZE_CHUNK_ELEMENTS = 1 << 20
+
+
+@dataclass(frozen=True)
+class DecodedSamples:
+    """What a decoder gives, before orientation: colour (H, W, 1 or 3) and alpha (H, W) as stored,
+    each with its scale (the value that means 1.0); alpha is straight (never premultiplied)."""
+
+    color: np.ndarray
+    color_scale: float
+    alpha: np.ndarray | None
+    alpha_scale: float
+
 
 SAMPLE_MAX = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 """The integer sample types photos are read and written in, each with its full-scale value."""

@@ -22,7 +22,6 @@ sizes, uncompressed YCbCr) is refused with ``unsupported TIFF layout (...)``, ne
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +31,7 @@ from PIL import Image
 
 from irstudio.core.image_io.info import ImageInfo, UnreadableImageError
 from irstudio.core.image_io.metadata import _ORIENTATION, _exif_from_tiff_tags, _valid_orientation
+from irstudio.core.image_io.samples import DecodedSamples
 
 _log = logging.getLogger(__name__)
 
@@ -42,17 +42,6 @@ _TRICHROME = (_PHOTOMETRIC.RGB, _PHOTOMETRIC.YCBCR)  # JPEG-compressed YCbCr dec
 _JPEG_CODECS = frozenset({6, 7, 34892})  # old-style JPEG, JPEG, lossy JPEG (DNG)
 _UNSIGNED, _SIGNED, _FLOAT = 1, 2, 3
 _ALPHA_KINDS = (1, 2)  # ExtraSamples: 1 associated (premultiplied), 2 unassociated
-
-
-@dataclass(frozen=True)
-class TiffSamples:
-    """Decoded samples in stored order: colour (H, W, 1 or 3) and alpha (H, W), each with its scale
-    (the value that means 1.0); alpha is straight (never premultiplied)."""
-
-    color: np.ndarray
-    color_scale: float
-    alpha: np.ndarray | None
-    alpha_scale: float
 
 
 def tiff_header(fp: BinaryIO, path: Path) -> ImageInfo:
@@ -93,7 +82,7 @@ def tiff_header(fp: BinaryIO, path: Path) -> ImageInfo:
     return info
 
 
-def decode_tiff(path: Path) -> TiffSamples:
+def decode_tiff(path: Path) -> DecodedSamples:
     """Decode the first page into stored-order samples (see the module docstring for the rules).
 
     Raises ``UnreadableImageError`` when the data is damaged or truncated, or the layout unsupported.
@@ -199,7 +188,7 @@ def _interleaved(data: np.ndarray, axes: str) -> np.ndarray:
     return data
 
 
-def _interpret(page: tifffile.TiffPage, samples: np.ndarray) -> TiffSamples:
+def _interpret(page: tifffile.TiffPage, samples: np.ndarray) -> DecodedSamples:
     """Colour and straight alpha from (H, W, S) samples, by photometric and extra samples."""
     samples, scale = _scaled(samples, page)
     photometric = page.photometric
@@ -216,7 +205,7 @@ def _interpret(page: tifffile.TiffPage, samples: np.ndarray) -> TiffSamples:
         colour, colour_scale = _cmyk_to_rgb(colour, scale), 1.0
     if alpha is not None and int(page.extrasamples[alpha_index]) == 1:
         colour, colour_scale = _unpremultiplied(colour, colour_scale, alpha, scale), 1.0
-    return TiffSamples(colour, colour_scale, alpha, scale)
+    return DecodedSamples(colour, colour_scale, alpha, scale)
 
 
 def _scaled(samples: np.ndarray, page: tifffile.TiffPage) -> tuple[np.ndarray, float]:
