@@ -2,7 +2,7 @@
 benchmark data folder (skips with a reason when absent).
 
 The whole test run never touches the user's real settings, state, data or cache folders: before
-anything is imported, every XDG home points into one temporary folder (``TEST_HOME``), the state
+anything is imported, ``HOME`` and every XDG home point into one temporary folder (``TEST_HOME``), the state
 folder override is cleared, and Qt's settings paths are set there too (``_private_settings``)."""
 
 from __future__ import annotations
@@ -25,7 +25,9 @@ for _variable, _folder in (
     ("XDG_CACHE_HOME", "cache"),
     ("XDG_STATE_HOME", "state"),
     ("XDG_DATA_HOME", "data"),
+    ("HOME", "home"),  # libraries that write beside the user's files (OpenVINO's ~/intel) find this one
 ):
+    (TEST_HOME / _folder).mkdir()
     os.environ[_variable] = str(TEST_HOME / _folder)
 os.environ.pop("IRSTUDIO_STATE_DIR", None)
 atexit.register(shutil.rmtree, TEST_HOME, ignore_errors=True)

@@ -19,6 +19,7 @@ def test_app_settings_are_written_inside_the_test_home(qapp) -> None:
 
 
 def test_state_library_and_cache_folders_are_not_the_users() -> None:
+    assert Path.home().is_relative_to(TEST_HOME)  # the home itself, for libraries that write there
     real_home = Path.home()
     for folder in (paths.user_state_dir(), paths.user_library_dir()):
         assert not folder.is_relative_to(real_home / ".local")

@@ -190,3 +190,22 @@ def test_a_cached_graph_that_no_longer_compiles_is_converted_again(tmp_path, mon
     x = torch.rand(1, 3, 32, 40)
     with torch.inference_mode():
         assert float((module(x) - model(x)).abs().max()) <= TOLERANCE
+
+
+def test_converting_sends_no_telemetry_and_writes_nothing_in_the_home(tmp_path: Path) -> None:
+    """openvino.convert_model made ~/intel (a client id and usage stats) in the user's real home."""
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import torch; from irstudio.inference.backends.openvino_graph import convert_model; "
+        "from tests.inference.test_backends import TinyNet; "
+        "convert_model(TinyNet().eval(), torch.rand(1, 3, 16, 16), dynamic=True)"
+    )
+    environment = {k: v for k, v in os.environ.items() if k not in ("CI", "TF_BUILD", "JENKINS_URL")}
+    environment["HOME"] = str(tmp_path)
+    root = Path(__file__).resolve().parents[2]
+    subprocess.run([sys.executable, "-c", code], env=environment, cwd=root, check=True, timeout=300)
+    assert not (tmp_path / "intel").exists()
+    assert "CI" not in environment  # the opt-out is the converter's, not the caller's

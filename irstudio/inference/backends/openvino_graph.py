@@ -4,6 +4,8 @@ Convert (``convert_model``): the module's forward is traced as a function (param
 constants, so no TorchScript module tree is built, which costs seconds for models of thousands of
 submodules) at a small aligned crop (``TRACE_SIDE``: tracing runs the model once, so this keeps conversion
 memory low), then ``openvino.convert_model`` with dynamic height and width, or a static shape.
+OpenVINO's usage telemetry is off while it loads and converts (nothing sent, nothing written to
+``~/intel``): ``load_openvino`` is the one way the module is imported.
 
 Check (``check_graph``): outputs are compared with PyTorch fp32 on the check inputs. In fp32 they
 must agree within ``TOLERANCE`` (max absolute difference); in bf16 the PSNR must be at least
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -32,10 +35,19 @@ class OpenVinoUnavailable(BackendUnavailable):
     """The model cannot run on OpenVINO here; the message says exactly why."""
 
 
+def load_openvino():
+    """The ``openvino`` module. Every use goes through here: its first import starts OpenVINO's
+    usage telemetry (a client id and stats in ``~/intel``, events sent), so it is imported with
+    the telemetry off (``_no_telemetry``). Raises ``ImportError``/``OSError`` as the import does."""
+    with _no_telemetry():
+        import openvino
+    return openvino
+
+
 def openvino_unavailable_reason() -> str | None:
     """Why OpenVINO cannot be used at all (package missing), or None when it can."""
     try:
-        import openvino  # noqa: F401
+        load_openvino()
     except ImportError:
         return "not installed: openvino (pip install openvino)"
     except OSError as error:  # installed, but a shared library of it cannot be loaded here
@@ -47,7 +59,7 @@ def cpu_has_bf16() -> bool:
     """Whether OpenVINO's CPU plugin runs bf16 natively here (AVX512_BF16 or AMX)."""
     if openvino_unavailable_reason() is not None:
         return False
-    import openvino as ov
+    ov = load_openvino()
 
     try:
         capabilities = ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
@@ -70,6 +82,22 @@ def _constant_parameters(model: nn.Module) -> Iterator[None]:
             parameter.requires_grad_(flag)
 
 
+@contextlib.contextmanager
+def _no_telemetry() -> Iterator[None]:
+    """OpenVINO's converter sends usage telemetry unless told not to, and creates ``~/intel`` in the
+    user's home for it. A photo app has no business doing either: the converter's documented opt-out
+    for automated runs (``CI=true``, which it checks) is set while it runs, then put back."""
+    previous = os.environ.get("CI")
+    os.environ["CI"] = "true"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop("CI", None)
+        else:
+            os.environ["CI"] = previous
+
+
 def trace_crop(example: Tensor, multiple: int) -> Tensor:
     """A small aligned crop of ``example`` (about ``TRACE_SIDE`` px a side, never larger than it)."""
     side = max(multiple, -(-TRACE_SIDE // multiple) * multiple)
@@ -79,11 +107,11 @@ def trace_crop(example: Tensor, multiple: int) -> Tensor:
 def convert_model(model: nn.Module, example: Tensor, dynamic: bool):
     """An ``openvino.Model`` for ``model`` (CPU, eval mode) traced at ``example`` (1, C, H, W); H and
     W dynamic or fixed. Raises ``OpenVinoUnavailable`` naming the converter's error."""
-    import openvino as ov
+    ov = load_openvino()
 
     shape = [1, example.shape[1], -1, -1] if dynamic else list(example.shape)
     try:
-        with quiet("openvino"), torch.no_grad(), _constant_parameters(model):
+        with quiet("openvino"), _no_telemetry(), torch.no_grad(), _constant_parameters(model):
             traced = torch.jit.trace(lambda x: model(x), example, check_trace=False)
             return ov.convert_model(traced, example_input=example, input=[ov.PartialShape(shape)])
     except Exception as error:  # the tracer and converter raise many types; all mean "cannot convert"
@@ -94,7 +122,7 @@ def convert_model(model: nn.Module, example: Tensor, dynamic: bool):
 def compile_model(ov_model, *, dtype: str, threads: int, cache_dir: Path | None):
     """Compile for the CPU with ``dtype`` ("fp32" or "bf16") inference precision and ``threads``;
     OpenVINO keeps its compiled blobs in ``cache_dir`` (a later start compiles faster)."""
-    import openvino as ov
+    ov = load_openvino()
 
     config = {
         "INFERENCE_PRECISION_HINT": "bf16" if dtype == "bf16" else "f32",

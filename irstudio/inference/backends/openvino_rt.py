@@ -45,6 +45,7 @@ from irstudio.inference.backends.openvino_graph import (
     convert_model,
     cpu_has_bf16,
     infer,
+    load_openvino,
     openvino_unavailable_reason,
     reference_outputs,
     trace_crop,
@@ -135,7 +136,7 @@ def _ir_files(xml: Path) -> list[Path]:
 
 
 def _read(xml: Path):
-    import openvino as ov
+    ov = load_openvino()
 
     try:
         return ov.Core().read_model(str(xml))
@@ -145,7 +146,7 @@ def _read(xml: Path):
 
 def _write(ov_model, xml: Path, ledger: ShapeLedger) -> bool:
     """Write the graph and its ledger; False when the cache cannot be written."""
-    import openvino as ov
+    ov = load_openvino()
 
     try:
         xml.parent.mkdir(parents=True, exist_ok=True)
