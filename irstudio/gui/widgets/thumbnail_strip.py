@@ -18,7 +18,7 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
 from irstudio.core.cancel import CancelToken
-from irstudio.core.image_io import READ_SUFFIXES, read_image, to_uint8
+from irstudio.core.image_io import READ_SUFFIXES, SAMPLE_MAX, read_image, to_uint8
 from irstudio.gui.qimage import to_qimage
 
 __all__ = ["MAX_FILES", "THUMBNAIL_SIZE", "ThumbnailStrip", "folder_images", "thumbnail_work"]
@@ -58,15 +58,20 @@ def _thumbnail(path: Path, size: int) -> np.ndarray | None:
 
 
 def _thumbnail_of_decoded(path: Path, size: int) -> np.ndarray | None:
+    """Decoded in the file's own sample type (not float32: a big scan would cost 12 bytes a pixel),
+    shrunk, then made 8-bit."""
     try:
-        rgb = to_uint8(read_image(path).rgb)
+        samples = read_image(path, native=True).rgb
     except Exception:
         return None
-    scale = size / max(rgb.shape[:2])
-    if scale >= 1:
-        return rgb
-    shape = (max(1, round(rgb.shape[1] * scale)), max(1, round(rgb.shape[0] * scale)))
-    return cv2.resize(rgb, shape, interpolation=cv2.INTER_AREA)
+    scale = size / max(samples.shape[:2])
+    if scale < 1:
+        shape = (max(1, round(samples.shape[1] * scale)), max(1, round(samples.shape[0] * scale)))
+        samples = cv2.resize(samples, shape, interpolation=cv2.INTER_AREA)
+    if samples.dtype == np.uint8:
+        return samples
+    white = SAMPLE_MAX.get(samples.dtype, 1.0)
+    return to_uint8(samples.astype(np.float32) / np.float32(white))
 
 
 def thumbnail_work(paths: list[Path], size: int = THUMBNAIL_SIZE):
