@@ -63,6 +63,14 @@ MODEL_DOCK_WIDTH = 300  # widths at first start (later: the saved layout)
 TOOL_DOCK_WIDTH = 500  # the right docks at first start: the Inside view's controls fit
 
 
+def first_window_size(available_width: int, available_height: int) -> tuple[int, int]:
+    """The window's size at first start, in logical pixels, for a screen area of that size:
+    80 % of it, at least 1280x820, never more than the area (and never under 480 px high)."""
+    width = min(available_width, max(1280, round(available_width * 0.8)))
+    height = min(max(480, available_height), max(820, round(available_height * 0.85)))
+    return width, height
+
+
 class MainWindow(QMainWindow):
     """IR Studio's window. ``settings``/``library_dir``/``manifest``/``devices`` default to the user's."""
 
@@ -259,9 +267,7 @@ class MainWindow(QMainWindow):
         self.compare.set_reference(self.state.reference)
         self.compare.zoom_fit()
         info = image.info
-        self.image_info.setText(
-            f"{self.state.name}: {info.width}×{info.height}, {info.bit_depth}-bit {info.mode}"
-        )
+        self.image_info.setText(f"{self.state.name}: {info.describe()}")
         self.show_status(f"Opened {self.state.name}")
         self.model_panel.set_can_run(True)
         self._update_title()
@@ -326,14 +332,20 @@ class MainWindow(QMainWindow):
         super().showEvent(event)
 
     def _fit_to_screen(self) -> None:
-        """1280x820, or the screen's available area when it is smaller (a 1280x720 laptop)."""
+        """The first size: 80 % of the screen's available area, never under 1280x820 unless the
+        screen itself is smaller (a 1280x720 laptop), centred on that screen."""
         screen = self.screen() or QApplication.primaryScreen()
         if screen is None:
             self.resize(1280, 820)
             return
         available = screen.availableGeometry()
         frame = 40  # title bar and borders the window manager adds
-        self.resize(min(1280, available.width()), min(820, max(480, available.height() - frame)))
+        width, height = first_window_size(available.width(), available.height() - frame)
+        self.resize(width, height)
+        self.move(
+            available.x() + (available.width() - width) // 2,
+            available.y() + max(0, (available.height() - frame - height) // 2),
+        )
 
     def _first_start_layout(self) -> None:
         """Right-hand tools closed, the folder strip waiting for a photo; the model dock wide

@@ -54,7 +54,7 @@ __all__ = [
 
 AUTO_PRECISION = "auto"
 """``RunOptions.precision`` value that lets ``auto_plan`` choose (fp32 on the CPU, probed on GPUs)."""
-CHOOSING_BACKEND = "Preparing the model…"
+CHOOSING_BACKEND = "Preparing the model (slower the first time)…"
 
 UNTRAINED_SEED = 0
 """Untrained presets are built from this seed, so their random weights are the same on every load."""

@@ -10,11 +10,12 @@ and a preview never replaces a full result. Progress, ETA and Cancel live in ``P
 
 Before its first tile a run chooses its plan on the worker thread (``restore_jobs.plan_run``):
 nothing is measured on the CPU (the committed plan or this computer's calibration); while the model
-is prepared (converted for OpenVINO on its first run) the progress text says "Preparing the model…";
-once chosen, the ETA clock restarts (preparing is not tile time). ``optimise()`` (Run → Optimise for
-this computer) measures the chosen model under the key ``optimise``, step by step with progress and
-Cancel, and records the outcome for later runs. The plan used (backend, precision, tile) is in the
-result's details, the status bar message and the model panel's "Last run" line.
+is prepared (converted for OpenVINO on its first run) the progress text says ``CHOOSING_BACKEND``
+("Preparing the model (slower the first time)…"); once chosen, the ETA clock restarts (preparing
+is not tile time). ``optimise()`` (Run → Optimise for this computer) measures the chosen model
+under the key ``optimise``, step by step with progress and Cancel, and records the outcome for
+later runs. The plan used (backend, precision, tile) is in the result's details and the model panel's
+"Last run" line; the status bar says the time.
 """
 
 from __future__ import annotations
@@ -263,7 +264,7 @@ class RunController(QObject):
             details=outcome.details(),
         )
         self._state.add_result(result)
-        self._status(f"{label}: {outcome.details()}")
+        self._status(f"{label}: restored in {outcome.seconds:.1f} s")  # how: the panel's Last run
         self._panel.show_plan(f"{label}: {outcome.details()}")
 
     def _on_failed(self, key: str, message: str) -> None:

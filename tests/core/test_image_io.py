@@ -807,3 +807,21 @@ def test_pillow_limit_is_raised_only_when_needed_and_restored(monkeypatch) -> No
     with pytest.raises(RuntimeError), limit.at_least(1000):
         raise RuntimeError
     assert Image.MAX_IMAGE_PIXELS == 100
+
+
+@pytest.mark.parametrize(
+    ("depth", "mode", "alpha", "words"),
+    [
+        (8, "L", False, "8-bit grey"),
+        (16, "I;16", False, "16-bit grey"),
+        (8, "LA", True, "8-bit grey + alpha"),
+        (16, "RGBA", True, "16-bit RGB + alpha"),
+        (8, "P", False, "8-bit palette"),
+        (8, "CMYK", False, "8-bit CMYK"),
+    ],
+)
+def test_layouts_are_described_in_words_not_pillow_mode_letters(
+    tmp_path, depth, mode, alpha, words
+) -> None:
+    info = ImageInfo(tmp_path / "a.png", "PNG", 360, 240, depth, mode, alpha, None, None, 1)
+    assert info.describe() == f"360×240, {words}"

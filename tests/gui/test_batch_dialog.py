@@ -59,6 +59,9 @@ def test_the_output_folder_follows_input_and_model_until_the_user_sets_it(
     dialog.model_combo.setCurrentIndex(0)
     dialog.input_edit.setText(str(tmp_path / "other"))
     assert dialog.output_edit.text() == str(tmp_path / "mine")
+    # a path longer than its field is readable in full on hover
+    assert dialog.output_edit.toolTip() == str(tmp_path / "mine")
+    assert dialog.input_edit.toolTip() == str(tmp_path / "other")
 
 
 def test_typing_the_root_folder_suggests_an_output_inside_it(dialog: BatchDialog) -> None:

@@ -78,3 +78,18 @@ def test_a_tool_opened_later_gets_room_for_its_controls(qtbot, tmp_path: Path) -
     window.resize(1280, 800)
     window.ground_truth.dock.show()
     qtbot.waitUntil(lambda: window.ground_truth.dock.width() >= 300, timeout=5000)
+
+
+@pytest.mark.parametrize(
+    ("screen", "size"),
+    [
+        ((1280, 680), (1280, 680)),  # a 1280x720 laptop: the whole area
+        ((1920, 1040), (1536, 884)),  # 80 % wide, 85 % high
+        ((2560, 1400), (2048, 1190)),
+        ((1366, 728), (1280, 728)),
+    ],
+)
+def test_the_first_size_grows_with_the_screen_and_never_exceeds_it(screen, size) -> None:
+    from irstudio.gui.main_window import first_window_size
+
+    assert first_window_size(*screen) == size

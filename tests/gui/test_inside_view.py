@@ -64,10 +64,13 @@ def test_setting_and_clicking_a_pixel_updates_the_map(qtbot, tmp_path) -> None:
     view, requests = _view(qtbot, "compacter-x1", _photo())
     view.set_layer("layers.0.blocks.1.attn")
     assert not requests and "query" in view.status.text()  # no query yet: nothing to compute
+    # and nothing empty on screen: no bare 0-1 chart axes, the map list says it waits
+    assert not view.charts.plot.isVisible() and view.map_combo.placeholderText() == "No map yet"
     with qtbot.waitSignal(view.compute_requested):
         view.set_query(30, 20)
     shown = view.current_map()
     crop = view.result().crop
+    assert view.charts.plot.isVisible()
     assert shown.key == "spatial/h0" and shown.marker == (30 - crop.x0, 20 - crop.y0)
     assert requests[-1].layer == "layers.0.blocks.1.attn" and requests[-1].pixel == (30, 20)
     first = shown.values.copy()

@@ -160,14 +160,14 @@ def test_a_learned_model_is_planned_off_the_main_thread_and_the_plan_is_shown(
     description = "backend eager, fp32 (the CPU runs fp32), tile 32"
     result = window.state.result("compacter-x1")
     assert result.details.startswith(f"cpu, {description}, known plan for compacter on CPUs, context 32, ")
-    assert description in window.statusBar().currentMessage()
+    assert window.statusBar().currentMessage() == f"{label}: restored in {result.seconds:.1f} s"
     assert window.model_panel.plan_label.isVisible() and description in window.model_panel.plan_label.text()
     assert window.progress.isHidden()
 
     with qtbot.waitSignal(window.state.result_added, timeout=RUN_TIMEOUT_MS):
         assert window.runs.run(options=options)  # same model and options
     assert len(gated_recorder.calls) == 1  # the plan (and its module) were reused
-    assert description in window.statusBar().currentMessage()
+    assert description in window.model_panel.plan_label.text()
 
 
 def test_a_batch_is_planned_on_its_worker_and_the_plan_is_reported(

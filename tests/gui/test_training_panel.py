@@ -35,7 +35,7 @@ from irstudio.gui.training_controller import (
     resume_config,
     training_work,
 )
-from irstudio.gui.widgets.training_panel import THUMB, TRAIN_KEY, TrainingPanel
+from irstudio.gui.widgets.training_panel import EMPTY_CURVE_TEXT, THUMB, TRAIN_KEY, TrainingPanel
 from irstudio.training import ConfigError, StepLog, TrainSummary, latest_checkpoint
 from tests.training.helpers import make_folder
 
@@ -123,6 +123,20 @@ def test_preview_strip_shows_generated_pairs_and_follows_the_settings(
         panel.task_combo.setCurrentIndex(panel.task_combo.findData("derain"))
     assert panel.preview_strip.column_count() == 4
     assert "rain" in panel.degradation_label.text()
+
+
+def test_empty_charts_wait_with_a_text_instead_of_crowded_tick_labels(qtbot, runner, tmp_path) -> None:
+    """Before: the empty log-scale loss chart drew its tick labels on top of each other."""
+    panel = make_panel(qtbot, runner, tmp_path)
+    for plot in (panel.loss_plot, panel.psnr_plot):
+        waiting = plot.property("waiting_text")
+        assert waiting.isVisible() and waiting.toPlainText() == EMPTY_CURVE_TEXT
+        assert not plot.getAxis("left").style["showValues"]
+    panel._loss_points = [(1, 0.2), (2, 0.1)]  # what a run's first steps leave
+    panel._redraw_curves()
+    assert not panel.loss_plot.property("waiting_text").isVisible()
+    assert panel.loss_plot.getAxis("left").style["showValues"]
+    assert panel.psnr_plot.property("waiting_text").isVisible()
 
 
 def test_a_short_run_draws_curves_fills_the_validation_strip_and_exports(
@@ -365,4 +379,4 @@ def test_a_first_training_fine_tunes_the_shipped_model(qtbot, runner, tmp_path: 
     qtbot.addWidget(panel)
     form = panel.form()
     assert form.model_id == "compacter-x1-denoise" and form.weights == "" and form.steps == 1000
-    assert "shipped weights" in panel.model_combo.currentText()
+    assert "shipped weights" in panel.model_info.text()

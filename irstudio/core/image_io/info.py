@@ -67,6 +67,28 @@ class ImageInfo:
     orientation: int
     colour_chunks: tuple[tuple[bytes, bytes], ...] = ()
 
+    def describe(self) -> str:
+        """The size and layout in words, e.g. ``"360×360, 8-bit grey"``, ``"4000×3000, 16-bit RGB +
+        alpha"`` (Pillow's mode letters translated; an unusual mode is shown as Pillow names it)."""
+        base = self.mode.rstrip("A") if self.mode in ("LA", "RGBA", "PA") else self.mode
+        words = _MODE_WORDS.get(base, base)
+        alpha = " + alpha" if self.has_alpha else ""
+        return f"{self.width}×{self.height}, {self.bit_depth}-bit {words}{alpha}"
+
+
+_MODE_WORDS = {
+    "L": "grey",
+    "I;16": "grey",
+    "I": "grey",
+    "F": "grey",
+    "1": "black and white",
+    "P": "palette",
+    "RGB": "RGB",
+    "CMYK": "CMYK",
+    "YCbCr": "YCbCr",
+    "LAB": "Lab",
+}
+
 
 @dataclass(frozen=True)
 class LoadedImage:

@@ -61,7 +61,7 @@ class BatchDialog(QDialog):
         """``models``: (model id, label shown) in display order; the other arguments preselect."""
         super().__init__(parent)
         self.setWindowTitle("Restore a folder")
-        self.setMinimumWidth(560)
+        self.setMinimumWidth(720)  # room for a typical photo folder's path
         self._running = False
         self._suggested = ""  # the last output folder filled in for the user
         self._failures: list[tuple[str, str]] = []  # (relative path, reason) seen in events
@@ -95,6 +95,8 @@ class BatchDialog(QDialog):
         self.input_edit.setPlaceholderText("the folder of photos to restore")
         self.output_edit = QLineEdit()
         self.output_edit.setPlaceholderText("where the restored photos go (a mirrored tree)")
+        for edit in (self.input_edit, self.output_edit):  # a path longer than the field: hover
+            edit.textChanged.connect(edit.setToolTip)
         self.input_browse = QPushButton("Browse…")
         self.output_browse = QPushButton("Browse…")
         self.recursive_check = QCheckBox("Include subfolders")

@@ -114,9 +114,9 @@ PREVIEW_LANE, EXPORT_LANE = "preview", "io"
 PREVIEW_DELAY_MS = 300
 SETTINGS_KEY = "training/form"
 THUMB = 84
+EMPTY_CURVE_TEXT = "Starts with the first steps"
 SETTINGS_WIDTH = 360  # px of the settings column, at least
 LINE_WIDTH = SETTINGS_WIDTH - 40  # px of its one-line notes
-_KIND_SUFFIX = {SHIPPED: "shipped weights", LIBRARY: "your library"}
 _ERROR_STYLE = "background:#5c1f1f; color:#ffd7d7; padding:4px; border-radius:3px"
 _INFO_STYLE = "background:#1f3b5c; color:#d7e9ff; padding:4px; border-radius:3px"
 
@@ -272,7 +272,29 @@ def _plot(title: str, colour: str, *, log_y: bool = False, symbol: str | None = 
     for side in ("left", "bottom"):
         plot.getAxis(side).enableAutoSIPrefix(False)
     plot.plot([], [], pen=pg.mkPen(colour, width=2), symbol=symbol, symbolSize=6, symbolBrush=colour)
+    waiting = pg.TextItem(EMPTY_CURVE_TEXT, color="#9a9a9a", anchor=(0.5, 0.5))
+    plot.addItem(waiting, ignoreBounds=True)
+    plot.setProperty("waiting_text", waiting)  # _show_points hides it once there are points
+    _show_points(plot, [])
     return plot
+
+
+def _show_points(plot: pg.PlotWidget, points: list[tuple[int, float]]) -> None:
+    """Draw ``points`` (step, value); with none, blank axes and a waiting text instead of the
+    crowded tick labels an empty (log) axis would draw."""
+    curve = plot.getPlotItem().listDataItems()[0]
+    waiting = plot.property("waiting_text")
+    for side in ("left", "bottom"):
+        plot.getAxis(side).setStyle(showValues=bool(points))
+    waiting.setVisible(not points)
+    if points:
+        steps, values = zip(*points, strict=True)
+        curve.setData(np.asarray(steps, dtype=float), np.asarray(values, dtype=float))
+        plot.enableAutoRange()
+    else:
+        curve.setData([], [])
+        plot.setRange(xRange=(0, 1), yRange=(0, 1), padding=0)  # view coordinates (log10 on a log axis)
+        waiting.setPos(0.5, 0.5)
 
 
 # ---------------------------------------------------------------------------------- the panel
@@ -689,9 +711,8 @@ class TrainingPanel(QWidget):
         self._choices = [choice for choice in offered if choice.spec.learned]
         with QSignalBlocker(self.model_combo):
             self.model_combo.clear()
-            for position, choice in enumerate(self._choices):
-                suffix = _KIND_SUFFIX.get(choice.kind, "from scratch")
-                self.model_combo.addItem(f"{choice.label} ({suffix})", position)
+            for position, choice in enumerate(self._choices):  # where it starts: the line below
+                self.model_combo.addItem(choice.label, position)
             if not self.select_model(model_id, weights) and self._choices:
                 self.model_combo.setCurrentIndex(0)
         self._describe_model()
@@ -1004,13 +1025,8 @@ class TrainingPanel(QWidget):
         self._redraw_curves()
 
     def _redraw_curves(self) -> None:
-        for plot, points in ((self.loss_plot, self._loss_points), (self.psnr_plot, self._psnr_points)):
-            curve = plot.getPlotItem().listDataItems()[0]
-            if points:
-                steps, values = zip(*points, strict=True)
-                curve.setData(np.asarray(steps, dtype=float), np.asarray(values, dtype=float))
-            else:
-                curve.setData([], [])
+        _show_points(self.loss_plot, self._loss_points)
+        _show_points(self.psnr_plot, self._psnr_points)
 
     # ------------------------------------------------------------------ runner reports
 

@@ -3,7 +3,8 @@ bars, radial spectra curves), and the functions that draw a ``Chart``.
 
 ``ChartPanel`` owns the two widgets (``chart_combo``, ``plot``; the view lays them out) and their logic:
 ``show_charts(charts)`` lists them (keeping the chosen key when present) and draws the chosen one;
-both widgets are hidden when there are none. ``clear()`` empties it; ``current_chart()``. Main thread only.
+both widgets are hidden when there are none (and before the first). ``clear()`` empties and
+hides it; ``current_chart()``. Main thread only.
 """
 
 from __future__ import annotations
@@ -35,6 +36,11 @@ class ChartPanel:
         for side in ("left", "bottom"):
             self.plot.getAxis(side).enableAutoSIPrefix(False)
         self.chart_combo.currentIndexChanged.connect(self._chart_selected)
+        self._show_widgets(False)  # an empty plot draws bare 0-1 axes: nothing until there are charts
+
+    def _show_widgets(self, visible: bool) -> None:
+        for widget in self.widgets():
+            widget.setVisible(visible)
 
     def widgets(self) -> tuple[QComboBox, pg.PlotWidget]:
         """The chooser and the plot, to be laid out one above the other."""
@@ -44,6 +50,7 @@ class ChartPanel:
         self._charts = ()
         self.chart_combo.clear()
         self.plot.clear()
+        self._show_widgets(False)
 
     def show_charts(self, charts: tuple[Chart, ...]) -> None:
         previous = self.chart_combo.currentData()
@@ -56,8 +63,7 @@ class ChartPanel:
         self.chart_combo.setCurrentIndex(keys.index(previous) if previous in keys else 0)
         self.chart_combo.blockSignals(False)
         self.chart_combo.setEnabled(len(charts) > 1)
-        for widget in self.widgets():
-            widget.setVisible(bool(charts))
+        self._show_widgets(bool(charts))
         self._chart_selected(self.chart_combo.currentIndex())
 
     def current_chart(self) -> Chart | None:

@@ -37,6 +37,7 @@ class MapControls(QWidget):
         self.head_spin.setPrefix("head ")
         self.update_button = QPushButton("Update")
         self.map_combo = _combo(18)
+        self.map_combo.setPlaceholderText("No map yet")  # shown while the list is empty
         self.zoom_check = QCheckBox("Zoom to window")
         self.zoom_check.setChecked(True)
         self.export_button = QPushButton("Export PNG…")
