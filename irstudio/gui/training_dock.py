@@ -5,8 +5,9 @@ manifest, with training on its own lane, ``TRAINING_LANE``: a run takes hours, s
 block interactive restores nor be cancelled by them (Esc and opening a photo cancel the "device"
 lane only; Stop and closing the window end a run with a checkpoint). The panel is wider than the
 side docks, so at first start the dock floats, hidden; Run → "Fine-tune a model…" (or View →
-Training) shows it, and the saved layout keeps wherever the user puts it. A model exported to the
-library is listed in the model panel at once (``ModelPanel.refresh_library``).
+Training) shows it, centred on the window when there is no saved layout yet; the saved layout
+keeps wherever the user puts it. A model exported to the library is listed in the model panel at
+once (``ModelPanel.refresh_library``).
 """
 
 from __future__ import annotations
@@ -56,11 +57,27 @@ class TrainingDock(QObject):
         window.commands.run_menu.addSeparator()
         window.commands.run_menu.addAction(self.action)
         self.panel.model_exported.connect(self._on_exported)
+        self._placed = False
+        self.dock.visibilityChanged.connect(self._centre_once)
 
     def show(self) -> None:
         """Show the dock (where the user left it) in front."""
         self.dock.show()
         self.dock.raise_()
+
+    def _centre_once(self, visible: bool) -> None:
+        """The first time the floating dock shows, with no saved layout (a first start), centre it
+        on the window; a saved layout or a move by the user is kept."""
+        if not visible or self._placed or not self.dock.isFloating():
+            return
+        if self._window.settings.window_state is not None:
+            self._placed = True
+            return
+        self._placed = True
+        frame = self._window.frameGeometry()
+        width, height = min(FLOATING_SIZE[0], frame.width()), min(FLOATING_SIZE[1], frame.height())
+        self.dock.resize(width, height)
+        self.dock.move(frame.center().x() - width // 2, frame.center().y() - height // 2)
 
     def _on_exported(self, path: str) -> None:
         self._window.model_panel.refresh_library()

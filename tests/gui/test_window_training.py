@@ -45,6 +45,9 @@ def test_train_from_the_window_and_the_export_appears_in_the_model_panel(qtbot, 
     assert training.action in window.commands.run_menu.actions()
     training.action.trigger()
     assert training.dock.isVisible()
+    # a first start: the floating panel opens over the middle of the window, not in a corner
+    centre, window_centre = training.dock.frameGeometry().center(), window.frameGeometry().center()
+    assert abs(centre.x() - window_centre.x()) <= 20 and abs(centre.y() - window_centre.y()) <= 20
     assert training.panel.library_dir == window.library_dir == tmp_path / "library"
 
     form = TrainingForm(
