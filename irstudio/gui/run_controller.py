@@ -162,7 +162,9 @@ class RunController(QObject):
         self._runner.submit(key, restore_work(request, self._cache), lane=LANE)
 
     def cancel(self) -> None:
-        """Stop every restoration (each stops before its next tile; nothing is stored)."""
+        """Stop every restoration (each stops before its next tile; nothing is stored); the
+        status bar says so at once."""
+        self._progress.mark_stopping()  # only while it shows a run
         self._runner.cancel_all(LANE)
 
     # ------------------------------------------------------------------ visible region

@@ -138,6 +138,9 @@ def test_cancel_stops_within_one_tile_and_keeps_nothing(qtbot, tmp_path: Path) -
         assert window.progress.eta.text().endswith("s left")
         with qtbot.waitSignal(window.runner.cancelled, timeout=RUN_TIMEOUT_MS):
             window.commands.cancel.trigger()  # Esc
+            # said at once, while the tile in flight still runs
+            assert window.progress.label.text() == "Restoring with test-model: stopping…"
+            assert not window.progress.cancel_button.isEnabled() and window.progress.eta.text() == ""
             model.gate.set()
     finally:
         model.gate.set()

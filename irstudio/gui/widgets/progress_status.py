@@ -2,7 +2,9 @@
 
 Hidden while idle. ``begin(text)`` shows it; ``report(done, total)`` moves the bar and estimates
 the time left from the elapsed time (linear in tiles done); ``end()`` hides it. Cancel emits
-``cancel_requested`` (the window also binds Esc to the same request).
+``cancel_requested`` (the window also binds Esc to the same request); ``mark_stopping()`` then says
+that the work stops at its next step (a model being prepared finishes that first), until ``end()``
+or the next ``begin()``.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class ProgressStatus(QWidget):
         self.label.setText(text)
         self.bar.setRange(0, 0)  # busy until the first report
         self.eta.setText("")
+        self.cancel_button.setEnabled(True)
         self.setVisible(True)
 
     def report(self, done: int, total: int, unit: str = "tiles") -> None:
@@ -70,6 +73,13 @@ class ProgressStatus(QWidget):
 
     def set_text(self, text: str) -> None:
         self.label.setText(text)
+
+    def mark_stopping(self) -> None:
+        """Cancel was asked for: say so at once (the work stops at its next step)."""
+        if self.isVisible():
+            self.label.setText(f"{self.label.text()}: stopping…")
+            self.eta.setText("")
+            self.cancel_button.setEnabled(False)
 
     def end(self) -> None:
         self.setVisible(False)
