@@ -10,6 +10,7 @@ is emitted when the file is written.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +24,7 @@ from irstudio.gui.save_dialog import SaveDialog, SaveOptions, default_name
 from irstudio.gui.settings import Settings
 from irstudio.gui.state import AppState, Result
 from irstudio.gui.tasks import TaskRunner
+from irstudio.paths import resources_dir
 
 __all__ = ["SAVE_KEY", "SaveController"]
 
@@ -43,6 +45,16 @@ def _write_work(path: Path, rgb: np.ndarray, alpha, info: ImageInfo | None, opti
         )
 
     return work
+
+
+def _writable_user_folder(folder: Path) -> bool:
+    """False for the app's own resources (the sample photo) and folders the user cannot write."""
+    try:
+        if folder.resolve() == resources_dir().resolve():
+            return False
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK)
 
 
 class SaveController(QObject):
@@ -75,9 +87,11 @@ class SaveController(QObject):
         return result
 
     def default_path(self, result: Result) -> Path:
-        """``<stem>_<model>.png`` beside the original (or in the last save folder for pasted images)."""
+        """``<stem>_<model>.png`` beside the original; for a pasted image, the app's sample or an
+        original in a folder the user cannot write, in the last save folder (else the home folder)."""
         source = self._state.path
-        folder = source.parent if source is not None else Path(self._settings.save_folder or Path.home())
+        elsewhere = Path(self._settings.save_folder or Path.home())
+        folder = source.parent if source is not None and _writable_user_folder(source.parent) else elsewhere
         stem = source.stem if source is not None else "pasted"
         model = result.model_id if not result.key.startswith("library:") else result.label
         return folder / default_name(stem, model)

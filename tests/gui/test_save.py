@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import cv2
@@ -68,6 +69,26 @@ def test_the_default_name_is_stem_underscore_model_beside_the_original(qtbot, tm
     window, result = restored_window(qtbot, tmp_path)
     assert window.saver.default_path(result) == tmp_path / "photo_identity.png"
     assert default_name("a b", "library model/1") == "a b_library_model_1.png"
+
+
+def test_the_sample_photo_and_read_only_folders_save_to_the_users_folder(qtbot, tmp_path: Path) -> None:
+    """Before: the sample photo's result was offered inside the app's installation (resources/)."""
+    from irstudio.paths import resources_dir
+
+    window, result = restored_window(qtbot, tmp_path)
+    window.settings.save_folder = str(tmp_path / "saved")
+    assert window.open_file(resources_dir() / "sample.png")
+    assert window.saver.default_path(result) == tmp_path / "saved" / "sample_identity.png"
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    (tmp_path / "photo.jpg").rename(locked / "photo.jpg")
+    locked.chmod(0o555)
+    try:
+        assert window.open_file(locked / "photo.jpg")
+        expected = locked if os.access(locked, os.W_OK) else tmp_path / "saved"  # root writes anywhere
+        assert window.saver.default_path(result) == expected / "photo_identity.png"
+    finally:
+        locked.chmod(0o755)
 
 
 def test_saving_never_overwrites_without_asking(qtbot, tmp_path: Path, questions: Questions) -> None:
