@@ -126,7 +126,7 @@ ARCH_PRESETS = (
         tasks=_RESTORE,
         scale=1,
         params=396_423,
-        macs_720p=393_685_436_160,
+        macs_720p=431_906_031_360,
         description="CASA attention + DSGM gate; one body for denoising, JPEG and deraining.",
     ),
     _arch_spec(
@@ -136,7 +136,7 @@ ARCH_PRESETS = (
         tasks=(Task.SR,),
         scale=2,
         params=400_320,
-        macs_720p=99_317_180_160,
+        macs_720p=108_872_328_960,
         description="Compacter with a x2 pixel-shuffle head.",
     ),
     _arch_spec(
@@ -146,7 +146,7 @@ ARCH_PRESETS = (
         tasks=(Task.SR,),
         scale=3,
         params=406_815,
-        macs_720p=45_364_596_480,
+        macs_720p=49_664_413_440,
         description="Compacter with a x3 pixel-shuffle head.",
     ),
     _arch_spec(
@@ -156,7 +156,7 @@ ARCH_PRESETS = (
         tasks=(Task.SR,),
         scale=4,
         params=415_908,
-        macs_720p=26_296_784_640,
+        macs_720p=28_738_656_000,
         description="Compacter with a x4 pixel-shuffle head.",
     ),
     _arch_spec(

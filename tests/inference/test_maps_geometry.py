@@ -32,7 +32,7 @@ def _coordinates(height: int, width: int) -> torch.Tensor:
 def test_window_token_matches_compacters_partition(shift: int) -> None:
     height, width, window = 24, 32, 8
     coords = torch.roll(_coordinates(height, width), (-shift, -shift), dims=(2, 3))
-    windows = compacter._to_windows(coords, heads=1, window=window)  # (nW, 1, 64, 2)
+    windows = compacter._to_windows(coords.permute(0, 2, 3, 1), heads=1, window=window)  # (nW, 1, 64, 2)
     for y in range(height):
         for x in range(width):
             index, token = window_token(y, x, height=height, width=width, window=window, shift=shift)

@@ -58,7 +58,7 @@ def test_relative_position_index_is_not_saved() -> None:
     model = arch.build(arch.PRESETS["compacter-x2"])
     keys = model.state_dict().keys()
     assert not any("relative_position_index" in key for key in keys)
-    assert len(dict(model.named_buffers())) == sum(arch.PRESETS["compacter-x2"].depths)
+    assert len(dict(model.named_buffers())) == 2 * sum(arch.PRESETS["compacter-x2"].depths)  # + head masks
 
 
 @pytest.mark.parametrize(
@@ -106,12 +106,12 @@ def test_restoration_head_is_a_global_residual() -> None:
 
 
 def test_windows_round_trip_and_layout() -> None:
-    t = torch.randn(2, 8, 16, 24)
+    t = torch.randn(2, 16, 24, 8)  # tokens (B, H, W, C)
     windows = arch._to_windows(t, heads=2, window=8)
     assert windows.shape == (2 * 2 * 3, 2, 64, 4)
     # batch 1, window row 1, col 2, head 1, token (y=3, x=5), channel 1 of the head.
     index = 1 * 6 + 1 * 3 + 2
-    assert windows[index, 1, 3 * 8 + 5, 1] == t[1, 4 + 1, 8 + 3, 16 + 5]
+    assert windows[index, 1, 3 * 8 + 5, 1] == t[1, 8 + 3, 16 + 5, 4 + 1]
     torch.testing.assert_close(arch._from_windows(windows, 2, 16, 24, 8), t)
 
 
@@ -119,13 +119,13 @@ def _spatial_change(shift: int, pixel: tuple[int, int]) -> torch.Tensor:
     """Where the spatial branch output changes when V changes at one pixel (16 x 16 map, window 8)."""
     torch.manual_seed(0)
     casa = arch.CASA(dim=8, num_heads=2, window_size=8, shift_size=shift, gate_reduction=4, qkv_bias=True)
-    q, k, v = torch.randn(3, 1, 8, 16, 16).unbind(0)
+    q, k, v = torch.randn(3, 1, 16, 16, 8).unbind(0)  # tokens (B, H, W, C)
     mask = arch._shift_mask(16, 16, 8, 4, q) if shift else None
     before = casa._spatial(q, k, v, mask)
     v = v.clone()
-    v[..., pixel[0], pixel[1]] += 10.0
+    v[:, pixel[0], pixel[1]] += 10.0
     after = casa._spatial(q, k, v, mask)
-    return (after - before).abs().amax(dim=(0, 1)) > 1e-6
+    return (after - before).abs().amax(dim=(0, 3)) > 1e-6
 
 
 def test_unshifted_spatial_attention_stays_inside_its_window() -> None:
@@ -209,13 +209,16 @@ def test_attention_hooks_see_maps_and_gates() -> None:
         if name.endswith("spatial_map"):
             assert out.shape == (6, heads, 64, 64)
             torch.testing.assert_close(out.sum(-1), torch.ones(6, heads, 64))
-        elif name.endswith("channel_map"):
-            assert out.shape == (1, heads, head_dim, head_dim)
-            torch.testing.assert_close(out.sum(-1), torch.ones(1, heads, head_dim))
+        elif name.endswith("channel_map"):  # block-diagonal over the heads
+            channels = heads * head_dim
+            assert out.shape == (1, channels, channels)
+            torch.testing.assert_close(out.sum(-1), torch.ones(1, channels))
+            head = torch.arange(channels) // head_dim
+            assert bool((out[0][head[:, None] != head[None, :]] == 0).all())
         elif name.endswith("spatial_gate"):
-            assert out.shape == (1, 1, 24, 16)
+            assert out.shape == (1, 24, 16, 1)
         else:
-            assert out.shape == (1, config.embed_dim, 1, 1)
+            assert out.shape == (1, 1, 1, config.embed_dim)
         if name.endswith("gate"):
             assert bool(((out > 0) & (out < 1)).all())
     # A shifted block (odd index): the last window mixes rolled regions, which the mask separates.

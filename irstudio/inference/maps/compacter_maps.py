@@ -1,9 +1,9 @@
 """Compacter's maps: per CASA block, the window attention row of the query (every head), the C x C
 channel attention, the spatial gate map and the channel gate vector.
 
-Hooks (see ``irstudio.models.archs.compacter``): ``<block>.attn.spatial_map`` (output (nW, heads, w*w, w*w)
-over the padded map, rolled by ``-w/2`` in shifted blocks), ``.channel_map`` ((1, heads, d, d)),
-``.spatial_gate`` ((1, 1, Hp, Wp)), ``.channel_gate`` ((1, C, 1, 1)). The model pads bottom/right to a
+Hooks (see ``irstudio.models.archs.compacter``): ``<block>.attn.spatial_map`` (output (nW, heads,
+w*w, w*w) over the padded map, rolled by ``-w/2`` in shifted blocks), ``.channel_map`` ((1, C, C),
+block-diagonal over the heads), ``.spatial_gate`` ((1, Hp, Wp, 1)), ``.channel_gate`` ((1, 1, 1, C)). The model pads bottom/right to a
 multiple of the window, so crop pixel (x, y) is feature pixel (y, x).
 """
 
@@ -61,9 +61,9 @@ def attention_maps(
 
     taps = {
         f"{layer}.spatial_map": spatial_tap,
-        f"{layer}.channel_map": lambda module, inputs, output: to_numpy(output[0]),
-        f"{layer}.spatial_gate": lambda module, inputs, output: to_numpy(output[0, 0]),
-        f"{layer}.channel_gate": lambda module, inputs, output: to_numpy(output[0, :, 0, 0]),
+        f"{layer}.channel_map": lambda module, inputs, output: _head_blocks(to_numpy(output[0]), heads),
+        f"{layer}.spatial_gate": lambda module, inputs, output: to_numpy(output[0, :, :, 0]),
+        f"{layer}.channel_gate": lambda module, inputs, output: to_numpy(output[0, 0, 0, :]),
     }
     _, got = run_with_taps(model, crop, taps, device)
     rows, channel, spatial_gate, channel_gate = (got[f"{layer}.{part}"] for part in _PARTS)
@@ -124,6 +124,12 @@ def attention_maps(
         f"{width}x{height} crop (padded to {padded[1]}x{padded[0]})."
     )
     return parts
+
+
+def _head_blocks(matrix: np.ndarray, heads: int) -> np.ndarray:
+    """The (heads, d, d) diagonal blocks of a block-diagonal (C, C) channel attention."""
+    dim = matrix.shape[0] // heads
+    return np.stack([matrix[h * dim : (h + 1) * dim, h * dim : (h + 1) * dim] for h in range(heads)])
 
 
 def _channel_matrix(per_head: np.ndarray) -> MapImage:

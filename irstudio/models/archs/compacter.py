@@ -71,13 +71,20 @@ height and width (multiples of ``window_size``); crop ``[..., :H, :W]`` to align
   Output: the post-softmax window attention, (B * nW, heads, w*w, w*w); rows sum to 1. Windows are in
   batch-major, then row-major order over the padded grid. In shifted blocks (odd j) the grid is over
   the image rolled by ``-window_size // 2`` on both axes (``torch.roll``).
-* ``.channel_map`` (``ChannelAttentionMap``): inputs ``(q, k)``, each (B, heads, head_dim, Hp*Wp).
-  Output: the post-softmax channel attention, (B, heads, head_dim, head_dim); rows sum to 1. Row r
-  of head h says how output channel ``h * head_dim + r`` mixes the V channels of that head.
-* ``.spatial_gate`` (``SpatialGate``): input the channel-branch output (B, C, Hp, Wp). Output: the
-  spatial gate map in (0, 1), (B, 1, Hp, Wp), which scales the spatial branch.
-* ``.channel_gate`` (``ChannelGate``): input the spatial-branch output (B, C, Hp, Wp). Output: the
-  channel gate vector in (0, 1), (B, C, 1, 1), which scales the channel branch.
+* ``.channel_map`` (``ChannelAttentionMap``): inputs ``(q, k)``, each tokens (B, Hp*Wp, C). Output:
+  the post-softmax channel attention of every head as one block-diagonal (B, C, C); rows sum to 1
+  and entries outside a head's (head_dim, head_dim) block are 0. Row ``h * head_dim + r`` says how
+  that output channel mixes the V channels of head h.
+* ``.spatial_gate`` (``SpatialGate``): input the channel-branch output as tokens (B, Hp, Wp, C).
+  Output: the spatial gate map in (0, 1), (B, Hp, Wp, 1), which scales the spatial branch.
+* ``.channel_gate`` (``ChannelGate``): input the spatial-branch output as tokens (B, Hp, Wp, C).
+  Output: the channel gate vector in (0, 1), (B, 1, 1, C), which scales the channel branch.
+
+Layout: inside a residual group the blocks keep channels-last tokens (B, Hp, Wp, C) and run the
+authors' 1x1 convolutions as matrix products with the same weights (``irstudio.models.layers``);
+the group's 3x3 convolution and everything outside the groups stay NCHW. Outputs equal the NCHW
+formulation to float rounding (about 1e-7); compiled graphs (OpenVINO) run it without the
+channel splits and planar reorders that took a third of the NCHW graph's CPU time.
 
 Key names: with no official checkpoint, our module tree *is* the reference layout:
 ``conv_first.*``, ``layers.{i}.blocks.{j}.{norm1,norm2}.{weight,bias}``,
@@ -107,6 +114,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+from irstudio.models.layers import chunked_pointwise, pointwise
 
 __all__ = [
     "HALF_DTYPES",
@@ -178,20 +187,21 @@ def _pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
 
 
 def _to_windows(t: Tensor, heads: int, window: int) -> Tensor:
-    """(B, C, H, W) -> (B * nW, heads, window**2, C // heads); windows batch-major, row-major."""
-    batch, channels, height, width = t.shape
+    """Tokens (B, H, W, C) -> (B * nW, heads, window**2, C // heads); windows batch-major,
+    row-major; channel c is head c // d, feature c % d."""
+    batch, height, width, channels = t.shape
     head_dim = channels // heads
-    t = t.reshape(batch, heads, head_dim, height // window, window, width // window, window)
-    t = t.permute(0, 3, 5, 1, 4, 6, 2)  # B, nWh, nWw, heads, wy, wx, d
+    t = t.reshape(batch, height // window, window, width // window, window, heads, head_dim)
+    t = t.permute(0, 1, 3, 5, 2, 4, 6)  # B, nWh, nWw, heads, wy, wx, d
     return t.reshape(-1, heads, window * window, head_dim)
 
 
 def _from_windows(t: Tensor, batch: int, height: int, width: int, window: int) -> Tensor:
-    """Inverse of ``_to_windows``: (B * nW, heads, window**2, d) -> (B, heads * d, H, W)."""
+    """Inverse of ``_to_windows``: (B * nW, heads, window**2, d) -> tokens (B, H, W, heads * d)."""
     heads, head_dim = t.shape[1], t.shape[3]
     t = t.reshape(batch, height // window, width // window, heads, window, window, head_dim)
-    t = t.permute(0, 3, 6, 1, 4, 2, 5)  # B, heads, d, nWh, wy, nWw, wx
-    return t.reshape(batch, heads * head_dim, height, width)
+    t = t.permute(0, 1, 4, 2, 5, 3, 6)  # B, nWh, wy, nWw, wx, heads, d
+    return t.reshape(batch, height, width, heads * head_dim)
 
 
 def _relative_position_index(window: int) -> Tensor:
@@ -223,20 +233,6 @@ def _shift_mask(height: int, width: int, window: int, shift: int, like: Tensor) 
 # --------------------------------------------------------------------------------------------------
 # Modules
 # --------------------------------------------------------------------------------------------------
-
-
-class LayerNorm2d(nn.Module):
-    """LayerNorm over the channels of each pixel of a (B, C, H, W) map; affine, eps 1e-5."""
-
-    def __init__(self, channels: int) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-
-    def forward(self, x: Tensor) -> Tensor:
-        x = x.permute(0, 2, 3, 1)
-        x = F.layer_norm(x, x.shape[-1:], self.weight, self.bias, 1e-5)
-        return x.permute(0, 3, 1, 2)
 
 
 class SpatialAttentionMap(nn.Module):
@@ -275,21 +271,29 @@ class SpatialAttentionMap(nn.Module):
 class ChannelAttentionMap(nn.Module):
     """Channel ("transposed") attention probabilities per head: softmax(norm(q) norm(k)ᵀ * temperature).
 
-    ``forward(q, k)``: q, k (B, heads, d, P) with P pixels; L2 normalisation along P. Returns
-    (B, heads, d, d). Owns ``temperature`` (heads, 1, 1), init 1.
+    ``forward(q, k)``: q, k tokens (B, P, C) with P pixels; each channel is L2-normalised along P.
+    Returns the block-diagonal (B, C, C): block h (channels h*d to h*d + d - 1) is head h's
+    (d, d) attention, rows summing to 1; exactly 0 outside the blocks. All heads are one C x C
+    product on the tokens (no per-head transposes; the extra products outside the blocks are
+    a few % of a block's work). Owns ``temperature`` (heads, 1, 1), init 1.
     """
 
-    def __init__(self, *, num_heads: int) -> None:
+    def __init__(self, *, num_heads: int, channels: int) -> None:
         super().__init__()
         self.temperature = nn.Parameter(torch.ones(num_heads, 1, 1))
+        head = torch.arange(channels) // (channels // num_heads)
+        outside = torch.where(head[:, None] == head[None, :], 0.0, float("-inf"))
+        self.register_buffer("outside_heads", outside, persistent=False)
 
     def forward(self, q: Tensor, k: Tensor) -> Tensor:
-        logits = F.normalize(q, dim=-1) @ F.normalize(k, dim=-1).transpose(-2, -1)
-        return (logits * self.temperature).softmax(dim=-1)
+        logits = F.normalize(q, dim=1).transpose(-2, -1) @ F.normalize(k, dim=1)
+        per_row = self.temperature.repeat_interleave(q.shape[-1] // self.temperature.shape[0], dim=0)
+        return (logits * per_row.view(-1, 1) + self.outside_heads.to(logits.dtype)).softmax(dim=-1)
 
 
 class ChannelGate(nn.Module):
-    """Global channel selection: sigmoid(expand(GELU(reduce(GAP(x))))); (B, C, H, W) -> (B, C, 1, 1)."""
+    """Global channel selection: sigmoid(expand(GELU(reduce(GAP(t))))); tokens (B, H, W, C) ->
+    (B, 1, 1, C). ``reduce``/``expand`` are the authors' 1x1 convolutions, run as matrix products."""
 
     def __init__(self, *, channels: int, reduction: int) -> None:
         super().__init__()
@@ -297,13 +301,13 @@ class ChannelGate(nn.Module):
         self.reduce = nn.Conv2d(channels, hidden, 1)
         self.expand = nn.Conv2d(hidden, channels, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        pooled = x.mean(dim=(2, 3), keepdim=True)
-        return torch.sigmoid(self.expand(F.gelu(self.reduce(pooled))))
+    def forward(self, tokens: Tensor) -> Tensor:
+        pooled = tokens.mean(dim=(1, 2), keepdim=True)
+        return torch.sigmoid(pointwise(self.expand, F.gelu(pointwise(self.reduce, pooled))))
 
 
 class SpatialGate(nn.Module):
-    """Per-pixel selection: sigmoid(expand(GELU(reduce(x)))); (B, C, H, W) -> (B, 1, H, W)."""
+    """Per-pixel selection: sigmoid(expand(GELU(reduce(t)))); tokens (B, H, W, C) -> (B, H, W, 1)."""
 
     def __init__(self, *, channels: int, reduction: int) -> None:
         super().__init__()
@@ -311,14 +315,22 @@ class SpatialGate(nn.Module):
         self.reduce = nn.Conv2d(channels, hidden, 1)
         self.expand = nn.Conv2d(hidden, 1, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        return torch.sigmoid(self.expand(F.gelu(self.reduce(x))))
+    def forward(self, tokens: Tensor) -> Tensor:
+        return torch.sigmoid(pointwise(self.expand, F.gelu(pointwise(self.reduce, tokens))))
+
+
+def _depthwise_tokens(conv: nn.Conv2d, tokens: Tensor) -> Tensor:
+    """A depthwise (or any) convolution on tokens (B, H, W, C) -> tokens (B, H, W, C')."""
+    return conv(tokens.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
 
 
 class CASA(nn.Module):
-    """Compact Adaptive Self-Attention on a normalised (B, C, Hp, Wp) map, Hp and Wp multiples of the window.
+    """Compact Adaptive Self-Attention on normalised tokens (B, Hp, Wp, C), Hp and Wp multiples of
+    the window.
 
-    ``forward(x, mask)`` returns (B, C, Hp, Wp); ``mask`` is the shift mask (shifted blocks) or None.
+    ``forward(t, mask)`` returns tokens (B, Hp, Wp, C); ``mask`` is the shift mask (shifted blocks)
+    or None. The authors' layers (1x1 ``qkv``/``proj``, depthwise ``v_dwconv``) keep their names and
+    weights; the 1x1 ones run as matrix products on the tokens.
     """
 
     def __init__(
@@ -340,41 +352,41 @@ class CASA(nn.Module):
         self.spatial_map = SpatialAttentionMap(
             window_size=window_size, num_heads=num_heads, head_dim=dim // num_heads
         )
-        self.channel_map = ChannelAttentionMap(num_heads=num_heads)
+        self.channel_map = ChannelAttentionMap(num_heads=num_heads, channels=dim)
         self.spatial_gate = SpatialGate(channels=dim, reduction=gate_reduction)
         self.channel_gate = ChannelGate(channels=dim, reduction=gate_reduction)
         self.proj = nn.Conv2d(dim, dim, 1)
 
     def _spatial(self, q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None) -> Tensor:
-        batch, _, height, width = q.shape
+        batch, height, width, _ = q.shape
         shift = self.shift_size
         if shift:
-            q, k, v = (torch.roll(t, (-shift, -shift), dims=(2, 3)) for t in (q, k, v))
+            q, k, v = (torch.roll(t, (-shift, -shift), dims=(1, 2)) for t in (q, k, v))
         q, k, v = (_to_windows(t, self.num_heads, self.window_size) for t in (q, k, v))
         attn = self.spatial_map(q, k, mask if shift else None)
         out = _from_windows(attn @ v, batch, height, width, self.window_size)
-        return torch.roll(out, (shift, shift), dims=(2, 3)) if shift else out
+        return torch.roll(out, (shift, shift), dims=(1, 2)) if shift else out
 
     def _channel(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
-        batch, channels, height, width = q.shape
-        q, k, v = (t.reshape(batch, self.num_heads, channels // self.num_heads, -1) for t in (q, k, v))
-        attn = self.channel_map(q, k)
-        return (attn @ v).reshape(batch, channels, height, width)
+        batch, height, width, channels = q.shape
+        q, k, v = (t.reshape(batch, height * width, channels) for t in (q, k, v))
+        attn = self.channel_map(q, k)  # (B, C, C), block-diagonal over the heads
+        return (v @ attn.transpose(-2, -1)).reshape(batch, height, width, channels)
 
-    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        q, k, v = self.qkv(x).chunk(3, dim=1)
-        local = self.v_dwconv(v)
+    def forward(self, tokens: Tensor, mask: Tensor | None) -> Tensor:
+        q, k, v = chunked_pointwise(self.qkv, tokens, 3)
+        local = _depthwise_tokens(self.v_dwconv, v)
         spatial = self._spatial(q, k, v, mask)
         channel = self._channel(q, k, v)
         spatial_gate = self.spatial_gate(channel)  # channel branch -> where the spatial branch matters
         channel_gate = self.channel_gate(spatial)  # spatial branch -> which channels of Ch matter
-        return self.proj(spatial * spatial_gate + channel * channel_gate + local)
+        return pointwise(self.proj, spatial * spatial_gate + channel * channel_gate + local)
 
 
 class DSGM(nn.Module):
     """Dual Selective Gated Module: local gate GELU(DWConv(a)) times globally gated b, projected back.
 
-    (B, C, H, W) -> (B, C, H, W); hidden width ``int(C * mlp_ratio)``.
+    Tokens (B, H, W, C) -> (B, H, W, C); hidden width ``int(C * mlp_ratio)``.
     """
 
     def __init__(self, *, dim: int, mlp_ratio: float, gate_reduction: int) -> None:
@@ -385,15 +397,15 @@ class DSGM(nn.Module):
         self.select = ChannelGate(channels=hidden, reduction=gate_reduction)
         self.project_out = nn.Conv2d(hidden, dim, 1)
 
-    def forward(self, x: Tensor) -> Tensor:
-        a, b = self.project_in(x).chunk(2, dim=1)
-        local = F.gelu(self.dwconv(a))
+    def forward(self, tokens: Tensor) -> Tensor:
+        a, b = chunked_pointwise(self.project_in, tokens, 2)
+        local = F.gelu(_depthwise_tokens(self.dwconv, a))
         selected = b * self.select(b)
-        return self.project_out(local * selected)
+        return pointwise(self.project_out, local * selected)
 
 
 class CompacterBlock(nn.Module):
-    """Pre-norm block: x + CASA(LN(x)), then x + DSGM(LN(x)); (B, C, Hp, Wp) -> same."""
+    """Pre-norm block: t + CASA(LN(t)), then t + DSGM(LN(t)); tokens (B, Hp, Wp, C) -> same."""
 
     def __init__(
         self,
@@ -407,7 +419,7 @@ class CompacterBlock(nn.Module):
         qkv_bias: bool,
     ) -> None:
         super().__init__()
-        self.norm1 = LayerNorm2d(dim)
+        self.norm1 = nn.LayerNorm(dim)  # over each token's channels, eps 1e-5
         self.attn = CASA(
             dim=dim,
             num_heads=num_heads,
@@ -416,16 +428,17 @@ class CompacterBlock(nn.Module):
             gate_reduction=gate_reduction,
             qkv_bias=qkv_bias,
         )
-        self.norm2 = LayerNorm2d(dim)
+        self.norm2 = nn.LayerNorm(dim)
         self.ffn = DSGM(dim=dim, mlp_ratio=mlp_ratio, gate_reduction=gate_reduction)
 
-    def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        x = x + self.attn(self.norm1(x), mask)
-        return x + self.ffn(self.norm2(x))
+    def forward(self, tokens: Tensor, mask: Tensor | None) -> Tensor:
+        tokens = tokens + self.attn(self.norm1(tokens), mask)
+        return tokens + self.ffn(self.norm2(tokens))
 
 
 class ResidualGroup(nn.Module):
-    """``depth`` blocks (shift 0, w/2, 0, ...) then a 3x3 conv, with a skip around the group."""
+    """``depth`` blocks (shift 0, w/2, 0, ...) then a 3x3 conv, with a skip around the group;
+    (B, C, Hp, Wp) -> same. The blocks run on channels-last tokens (see ``irstudio.models.layers``)."""
 
     def __init__(
         self,
@@ -454,10 +467,10 @@ class ResidualGroup(nn.Module):
         self.conv = nn.Conv2d(dim, dim, 3, padding=1)
 
     def forward(self, x: Tensor, mask: Tensor | None) -> Tensor:
-        y = x
+        tokens = x.permute(0, 2, 3, 1).contiguous()
         for block in self.blocks:
-            y = block(y, mask)
-        return x + self.conv(y)
+            tokens = block(tokens, mask)
+        return x + self.conv(tokens.permute(0, 3, 1, 2))
 
 
 class Compacter(nn.Module):

@@ -1,0 +1,42 @@
+"""Layers shared by the architectures: 1x1 convolutions applied to channels-last tokens.
+
+A model that keeps its features as (N, H, W, C) tokens between its windowed attentions runs a
+1x1 convolution as one matrix product (``F.linear`` with the convolution's own weights, so state
+dicts and the authors' key names are unchanged). Graph compilers run that layout without the
+planar <-> blocked reorders an NCHW feature map needs before every window partition (OpenVINO:
+Compacter's CPU time was a third channel splits and reorders of NCHW maps).
+
+``chunked_pointwise`` is ``pointwise(conv, t).chunk(parts, dim=-1)``. In eager mode the parts are
+views of one product; while ``torch.jit.trace`` records a graph, each part is its own product with
+a slice of the weights (a constant the converter folds), so the graph never splits an activation
+(OpenVINO's CPU plugin runs such splits on a slow reference kernel).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+__all__ = ["chunked_pointwise", "pointwise"]
+
+
+def _matrix(conv: nn.Conv2d) -> Tensor:
+    if conv.kernel_size != (1, 1) or conv.groups != 1:
+        raise ValueError("a pointwise layer needs a dense 1x1 convolution")
+    return conv.weight.flatten(1)
+
+
+def pointwise(conv: nn.Conv2d, tokens: Tensor) -> Tensor:
+    """``conv`` (dense 1x1) on channels-last ``tokens`` (..., C_in) -> (..., C_out); same device
+    and dtype as the weights."""
+    return F.linear(tokens, _matrix(conv), conv.bias)
+
+
+def chunked_pointwise(conv: nn.Conv2d, tokens: Tensor, parts: int) -> tuple[Tensor, ...]:
+    """``pointwise(conv, tokens).chunk(parts, dim=-1)``: ``parts`` tensors (..., C_out / parts)."""
+    if not torch.jit.is_tracing():
+        return pointwise(conv, tokens).chunk(parts, dim=-1)
+    weights = _matrix(conv).chunk(parts)
+    biases = conv.bias.chunk(parts) if conv.bias is not None else (None,) * parts
+    return tuple(F.linear(tokens, w, b) for w, b in zip(weights, biases, strict=True))
