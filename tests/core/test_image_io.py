@@ -820,8 +820,6 @@ def test_pillow_limit_is_raised_only_when_needed_and_restored(monkeypatch) -> No
         (8, "CMYK", False, "8-bit CMYK"),
     ],
 )
-def test_layouts_are_described_in_words_not_pillow_mode_letters(
-    tmp_path, depth, mode, alpha, words
-) -> None:
+def test_layouts_are_described_in_words_not_pillow_mode_letters(tmp_path, depth, mode, alpha, words) -> None:
     info = ImageInfo(tmp_path / "a.png", "PNG", 360, 240, depth, mode, alpha, None, None, 1)
     assert info.describe() == f"360×240, {words}"

@@ -585,3 +585,22 @@ def test_a_damaged_cached_export_is_exported_again_not_run(exported, tmp_path, m
     x = torch.rand(1, 3, 32, 40)
     with torch.inference_mode():
         assert float((again(x) - model(x)).abs().max()) <= TOLERANCE
+
+
+def test_a_converted_graph_is_keyed_by_the_code_that_traces_it_too(tmp_path, monkeypatch) -> None:
+    """An upgrade that lays a model out differently (same weights) converts it again, instead of
+    running the graph traced from the old code."""
+    import sys
+    import types
+
+    from irstudio.inference.backends.exported import graph_fingerprint
+
+    model = TinyNet(seed=0).eval()
+    first = graph_fingerprint(model)
+    assert first == graph_fingerprint(TinyNet(seed=0).eval()) != weights_fingerprint(model)
+    source = tmp_path / "arch.py"
+    source.write_text("x = 1\n")
+    monkeypatch.setitem(sys.modules, type(model).__module__, types.SimpleNamespace(__file__=str(source)))
+    before = graph_fingerprint(model)
+    source.write_text("x = 2\n")
+    assert graph_fingerprint(model) != before and before != first

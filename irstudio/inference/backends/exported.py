@@ -14,6 +14,7 @@ import hashlib
 import io
 import json
 import logging
+import sys
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -38,6 +39,18 @@ def weights_fingerprint(model: nn.Module) -> str:
         data = tensor.detach().cpu().contiguous()
         digest.update(f"{name}|{data.dtype}|{tuple(data.shape)}".encode())
         digest.update(data.view(torch.uint8).numpy().tobytes() if data.numel() else b"")
+    return digest.hexdigest()
+
+
+def graph_fingerprint(model: nn.Module) -> str:
+    """``weights_fingerprint`` plus the source of the model's architecture module and of
+    ``irstudio.models.layers``, hex: a converted graph is rebuilt when the code that traces it
+    changes (an upgrade that lays a model out differently), not only when its weights do."""
+    digest = hashlib.sha256(weights_fingerprint(model).encode())
+    for module_name in (type(model).__module__, "irstudio.models.layers"):
+        source = getattr(sys.modules.get(module_name), "__file__", None)
+        with contextlib.suppress(OSError, TypeError):
+            digest.update(Path(source).read_bytes())
     return digest.hexdigest()
 
 

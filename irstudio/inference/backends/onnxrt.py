@@ -20,11 +20,11 @@ is also run by both once and must agree within ``TOLERANCE`` (off by default: th
 run per distinct tile shape, which on the first image was more than ONNX Runtime saved).
 ``reference`` is a submodule, so ``.to``/``.eval``/``.train`` behave as for the plain model.
 
-Exported files are cached under ``user_state_dir()/onnx`` by weights fingerprint and environment,
-with a ledger of the input shapes already checked, so a model is exported and each shape checked
-once per set of weights on a machine. Without ``onnxruntime``/``onnx``/``onnxscript``
-installed (the optional extra ``irstudio[onnx]``), ``onnx_unavailable_reason`` says so and the
-chooser stays on eager PyTorch.
+Exported files are cached under ``user_state_dir()/onnx`` by graph fingerprint (weights and the
+code that traces them) and environment, with a ledger of the input shapes already checked, so a
+model is exported and each shape checked once per set of weights on a machine. Without
+``onnxruntime``/``onnx``/``onnxscript`` installed (the optional extra ``irstudio[onnx]``),
+``onnx_unavailable_reason`` says so and the chooser stays on eager PyTorch.
 """
 
 from __future__ import annotations
@@ -44,9 +44,9 @@ from irstudio.inference.backends.exported import (
     ShapeLedger,
     check_shapes,
     files_digest,
+    graph_fingerprint,
     quiet,
     trusted_ledger,
-    weights_fingerprint,
     write_atomic,
 )
 
@@ -257,7 +257,7 @@ def build_onnx_module(
     if reason is not None:
         raise OnnxUnavailable(reason)
     height, width = shape
-    path = _cached_file(model_id, weights_fingerprint(model), height, width, cache_dir)
+    path = _cached_file(model_id, graph_fingerprint(model), height, width, cache_dir)
     ledger = trusted_ledger([path])
     session = None
     if ledger is not None:  # exported and checked by an earlier session, bytes unchanged since

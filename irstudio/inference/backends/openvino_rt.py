@@ -11,11 +11,12 @@ Precision: ``dtype="bf16"`` runs OpenVINO's bf16 inference where the CPU has nat
 at every check shape; otherwise fp32, checked within ``TOLERANCE``, and ``notes`` says why. Tensors
 in and out stay float32.
 
-Cache (``user_state_dir()/openvino``): the IR ``.xml``/``.bin`` named by weights fingerprint, library
-versions and example shape, with a ledger (``exported.ShapeLedger``) that records whether the graph is
-dynamic, the shapes and precisions it was checked at, the bf16 PSNR, and the SHA-256 of both files. A
-graph whose files no longer match is converted again, with a note. OpenVINO's compiled blobs are kept
-beside it (``compiled/``): a warm start compiles in a fraction of the time.
+Cache (``user_state_dir()/openvino``): the IR ``.xml``/``.bin`` named by graph fingerprint
+(weights and the code that traces them), library versions and example shape, with a ledger
+(``exported.ShapeLedger``) that records whether the graph is dynamic, the shapes and precisions it
+was checked at, the bf16 PSNR, and the SHA-256 of both files. A graph whose files no longer match
+is converted again, with a note. OpenVINO's compiled blobs are kept beside it (``compiled/``): a
+warm start compiles in a fraction of the time.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from irstudio.inference.backends.exported import (
     ShapeLedger,
     check_shapes,
     files_digest,
+    graph_fingerprint,
     trusted_ledger,
-    weights_fingerprint,
 )
 from irstudio.inference.backends.openvino_graph import (
     BF16_MIN_PSNR,
@@ -164,7 +165,7 @@ def is_converted(model: nn.Module, *, model_id: str, shape: tuple[int, int], cac
     if openvino_unavailable_reason() is not None:
         return False
     folder = cache_dir if cache_dir is not None else openvino_cache_dir()
-    xml = _ir_path(model_id, weights_fingerprint(model), shape, folder)
+    xml = _ir_path(model_id, graph_fingerprint(model), shape, folder)
     return trusted_ledger(_ir_files(xml)) is not None
 
 
@@ -262,7 +263,7 @@ def build_openvino_module(
     want = "bf16" if dtype == "bf16" and cpu_has_bf16() else "fp32"
     example = torch.rand(1, channels, *shape, generator=torch.Generator().manual_seed(0))
     checker = _Checker(model, example, multiple)
-    xml = _ir_path(model_id, weights_fingerprint(model), shape, folder)
+    xml = _ir_path(model_id, graph_fingerprint(model), shape, folder)
     ledger = trusted_ledger(_ir_files(xml))
     ov_model = _read(xml) if ledger is not None else None
     notes = []

@@ -3,8 +3,8 @@ channel attention, the spatial gate map and the channel gate vector.
 
 Hooks (see ``irstudio.models.archs.compacter``): ``<block>.attn.spatial_map`` (output (nW, heads,
 w*w, w*w) over the padded map, rolled by ``-w/2`` in shifted blocks), ``.channel_map`` ((1, C, C),
-block-diagonal over the heads), ``.spatial_gate`` ((1, Hp, Wp, 1)), ``.channel_gate`` ((1, 1, 1, C)). The model pads bottom/right to a
-multiple of the window, so crop pixel (x, y) is feature pixel (y, x).
+block-diagonal over the heads), ``.spatial_gate`` ((1, Hp, Wp, 1)), ``.channel_gate`` ((1, 1, 1,
+C)). The model pads bottom/right to a multiple of the window, so crop pixel (x, y) is feature pixel (y, x).
 """
 
 from __future__ import annotations
