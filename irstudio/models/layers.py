@@ -6,7 +6,8 @@ dicts and the authors' key names are unchanged). Graph compilers run that layout
 planar <-> blocked reorders an NCHW feature map needs before every window partition (OpenVINO:
 Compacter's CPU time was a third channel splits and reorders of NCHW maps).
 
-``chunked_pointwise`` is ``pointwise(conv, t).chunk(parts, dim=-1)``. In eager mode the parts are
+``chunked_pointwise`` is ``pointwise(conv, t).chunk(parts, dim=-1)`` and ``chunked_conv`` the same
+for NCHW maps (optionally through a depthwise convolution). In eager mode the parts are
 views of one product; while ``torch.jit.trace`` records a graph, each part is its own product with
 a slice of the weights (a constant the converter folds), so the graph never splits an activation
 (OpenVINO's CPU plugin runs such splits on a slow reference kernel).
@@ -18,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["chunked_pointwise", "pointwise"]
+__all__ = ["chunked_conv", "chunked_pointwise", "pointwise"]
 
 
 def _matrix(conv: nn.Conv2d) -> Tensor:
@@ -40,3 +41,35 @@ def chunked_pointwise(conv: nn.Conv2d, tokens: Tensor, parts: int) -> tuple[Tens
     weights = _matrix(conv).chunk(parts)
     biases = conv.bias.chunk(parts) if conv.bias is not None else (None,) * parts
     return tuple(F.linear(tokens, w, b) for w, b in zip(weights, biases, strict=True))
+
+
+def chunked_conv(
+    conv: nn.Conv2d, x: Tensor, parts: int, *, depthwise: nn.Conv2d | None = None
+) -> tuple[Tensor, ...]:
+    """``conv(x).chunk(parts, dim=1)`` for a dense convolution on (N, C, H, W), or with
+    ``depthwise`` (groups equal to its channels) ``depthwise(conv(x)).chunk(parts, dim=1)``: while
+    tracing, one convolution per part with its slice of the weights (no activation split)."""
+    if not torch.jit.is_tracing():
+        y = conv(x)
+        return (depthwise(y) if depthwise is not None else y).chunk(parts, dim=1)
+    outs = [_conv_part(conv, x, w, b) for w, b in _weight_parts(conv, parts)]
+    if depthwise is None:
+        return tuple(outs)
+    return tuple(
+        _conv_part(depthwise, y, w, b)
+        for y, (w, b) in zip(outs, _weight_parts(depthwise, parts), strict=True)
+    )
+
+
+def _weight_parts(conv: nn.Conv2d, parts: int) -> list[tuple[Tensor, Tensor | None]]:
+    biases = conv.bias.chunk(parts) if conv.bias is not None else (None,) * parts
+    return list(zip(conv.weight.chunk(parts), biases, strict=True))
+
+
+def _conv_part(conv: nn.Conv2d, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:
+    """``conv`` restricted to some output channels; a depthwise ``conv`` keeps one group per channel."""
+    depthwise = conv.groups > 1
+    if depthwise and not conv.groups == conv.in_channels == conv.out_channels:
+        raise ValueError("chunked_conv handles dense and depthwise convolutions")
+    groups = x.shape[1] if depthwise else 1
+    return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, groups)

@@ -80,6 +80,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from irstudio.models.layers import chunked_conv
+
 __all__ = [
     "ASID",
     "HALF_DTYPES",
@@ -220,7 +222,7 @@ class _GatedConvFeedForward(nn.Module):
         self.project_out = nn.Conv2d(channels, channels, 1, bias=False)
 
     def forward(self, x: Tensor) -> Tensor:
-        gate, value = self.dwconv(self.project_in(x)).chunk(2, dim=1)
+        gate, value = chunked_conv(self.project_in, x, 2, depthwise=self.dwconv)
         return self.project_out(F.gelu(gate) * value)
 
 
@@ -394,7 +396,8 @@ class _ChannelAttention(nn.Module):
             group, merge = _channel_window_groups, _channel_window_merge
         else:
             group, merge = _channel_grid_groups, _channel_grid_merge
-        q, k, v = (group(t, self.window_size) for t in self.qkv_dwconv(self.qkv(x)).chunk(3, dim=1))
+        parts = chunked_conv(self.qkv, x, 3, depthwise=self.qkv_dwconv)
+        q, k, v = (group(t, self.window_size) for t in parts)
         q = F.normalize(q, dim=-1)
         k = F.normalize(k, dim=-1)
         attn_map = self.attend((q @ k.transpose(-2, -1)) * self.temperature)
