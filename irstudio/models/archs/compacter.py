@@ -115,7 +115,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from irstudio.models.layers import chunked_pointwise, pointwise
+from irstudio.models.layers import chunked_conv, chunked_pointwise, pointwise
 
 __all__ = [
     "HALF_DTYPES",
@@ -305,6 +305,10 @@ class ChannelGate(nn.Module):
         pooled = tokens.mean(dim=(1, 2), keepdim=True)
         return torch.sigmoid(pointwise(self.expand, F.gelu(pointwise(self.reduce, pooled))))
 
+    def on_map(self, x: Tensor) -> Tensor:
+        """The same gate for an NCHW map: (B, C, H, W) -> (B, C, 1, 1) (forward hooks do not see it)."""
+        return torch.sigmoid(self.expand(F.gelu(self.reduce(x.mean(dim=(2, 3), keepdim=True)))))
+
 
 class SpatialGate(nn.Module):
     """Per-pixel selection: sigmoid(expand(GELU(reduce(t)))); tokens (B, H, W, C) -> (B, H, W, 1)."""
@@ -386,7 +390,9 @@ class CASA(nn.Module):
 class DSGM(nn.Module):
     """Dual Selective Gated Module: local gate GELU(DWConv(a)) times globally gated b, projected back.
 
-    Tokens (B, H, W, C) -> (B, H, W, C); hidden width ``int(C * mlp_ratio)``.
+    Tokens (B, H, W, C) -> (B, H, W, C); hidden width ``int(C * mlp_ratio)``. Inside, it works on
+    an NCHW map: its depthwise convolution and channel gate need no token layout, and compiled
+    graphs transpose the narrow input and output instead of the wide hidden map.
     """
 
     def __init__(self, *, dim: int, mlp_ratio: float, gate_reduction: int) -> None:
@@ -398,10 +404,10 @@ class DSGM(nn.Module):
         self.project_out = nn.Conv2d(hidden, dim, 1)
 
     def forward(self, tokens: Tensor) -> Tensor:
-        a, b = chunked_pointwise(self.project_in, tokens, 2)
-        local = F.gelu(_depthwise_tokens(self.dwconv, a))
-        selected = b * self.select(b)
-        return pointwise(self.project_out, local * selected)
+        a, b = chunked_conv(self.project_in, tokens.permute(0, 3, 1, 2), 2)
+        local = F.gelu(self.dwconv(a))
+        selected = b * self.select.on_map(b)
+        return self.project_out(local * selected).permute(0, 2, 3, 1)
 
 
 class CompacterBlock(nn.Module):
