@@ -109,11 +109,11 @@ def test_grid_tokens_span_the_image() -> None:
 def test_channel_groups_follow_the_spec() -> None:
     x = torch.randn(1, 4, 16, 24)
     windows = arch._channel_window_groups(x, 8)
-    assert windows.shape == (1, 6, 4, 64)
-    assert torch.equal(windows[0, 1 * 3 + 2, :, 3 * 8 + 6], x[0, :, 8 + 3, 16 + 6])
+    assert windows.shape == (1, 6, 64, 4)  # (N, groups, tokens, C)
+    assert torch.equal(windows[0, 1 * 3 + 2, 3 * 8 + 6], x[0, :, 8 + 3, 16 + 6])
     grid = arch._channel_grid_groups(x, 8)
-    assert grid.shape == (1, 64, 4, 6)  # 64 groups strided by 8, each with (H/8)(W/8) tokens
-    assert torch.equal(grid[0, 3 * 8 + 6, :, 1 * 3 + 2], x[0, :, 8 + 3, 16 + 6])
+    assert grid.shape == (1, 64, 6, 4)  # 64 groups strided by 8, each with (H/8)(W/8) tokens
+    assert torch.equal(grid[0, 3 * 8 + 6, 1 * 3 + 2], x[0, :, 8 + 3, 16 + 6])
     assert torch.equal(arch._channel_window_merge(windows, x.shape, 8), x)
     assert torch.equal(arch._channel_grid_merge(grid, x.shape, 8), x)
 
