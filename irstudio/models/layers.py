@@ -7,10 +7,10 @@ planar <-> blocked reorders an NCHW feature map needs before every window partit
 Compacter's CPU time was a third channel splits and reorders of NCHW maps).
 
 ``chunked_pointwise`` is ``pointwise(conv, t).chunk(parts, dim=-1)`` and ``chunked_conv`` the same
-for NCHW maps (optionally through a depthwise convolution). In eager mode the parts are
-views of one product; while ``torch.jit.trace`` records a graph, each part is its own product with
-a slice of the weights (a constant the converter folds), so the graph never splits an activation
-(OpenVINO's CPU plugin runs such splits on a slow reference kernel).
+for NCHW maps, in equal or given parts (optionally through a depthwise convolution). In eager mode
+the parts are views of one product; while ``torch.jit.trace`` records a graph, each part is its
+own product with a slice of the weights (a constant the converter folds), so the graph never
+splits an activation (OpenVINO's CPU plugin runs such splits on a slow reference kernel).
 """
 
 from __future__ import annotations
@@ -44,26 +44,28 @@ def chunked_pointwise(conv: nn.Conv2d, tokens: Tensor, parts: int) -> tuple[Tens
 
 
 def chunked_conv(
-    conv: nn.Conv2d, x: Tensor, parts: int, *, depthwise: nn.Conv2d | None = None
+    conv: nn.Conv2d, x: Tensor, parts: int | tuple[int, ...], *, depthwise: nn.Conv2d | None = None
 ) -> tuple[Tensor, ...]:
-    """``conv(x).chunk(parts, dim=1)`` for a dense convolution on (N, C, H, W), or with
-    ``depthwise`` (groups equal to its channels) ``depthwise(conv(x)).chunk(parts, dim=1)``: while
-    tracing, one convolution per part with its slice of the weights (no activation split)."""
+    """``conv(x).split(sizes, dim=1)`` for a dense convolution on (N, C, H, W), ``parts`` equal
+    parts or the channel count of each, or with ``depthwise`` (groups equal to its channels)
+    ``depthwise(conv(x))`` split so: while tracing, one convolution per part with its slice of the
+    weights (no activation split)."""
+    sizes = (conv.out_channels // parts,) * parts if isinstance(parts, int) else parts
     if not torch.jit.is_tracing():
         y = conv(x)
-        return (depthwise(y) if depthwise is not None else y).chunk(parts, dim=1)
-    outs = [_conv_part(conv, x, w, b) for w, b in _weight_parts(conv, parts)]
+        return (depthwise(y) if depthwise is not None else y).split(sizes, dim=1)
+    outs = [_conv_part(conv, x, w, b) for w, b in _weight_parts(conv, sizes)]
     if depthwise is None:
         return tuple(outs)
     return tuple(
         _conv_part(depthwise, y, w, b)
-        for y, (w, b) in zip(outs, _weight_parts(depthwise, parts), strict=True)
+        for y, (w, b) in zip(outs, _weight_parts(depthwise, sizes), strict=True)
     )
 
 
-def _weight_parts(conv: nn.Conv2d, parts: int) -> list[tuple[Tensor, Tensor | None]]:
-    biases = conv.bias.chunk(parts) if conv.bias is not None else (None,) * parts
-    return list(zip(conv.weight.chunk(parts), biases, strict=True))
+def _weight_parts(conv: nn.Conv2d, sizes: tuple[int, ...]) -> list[tuple[Tensor, Tensor | None]]:
+    biases = conv.bias.split(sizes) if conv.bias is not None else (None,) * len(sizes)
+    return list(zip(conv.weight.split(sizes), biases, strict=True))
 
 
 def _conv_part(conv: nn.Conv2d, x: Tensor, weight: Tensor, bias: Tensor | None) -> Tensor:

@@ -479,13 +479,11 @@ class _IDSABlock(nn.Module):
         d = self.ch_split
         x = self.LB1(x)
         attended, used1 = self._spatial_pair(1, x[:, d:], maps)
-        x = self.pw1(torch.cat((attended, x[:, :d]), dim=1))
-        distilled1 = x[:, :d]
-        x = self.LB2(x[:, d:])
+        distilled1, rest = chunked_conv(self.pw1, torch.cat((attended, x[:, :d]), dim=1), (d, 3 * d))
+        x = self.LB2(rest)
         attended, used2 = self._spatial_pair(2, x[:, d:], maps)
-        x = self.pw2(torch.cat((attended, x[:, :d]), dim=1))
-        distilled2 = x[:, :d]
-        x = self.LB3(x[:, d:])
+        distilled2, rest = chunked_conv(self.pw2, torch.cat((attended, x[:, :d]), dim=1), (d, 2 * d))
+        x = self.LB3(rest)
         attended, used3 = self._spatial_pair(3, x[:, d:], maps)
         x = self.pw3(torch.cat((distilled1, distilled2, attended, x[:, :d]), dim=1))
         return self.BlockC(x), tuple(used1 + used2 + used3)
