@@ -61,6 +61,20 @@ def _cpu_name() -> str:
     return platform.processor() or platform.machine() or "CPU"
 
 
+def cpu_has_native_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (x86 AVX512_BF16 or AMX-BF16 on Linux), where bf16
+    matrix products run several times faster than fp32 ones; False where it cannot tell."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    flags = set(line.split(":", 1)[1].split())
+                    return bool(flags & {"avx512_bf16", "amx_bf16"})
+    except OSError:
+        pass
+    return False
+
+
 def list_devices() -> list[DeviceInfo]:
     """Every usable device, CUDA devices first, then MPS, then the CPU (always present)."""
     devices = []

@@ -1,14 +1,20 @@
-"""Training speed per architecture: ``python -m irstudio.training.benchmark``.
+"""Training speed per architecture, before and after this round's tuning, in one run:
+``python -m irstudio.training.benchmark``.
 
 Times the training step as ``train()`` runs it (forward, L1 + 0.1 FFT loss, backward, gradient
 clipping, AdamW, EMA update) on random batches already on the device, so the figure is the model's
-cost without data loading. Input patches are ``--patch`` pixels (the low-resolution side for SR
-models, as in training), ``--batch`` per step. On the CPU: fp32; on CUDA: fp32 and bf16 autocast.
+cost without data loading. Two settings per model, their steps alternated and the medians compared
+(background load on a shared machine falls on both alike):
+
+* ``before``: fp32 and foreach AdamW, what the loop ran until December 2026;
+* ``after``: what ``train()`` runs now on that device: bf16 autocast where the device computes bf16
+  natively and the model allows it (fp32 master weights, losses in fp32) and fused AdamW.
+
+Input patches are ``--patch`` pixels (the low-resolution side for SR models, as in training),
+``--batch`` per step; pixels/s counts input pixels (batch x patch^2 x steps/s).
 
     python -m irstudio.training.benchmark                      # every architecture, patch 64, batch 8
-    python -m irstudio.training.benchmark --models compacter-x4 --steps 20 --json
-
-Prints one line per model and precision: iterations/s, seconds/iteration, peak CUDA memory.
+    python -m irstudio.training.benchmark --models compacter-x1 --steps 10 --json
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -28,9 +35,23 @@ from irstudio.models.archs import asid, ast, compacter, lir
 from irstudio.models.catalog import REGISTRY, resolve_id
 from irstudio.training.losses import build_loss
 from irstudio.training.optim import ModelEMA, build_optimizer
+from irstudio.training.setup import native_bf16
 
-DEFAULT_MODELS = ("compacter-x4", "asid-x4", "ast-b", "lir")
-"""One preset per architecture: the SR presets at x4 (as the papers train them), AST-B and LIR at x1."""
+DEFAULT_MODELS = ("compacter-x1", "compacter-x4", "asid-x4", "ast-t", "lir")
+"""One preset per architecture (Compacter at x1 as the app fine-tunes it and at x4 as the paper
+trains it), AST-T and LIR at x1."""
+
+
+@dataclass(frozen=True)
+class Setting:
+    """How a step runs: ``bf16`` autocast, ``fused`` AdamW."""
+
+    name: str
+    bf16: bool
+    fused: bool
+
+
+BEFORE = Setting("before", bf16=False, fused=False)
 
 
 @dataclass(frozen=True)
@@ -39,13 +60,13 @@ class SpeedResult:
     params: int
     scale: int
     device: str
+    setting: str
     precision: str
     patch: int
     batch: int
     steps: int
     iterations_per_second: float
-    seconds_per_iteration: float
-    peak_memory_mib: float | None
+    pixels_per_second: float
 
 
 def build_model(model_id: str) -> nn.Module:
@@ -69,16 +90,21 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def make_step(
-    model: nn.Module, device: torch.device, bf16: bool
-) -> Callable[[torch.Tensor, torch.Tensor], None]:
-    """The training step of ``loop.train`` (without the NaN guard's host syncs)."""
-    optimizer = build_optimizer(model, lr=2e-4, betas=(0.9, 0.99), weight_decay=0.0)
+def after_setting(model_id: str, device: torch.device) -> Setting:
+    """What ``train()`` runs for this model on ``device`` (see ``training.setup``)."""
+    allows_bf16 = model_id not in REGISTRY or "bf16" in resolve_id(model_id).half_dtypes
+    return Setting("after", bf16=allows_bf16 and native_bf16(device), fused=True)
+
+
+def make_step(model: nn.Module, setting: Setting) -> Callable[[torch.Tensor, torch.Tensor], None]:
+    """The training step of ``loop.train`` (without the NaN guard's host syncs) under ``setting``."""
+    optimizer = build_optimizer(model, lr=2e-4, betas=(0.9, 0.99), weight_decay=0.0, fused=setting.fused)
     ema = ModelEMA(model, 0.999)
     loss = build_loss("l1_fft")
+    device_type = next(model.parameters()).device.type
 
     def step(lq: torch.Tensor, gt: torch.Tensor) -> None:
-        with torch.autocast(device_type=device.type, dtype=torch.bfloat16, enabled=bf16):
+        with torch.autocast(device_type=device_type, dtype=torch.bfloat16, enabled=setting.bf16):
             output = model(lq)
         terms = loss(output.float(), gt)
         optimizer.zero_grad(set_to_none=True)
@@ -90,49 +116,59 @@ def make_step(
     return step
 
 
-def measure(
-    model_id: str, *, device: torch.device, precision: str, patch: int, batch: int, steps: int, warmup: int
-) -> SpeedResult:
-    """Iterations per second of ``model_id``'s training step (timed steps / their total time)."""
-    torch.manual_seed(0)
-    model = build_model(model_id).to(device).train()
-    scale = _output_scale(model, device)
+def measure_pair(
+    model_id: str, *, device: torch.device, patch: int, batch: int, steps: int, warmup: int
+) -> list[SpeedResult]:
+    """``before`` and ``after`` for ``model_id``: two copies of the model from one seed, steps
+    alternated, the median step time of each."""
+    settings = (BEFORE, after_setting(model_id, device))
+    models = []
+    for _ in settings:
+        torch.manual_seed(0)
+        models.append(build_model(model_id).to(device).train())
+    scale = _output_scale(models[0], device)
     lq = torch.rand(batch, 3, patch, patch, device=device)
     gt = torch.rand(batch, 3, patch * scale, patch * scale, device=device)
-    step = make_step(model, device, precision == "bf16")
+    runs = [make_step(model, setting) for model, setting in zip(models, settings, strict=True)]
     for _ in range(warmup):
-        step(lq, gt)
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
-    _synchronize(device)
-    started = time.perf_counter()
+        for run in runs:
+            run(lq, gt)
+    samples: list[list[float]] = [[] for _ in runs]
     for _ in range(steps):
-        step(lq, gt)
-    _synchronize(device)
-    elapsed = time.perf_counter() - started
-    peak = torch.cuda.max_memory_allocated(device) / 2**20 if device.type == "cuda" else None
-    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    return SpeedResult(
-        model_id,
-        params,
-        scale,
-        str(device),
-        precision,
-        patch,
-        batch,
-        steps,
-        steps / elapsed,
-        elapsed / steps,
-        peak,
-    )
+        for run, times in zip(runs, samples, strict=True):
+            _synchronize(device)
+            started = time.perf_counter()
+            run(lq, gt)
+            _synchronize(device)
+            times.append(time.perf_counter() - started)
+    params = sum(p.numel() for p in models[0].parameters() if p.requires_grad)
+    results = []
+    for setting, times in zip(settings, samples, strict=True):
+        rate = 1.0 / statistics.median(times)
+        precision = "bf16" if setting.bf16 else "fp32"
+        results.append(
+            SpeedResult(
+                model_id,
+                params,
+                scale,
+                str(device),
+                setting.name,
+                precision,
+                patch,
+                batch,
+                steps,
+                rate,
+                rate * batch * patch * patch,
+            )
+        )
+    return results
 
 
 def describe(result: SpeedResult) -> str:
-    memory = f"  peak {result.peak_memory_mib:7.0f} MiB" if result.peak_memory_mib is not None else ""
     return (
         f"{result.model:14s} {result.params / 1e6:6.2f}M x{result.scale}  {result.device:7s} "
-        f"{result.precision:5s} patch {result.patch} batch {result.batch}: "
-        f"{result.iterations_per_second:8.3f} it/s  {result.seconds_per_iteration:8.3f} s/it{memory}"
+        f"{result.setting:6s} {result.precision:5s} patch {result.patch} batch {result.batch}: "
+        f"{result.iterations_per_second:7.3f} it/s  {result.pixels_per_second / 1e3:8.1f} kpixel/s"
     )
 
 
@@ -146,7 +182,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--patch", type=int, default=64)
     parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=5, help="timed steps per model and precision")
+    parser.add_argument("--steps", type=int, default=5, help="timed steps per model and setting")
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default)")
     parser.add_argument("--json", action="store_true", help="print one JSON list instead of lines")
@@ -159,26 +195,26 @@ def main(argv: Sequence[str] | None = None) -> int:
         devices = [torch.device(args.device)]
     results = []
     for device in devices:
-        precisions = ("fp32", "bf16") if device.type == "cuda" else ("fp32",)
         for model_id in [m.strip() for m in args.models.split(",") if m.strip()]:
-            for precision in precisions:
-                result = measure(
-                    model_id,
-                    device=device,
-                    precision=precision,
-                    patch=args.patch,
-                    batch=args.batch,
-                    steps=args.steps,
-                    warmup=args.warmup,
-                )
-                results.append(result)
-                if not args.json:
-                    print(describe(result), flush=True)
+            before, after = measure_pair(
+                model_id,
+                device=device,
+                patch=args.patch,
+                batch=args.batch,
+                steps=args.steps,
+                warmup=args.warmup,
+            )
+            results += [before, after]
+            if not args.json:
+                print(describe(before), flush=True)
+                print(describe(after), flush=True)
+                speedup = after.pixels_per_second / before.pixels_per_second
+                print(f"{model_id:14s} after / before: {speedup:.2f}x", flush=True)
     if args.json:
         print(json.dumps([asdict(r) for r in results], indent=2))
     threads = torch.get_num_threads()
     print(f"torch {torch.__version__}, {threads} CPU thread(s); data loading not included", file=sys.stderr)
-    return 0 if all(math.isfinite(r.iterations_per_second) for r in results) else 1
+    return 0 if all(math.isfinite(r.pixels_per_second) for r in results) else 1
 
 
 if __name__ == "__main__":

@@ -211,8 +211,9 @@ class TrainSection:
 @dataclass(frozen=True)
 class RuntimeSection:
     """``device``: auto, cpu, cuda, cuda:N or mps (under torchrun each process uses cuda:LOCAL_RANK).
-    ``precision``: auto (bf16 autocast on CUDA when the model allows it, else fp32), fp32, bf16 (CUDA
-    only). ``deterministic``: deterministic kernels. ``cpu_threads``: torch threads (0: torch's default)."""
+    ``precision``: auto (bf16 autocast where the device computes bf16 natively, CUDA or a CPU with
+    AVX512_BF16/AMX, and the model allows it; else fp32), fp32, bf16 (such devices only).
+    ``deterministic``: deterministic kernels. ``cpu_threads``: torch threads (0: torch's default)."""
 
     device: str = "auto"
     precision: str = "auto"

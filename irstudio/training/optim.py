@@ -13,15 +13,21 @@ from torch import Tensor, nn
 
 
 def build_optimizer(
-    model: nn.Module, *, lr: float, betas: tuple[float, float], weight_decay: float
+    model: nn.Module, *, lr: float, betas: tuple[float, float], weight_decay: float, fused: bool | None = None
 ) -> torch.optim.AdamW:
-    """AdamW over the trainable parameters; no weight decay on biases and norm weights (1-D tensors)."""
+    """AdamW over the trainable parameters; no weight decay on biases and norm weights (1-D tensors).
+    ``fused`` None: the fused kernel (one pass over all parameters) for CPU and CUDA fp32
+    parameters, else foreach; False: foreach (what training used before, for the benchmark)."""
     decayed, plain = [], []
     for parameter in model.parameters():
         if parameter.requires_grad:
             (decayed if parameter.ndim > 1 else plain).append(parameter)
     groups = [{"params": decayed, "weight_decay": weight_decay}, {"params": plain, "weight_decay": 0.0}]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, betas=betas)
+    if fused is None:
+        fused = all(p.device.type in ("cpu", "cuda") and p.dtype == torch.float32 for p in decayed + plain)
+    return torch.optim.AdamW(
+        [g for g in groups if g["params"]], lr=lr, betas=betas, fused=fused, foreach=None if fused else True
+    )
 
 
 class WarmupCosine:

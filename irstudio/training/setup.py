@@ -21,7 +21,7 @@ from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 
 from irstudio.core.atomic import remove_stale_temp_files_in
-from irstudio.core.device import resolve_device
+from irstudio.core.device import cpu_has_native_bf16, resolve_device
 from irstudio.core.memory import collect_garbage
 from irstudio.models.catalog import resolve_id
 from irstudio.models.loading import load_state, open_model, transfer_weights
@@ -99,12 +99,23 @@ def _pick_device(config: TrainConfig, dist: Distributed) -> torch.device:
     return torch.device(resolve_device(config.runtime.device).spec)
 
 
+def native_bf16(device: torch.device) -> bool:
+    """Whether ``device`` computes bf16 natively (CUDA with bf16, a CPU with AVX512_BF16/AMX)."""
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    return device.type == "cpu" and cpu_has_native_bf16()
+
+
 def _use_bf16(config: TrainConfig, spec: ModelSpec, device: torch.device) -> bool:
+    """bf16 autocast (fp32 master weights, losses in fp32): asked for, or "auto" where the device
+    computes bf16 natively (CUDA, CPUs with AVX512_BF16/AMX) and the model allows it."""
     precision = config.runtime.precision
-    if precision == "bf16" and device.type != "cuda":
-        raise ConfigError(f"runtime.precision bf16 needs a CUDA device (training on {device})")
+    if precision == "bf16" and not native_bf16(device):
+        raise ConfigError(
+            f"runtime.precision bf16 needs a CUDA device or a CPU with native bf16 (training on {device})"
+        )
     if precision == "auto":
-        return device.type == "cuda" and "bf16" in spec.half_dtypes and torch.cuda.is_bf16_supported()
+        return "bf16" in spec.half_dtypes and native_bf16(device)
     return precision == "bf16"
 
 

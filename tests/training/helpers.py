@@ -62,9 +62,17 @@ def _spec(
     tasks: tuple[Task, ...],
     arch: str = "compacter",
     hparams: dict | None = None,
+    half_dtypes: tuple[str, ...] = (),
 ) -> ModelSpec:
     return ModelSpec(
-        id=model_id, name=model_id, arch=arch, tasks=tasks, scale=scale, build=build, hparams=hparams or {}
+        id=model_id,
+        name=model_id,
+        arch=arch,
+        tasks=tasks,
+        scale=scale,
+        build=build,
+        hparams=hparams or {},
+        half_dtypes=half_dtypes,
     )
 
 
@@ -82,6 +90,14 @@ TINY_SPECS = (
         scale=2,
         tasks=(Task.SR,),
         hparams=dict(vars(TINY_COMPACTER_X2)),
+    ),
+    _spec(  # as the shipped Compacters: bf16 allowed
+        "tiny-compacter-bf16",
+        lambda: compacter.build(TINY_COMPACTER),
+        scale=1,
+        tasks=(Task.DENOISE,),
+        hparams=dict(vars(TINY_COMPACTER)),
+        half_dtypes=("bf16",),
     ),
     _spec("nan-net", NaNNet, scale=1, tasks=(Task.DENOISE,), arch="nan-net"),
     _spec("dropout-net", DropoutNet, scale=1, tasks=(Task.DENOISE,), arch="dropout-net"),

@@ -205,3 +205,32 @@ def test_data_loader_workers_do_not_change_the_result(tmp_path: Path) -> None:
         run_to_end(train(config))
         results.append(load_checkpoint(latest_checkpoint(config.run_dir))["model"])
     _assert_same_tensors(results[0], results[1], "model")
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_where_the_cpu_computes_it_natively(
+    tmp_path: Path, monkeypatch, native
+) -> None:
+    """A CPU with AVX512_BF16/AMX trains under bf16 autocast (fp32 master weights); others in fp32,
+    and asking for bf16 there is a clear configuration error."""
+    from irstudio.training import setup as setup_module
+    from irstudio.training.config import ConfigError, RuntimeSection
+
+    monkeypatch.setattr(setup_module, "cpu_has_native_bf16", lambda: native)
+    config = replace(
+        tiny_config(tmp_path, model="tiny-compacter-bf16", steps=2),
+        runtime=RuntimeSection(device="cpu", cpu_threads=1),
+    )
+    run = prepare(config)
+    try:
+        assert run.bf16 is native and run.precision == ("bf16" if native else "fp32")
+        assert all(p.dtype == torch.float32 for p in run.net.parameters())
+    finally:
+        run.close()
+    forced = replace(config, runtime=RuntimeSection(device="cpu", precision="bf16", cpu_threads=1))
+    if native:
+        _, summary = drain(train(forced))
+        assert summary.final_step == 2 and summary.psnr is not None
+    else:
+        with pytest.raises(ConfigError, match="native bf16"):
+            prepare(forced).close()
