@@ -4,7 +4,8 @@ its place.
 ``build_openvino_module`` converts the model (``openvino_graph``: a dynamic graph traced on a small
 crop; when it fails its checks, a static graph at the example shape, used for that shape only, other
 shapes running in PyTorch), writes it to the cache, reads it back and checks *that* graph against
-PyTorch, in the precision it will run: so the first run and every later one run the same graph.
+PyTorch, in the precision it will run (``_Checker``: a dynamic graph at two small shapes, a static
+one at its own): so the first run and every later one run the same graph.
 
 Precision: ``dtype="bf16"`` runs OpenVINO's bf16 inference where the CPU has native bf16
 (``cpu_has_bf16``: AVX512_BF16 or AMX) and the graph keeps ``BF16_MIN_PSNR`` dB against PyTorch fp32
@@ -173,21 +174,32 @@ def is_converted(model: nn.Module, *, model_id: str, shape: tuple[int, int], cac
 
 
 class _Checker:
-    """Checks graphs against ``reference`` on the example (and, for dynamic graphs, a smaller
-    non-square input), running PyTorch on each input once."""
+    """Checks graphs against ``reference``, running PyTorch on each input once. A static graph is
+    checked at its own shape (the example); a dynamic one at the trace crop (about ``TRACE_SIDE``)
+    and a non-square shape a few multiples larger: a graph built for any shape needs no full-size
+    check, and PyTorch's side of a full-size check was most of a large model's first-run cost
+    (LIR: 6 s of 28). Never smaller than the crop: a model's size-dependent padding (reflect where
+    the map is large enough) is traced for that size and up. A shape the graph fails on later runs
+    in PyTorch (``OpenVinoModule``)."""
 
     def __init__(self, reference: nn.Module, example: Tensor, multiple: int) -> None:
         self.reference = reference
-        smaller = check_shapes(example.shape[2], example.shape[3], multiple)[1]
+        self.example = example
+        crop = trace_crop(example, multiple)
+        other = check_shapes(crop.shape[2], crop.shape[3], multiple)[0]  # taller and wider
         generator = torch.Generator().manual_seed(1)
-        self.inputs = [example, torch.rand(1, example.shape[1], *smaller, generator=generator)]
-        self._expected: list[np.ndarray] = []
+        self._dynamic = [crop, torch.rand(1, example.shape[1], *other, generator=generator)]
+        self._expected: dict[tuple[int, ...], np.ndarray] = {}
+
+    def inputs(self, dynamic: bool) -> list[Tensor]:
+        return self._dynamic if dynamic else [self.example]
 
     def check(self, compiled, dtype: str, dynamic: bool) -> float:
-        count = 2 if dynamic else 1
-        missing = self.inputs[len(self._expected) : count]
-        self._expected += reference_outputs(self.reference, missing)
-        return check_graph(compiled, dtype, self.inputs[:count], self._expected[:count])
+        inputs = self.inputs(dynamic)
+        missing = [x for x in inputs if tuple(x.shape) not in self._expected]
+        for x, out in zip(missing, reference_outputs(self.reference, missing), strict=True):
+            self._expected[tuple(x.shape)] = out
+        return check_graph(compiled, dtype, inputs, [self._expected[tuple(x.shape)] for x in inputs])
 
 
 def _checked_compile(ov_model, ledger: ShapeLedger, checker: _Checker, want: str, settings: dict):
@@ -219,12 +231,12 @@ def _checked_compile(ov_model, ledger: ShapeLedger, checker: _Checker, want: str
 def _converted(model, checker: _Checker, xml: Path, want: str, settings: dict, multiple: int):
     """Convert (dynamic, then static), cache, and check what was cached: (compiled, dtype, note, ledger)."""
     failures = []
-    example = checker.inputs[0]
+    example = checker.example
     for dynamic in (True, False):
         try:
             ov_model = convert_model(model, trace_crop(example, multiple) if dynamic else example, dynamic)
             ledger = ShapeLedger(None, dynamic)
-            ledger.verified = {tuple(x.shape) for x in checker.inputs[: 2 if dynamic else 1]}
+            ledger.verified = {tuple(x.shape) for x in checker.inputs(dynamic)}
             if _write(ov_model, xml, ledger):
                 ov_model = _read(xml) or ov_model  # run exactly what later sessions will load
             compiled, dtype, note = _checked_compile(ov_model, ledger, checker, want, settings)
