@@ -114,6 +114,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "GEMM peak measured in the same run",
     )
     parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="with --engine: where OpenVINO spends each model's time, per node type (fp32 and bf16)",
+    )
+    parser.add_argument(
         "--cold",
         action="store_true",
         help="the first-run experience: `irstudio restore` of a --photo-mp photo from an empty state "
@@ -225,6 +230,13 @@ def run(args: argparse.Namespace) -> int:
     hardware = _hardware_line(args.device, args.threads)
     if args.memory:
         return _run_memory(args, hardware)
+    if args.engine and args.profile:
+        from irstudio.cli.bench_profile import run_profile
+        from irstudio.inference.backends import bench_threads
+
+        return run_profile(
+            args.models or _shipped_models(), args.threads or bench_threads(), hardware, args.json
+        )
     if args.engine:
         from irstudio.cli.bench_engine import run_engine
 

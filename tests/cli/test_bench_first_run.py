@@ -69,3 +69,21 @@ def test_a_folder_named_irstudio_where_the_bench_runs_does_not_shadow_the_packag
         [sys.executable, "-c", entry, *argv], cwd=tmp_path, capture_output=True, text=True, timeout=120
     )
     assert "shadow package" not in done.stderr
+
+
+def test_the_engine_profile_sums_openvino_node_times_per_type(monkeypatch, capsys) -> None:
+    """``bench --engine --profile`` on a tiny Compacter: every precision OpenVINO runs here, its node
+    types with shares summing to 1; an unknown model is an error row, not a traceback."""
+    from irstudio.cli import bench_profile
+    from tests.training.helpers import install_tiny_models
+
+    install_tiny_models(monkeypatch)
+    row = bench_profile.profile_row("tiny-compacter", threads=1)
+    assert "f32" in row["precisions"]
+    for types in row["precisions"].values():
+        assert abs(sum(t["share"] for t in types) - 1.0) < 1e-6
+        assert {"MatMul", "Softmax"} <= {t["node_type"] for t in types}
+    assert not any(t["node_type"] == "VariadicSplit" for t in row["precisions"]["f32"])  # the layout work
+    assert main(["bench", "--engine", "--profile", "--models", "tiny-compacter", "no-such-model"]) == 1
+    out = capsys.readouterr().out
+    assert "tiny-compacter at " in out and "no-such-model: error" in out
