@@ -41,11 +41,25 @@ def _flops(model: Any, shape: tuple[int, int]) -> int:
     return int(counter.get_total_flops())
 
 
+def model_at_cpu_tile(model_id: str) -> tuple[Any, Any, int]:
+    """(spec, eval-mode model, side): the model and the read side of its architecture's committed
+    CPU tile (core + context on both sides), the shape the engine benches run."""
+    from irstudio.core.device import resolve_device
+    from irstudio.inference.planning import plan_for, read_side
+    from irstudio.inference.planning.known import known_cpu_plan
+    from irstudio.models.catalog import resolve_id
+    from irstudio.models.loading import open_model
+
+    spec = resolve_id(model_id)
+    model = open_model(spec).eval()
+    side = read_side(plan_for(spec, resolve_device("cpu"), tile=known_cpu_plan(spec.arch).tile)) or 256
+    return spec, model, side
+
+
 def engine_row(model_id: str, repeat: int, peak_gflops: float) -> dict[str, Any]:
     """Times of one forward at the plan's read shape per backend, with GFLOP/s and % of the peak."""
     import torch
 
-    from irstudio.core.device import resolve_device
     from irstudio.inference.backends import (
         EAGER,
         OPENVINO,
@@ -54,15 +68,8 @@ def engine_row(model_id: str, repeat: int, peak_gflops: float) -> dict[str, Any]
         build_backend,
         interleaved_medians,
     )
-    from irstudio.inference.planning import plan_for, read_side
-    from irstudio.inference.planning.known import known_cpu_plan
-    from irstudio.models.catalog import resolve_id
-    from irstudio.models.loading import open_model
 
-    spec = resolve_id(model_id)
-    model = open_model(spec).eval()
-    device = resolve_device("cpu")
-    side = read_side(plan_for(spec, device, tile=known_cpu_plan(spec.arch).tile)) or 256
+    spec, model, side = model_at_cpu_tile(model_id)
     shape = (side, side)
     modules, notes = {EAGER: model}, {}
     for name in (OPENVINO, OPENVINO_BF16):

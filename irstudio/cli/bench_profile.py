@@ -45,21 +45,15 @@ def profile_row(model_id: str, threads: int) -> dict[str, Any]:
     """The per-node-type profile of ``model_id`` in each precision OpenVINO can run here."""
     import torch
 
-    from irstudio.core.device import resolve_device
+    from irstudio.cli.bench_engine import model_at_cpu_tile
     from irstudio.inference.backends.openvino_graph import (
         convert_model,
         cpu_has_bf16,
         load_openvino,
         trace_crop,
     )
-    from irstudio.inference.planning import plan_for, read_side
-    from irstudio.inference.planning.known import known_cpu_plan
-    from irstudio.models.catalog import resolve_id
-    from irstudio.models.loading import open_model
 
-    spec = resolve_id(model_id)
-    model = open_model(spec).eval()
-    side = read_side(plan_for(spec, resolve_device("cpu"), tile=known_cpu_plan(spec.arch).tile)) or 256
+    spec, model, side = model_at_cpu_tile(model_id)
     x = torch.rand(1, spec.in_channels, side, side)
     graph = convert_model(model, trace_crop(x, spec.tile_multiple), dynamic=True)
     core = load_openvino().Core()
