@@ -90,9 +90,17 @@ def _synchronize(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
+def _half_dtypes(model_id: str) -> tuple[str, ...]:
+    """The reduced precisions the registry entry, or the preset's architecture, allows."""
+    if model_id in REGISTRY:
+        return resolve_id(model_id).half_dtypes
+    arch = next(arch for arch in (compacter, asid, ast, lir) if model_id in arch.PRESETS)
+    return tuple(arch.HALF_DTYPES)
+
+
 def after_setting(model_id: str, device: torch.device) -> Setting:
     """What ``train()`` runs for this model on ``device`` (see ``training.setup``)."""
-    allows_bf16 = model_id not in REGISTRY or "bf16" in resolve_id(model_id).half_dtypes
+    allows_bf16 = "bf16" in _half_dtypes(model_id)
     return Setting("after", bf16=allows_bf16 and native_bf16(device), fused=True)
 
 

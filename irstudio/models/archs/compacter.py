@@ -82,7 +82,7 @@ height and width (multiples of ``window_size``); crop ``[..., :H, :W]`` to align
 
 Layout: inside a residual group the blocks keep channels-last tokens (B, Hp, Wp, C) and run the
 authors' 1x1 convolutions as matrix products with the same weights (``irstudio.models.layers``);
-the group's 3x3 convolution and everything outside the groups stay NCHW. Outputs equal the NCHW
+DSGM, the group's 3x3 convolution and everything outside the groups work on NCHW maps. Outputs equal the NCHW
 formulation to float rounding (about 1e-7); compiled graphs (OpenVINO) run it without the
 channel splits and planar reorders that took a third of the NCHW graph's CPU time.
 
@@ -275,9 +275,10 @@ class ChannelAttentionMap(nn.Module):
 
     ``forward(q, k)``: q, k tokens (B, P, C) with P pixels; each channel is L2-normalised along P.
     Returns the block-diagonal (B, C, C): block h (channels h*d to h*d + d - 1) is head h's
-    (d, d) attention, rows summing to 1; exactly 0 outside the blocks. All heads are one C x C
-    product on the tokens (no per-head transposes; the extra products outside the blocks are
-    a few % of a block's work). Owns ``temperature`` (heads, 1, 1), init 1.
+    (d, d) attention, rows summing to 1; exactly 0 outside the blocks (a -inf mask before the
+    softmax). All heads are one C x C product on the tokens: no per-head transposes, for heads
+    times the products of this step (about 10 % more multiply-adds for the whole model). Owns
+    ``temperature`` (heads, 1, 1), init 1.
     """
 
     def __init__(self, *, num_heads: int, channels: int) -> None:
