@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["chunked_conv", "chunked_pointwise", "pointwise"]
+__all__ = ["chunked_conv", "chunked_linear_on_map", "chunked_pointwise", "linear_on_map", "pointwise"]
 
 
 def _matrix(conv: nn.Conv2d) -> Tensor:
@@ -75,3 +75,19 @@ def _conv_part(conv: nn.Conv2d, x: Tensor, weight: Tensor, bias: Tensor | None) 
         raise ValueError("chunked_conv handles dense and depthwise convolutions")
     groups = x.shape[1] if depthwise else 1
     return F.conv2d(x, weight, bias, conv.stride, conv.padding, conv.dilation, groups)
+
+
+def linear_on_map(linear: nn.Linear, x: Tensor) -> Tensor:
+    """``linear`` applied to every pixel of an NCHW map (as a 1x1 convolution with its weights):
+    (N, C_in, H, W) -> (N, C_out, H, W)."""
+    return F.conv2d(x, linear.weight[:, :, None, None], linear.bias)
+
+
+def chunked_linear_on_map(linear: nn.Linear, x: Tensor, parts: int) -> tuple[Tensor, ...]:
+    """``linear_on_map(linear, x).chunk(parts, dim=1)``; while tracing, one product per part."""
+    if not torch.jit.is_tracing():
+        return linear_on_map(linear, x).chunk(parts, dim=1)
+    biases = linear.bias.chunk(parts) if linear.bias is not None else (None,) * parts
+    return tuple(
+        F.conv2d(x, w[:, :, None, None], b) for w, b in zip(linear.weight.chunk(parts), biases, strict=True)
+    )

@@ -7,7 +7,13 @@ import pytest
 import torch
 from torch import nn
 
-from irstudio.models.layers import chunked_conv, chunked_pointwise, pointwise
+from irstudio.models.layers import (
+    chunked_conv,
+    chunked_linear_on_map,
+    chunked_pointwise,
+    linear_on_map,
+    pointwise,
+)
 
 
 def _seeded(module: nn.Module) -> nn.Module:
@@ -73,3 +79,19 @@ def test_chunked_conv_with_a_depthwise_step_traces_without_a_split(parts) -> Non
     assert not _converted_ops(joined, x) & {"Split", "VariadicSplit", "StridedSlice", "Slice"}
     traced = torch.jit.trace(joined, x, check_trace=False)
     torch.testing.assert_close(traced(x), torch.cat((expected[1], expected[0]), dim=1), atol=1e-5, rtol=1e-5)
+
+
+def test_linear_on_a_map_is_the_linear_on_every_pixel_and_traces_without_a_split() -> None:
+    linear = _seeded(nn.Linear(6, 8))
+    x = torch.randn(1, 6, 5, 7)
+    expected = linear(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+    torch.testing.assert_close(linear_on_map(linear, x), expected, atol=1e-5, rtol=1e-5)
+    halves = chunked_linear_on_map(linear, x, 2)
+    for got, want in zip(halves, expected.chunk(2, dim=1), strict=True):
+        torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+    def gated(t: torch.Tensor) -> torch.Tensor:
+        a, b = chunked_linear_on_map(linear, t, 2)
+        return a * b
+
+    assert not _converted_ops(gated, x) & {"Split", "VariadicSplit", "StridedSlice", "Slice"}

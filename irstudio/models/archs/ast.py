@@ -88,6 +88,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from irstudio.models.layers import chunked_linear_on_map, linear_on_map
+
 NUM_LEVELS = 4  # encoder levels = decoder levels = number of 2x downsamplings
 HALF_DTYPES: tuple[str, ...] = ("bf16",)
 
@@ -374,11 +376,12 @@ class FRFN(nn.Module):
         self.linear2 = nn.Sequential(nn.Linear(hidden_dim, dim))
 
     def forward(self, x: Tensor) -> Tensor:
-        head = _to_channels_last(self.partial_conv3(_to_channels_first(x[..., : self.dim_conv])))
-        x = self.linear1(torch.cat((head, x[..., self.dim_conv :]), dim=-1))
-        x1, x2 = x.chunk(2, dim=-1)
-        x1 = _to_channels_last(self.dwconv(_to_channels_first(x1)))
-        return self.linear2(x1 * x2)
+        # On an NCHW map between two narrow transposes: the wide hidden map is never transposed
+        # (compiled graphs ran a generic transpose of it after the depthwise conv; see models/layers.py).
+        x = _to_channels_first(x)
+        x = torch.cat((self.partial_conv3(x[:, : self.dim_conv]), x[:, self.dim_conv :]), dim=1)
+        x1, x2 = (self.linear1[1](part) for part in chunked_linear_on_map(self.linear1[0], x, 2))
+        return _to_channels_last(linear_on_map(self.linear2[0], self.dwconv(x1) * x2))
 
 
 # --------------------------------------------------------------------------------------------------
