@@ -1,4 +1,6 @@
-"""Layers shared by the architectures: 1x1 convolutions applied to channels-last tokens.
+"""Layers shared by the architectures, laid out for compiled CPU graphs: 1x1 convolutions on
+channels-last tokens, channel splits without activation splits, and the per-pixel ``LayerNorm2d``
+of ASID and LIR.
 
 A model that keeps its features as (N, H, W, C) tokens between its windowed attentions runs a
 1x1 convolution as one matrix product (``F.linear`` with the convolution's own weights, so state
@@ -19,7 +21,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-__all__ = ["chunked_conv", "chunked_linear_on_map", "chunked_pointwise", "linear_on_map", "pointwise"]
+__all__ = [
+    "LayerNorm2d",
+    "chunked_conv",
+    "chunked_linear_on_map",
+    "chunked_pointwise",
+    "linear_on_map",
+    "pointwise",
+]
 
 
 def _matrix(conv: nn.Conv2d) -> Tensor:
@@ -91,3 +100,27 @@ def chunked_linear_on_map(linear: nn.Linear, x: Tensor, parts: int) -> tuple[Ten
     return tuple(
         F.conv2d(x, w[:, :, None, None], b) for w, b in zip(linear.weight.chunk(parts), biases, strict=True)
     )
+
+
+class LayerNorm2d(nn.Module):
+    """LayerNorm over the channels of each pixel of an NCHW map, affine: biased variance, ``eps``
+    inside the root (1e-6, as Omni-SR's and LIR's own), ``weight``/``bias`` (C,) as their state
+    dicts name them. (N, C, H, W) -> same. Eager mode runs PyTorch's fused ``layer_norm`` on the
+    channels-last view; a traced graph keeps the explicit mean/variance form, which OpenVINO fuses
+    into one MVN over C without transposing the map."""
+
+    def __init__(self, channels: int, eps: float = 1e-6) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(channels))
+        self.bias = nn.Parameter(torch.zeros(channels))
+        self.eps = eps
+
+    def forward(self, x: Tensor) -> Tensor:
+        if not torch.jit.is_tracing():
+            pixels = x.permute(0, 2, 3, 1)
+            normed = F.layer_norm(pixels, pixels.shape[-1:], self.weight, self.bias, self.eps)
+            return normed.permute(0, 3, 1, 2)
+        mean = x.mean(1, keepdim=True)
+        centred = x - mean
+        normed = centred / (centred.pow(2).mean(1, keepdim=True) + self.eps).sqrt()
+        return self.weight.view(1, -1, 1, 1) * normed + self.bias.view(1, -1, 1, 1)

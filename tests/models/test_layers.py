@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from irstudio.models.layers import (
+    LayerNorm2d,
     chunked_conv,
     chunked_linear_on_map,
     chunked_pointwise,
@@ -95,3 +96,22 @@ def test_linear_on_a_map_is_the_linear_on_every_pixel_and_traces_without_a_split
         return a * b
 
     assert not _converted_ops(gated, x) & {"Split", "VariadicSplit", "StridedSlice", "Slice"}
+
+
+def test_layer_norm_2d_is_the_same_in_eager_mode_and_in_a_traced_graph() -> None:
+    """Eager mode uses the fused kernel, a traced graph the explicit form OpenVINO fuses; both are
+    Omni-SR's / LIR's per-pixel LayerNorm (biased variance, eps inside the root)."""
+    norm = LayerNorm2d(6)
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    norm.requires_grad_(False)
+    assert set(norm.state_dict()) == {"weight", "bias"}
+    x = torch.randn(2, 6, 5, 7) * 3 + 1
+    mean = x.mean(1, keepdim=True)
+    var = (x - mean).pow(2).mean(1, keepdim=True)
+    expected = norm.weight.view(1, -1, 1, 1) * (x - mean) / (var + 1e-6).sqrt() + norm.bias.view(1, -1, 1, 1)
+    torch.testing.assert_close(norm(x), expected, atol=1e-5, rtol=1e-5)
+    traced = torch.jit.trace(norm, x, check_trace=False)
+    torch.testing.assert_close(traced(x), expected, atol=1e-5, rtol=1e-5)
+    assert "Transpose" not in _converted_ops(norm, x)

@@ -80,7 +80,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from irstudio.models.layers import chunked_conv
+from irstudio.models.layers import LayerNorm2d, chunked_conv
 
 __all__ = [
     "ASID",
@@ -206,22 +206,6 @@ def _relative_position_index(w: int) -> Tensor:
 
 
 # --------------------------------------------------------------------------- small layers
-
-
-class _LayerNorm2d(nn.Module):
-    """LayerNorm over the channels of (N, C, H, W), per pixel; eps 1e-6, affine (Omni-SR's LayerNorm2d)."""
-
-    def __init__(self, channels: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-
-    def forward(self, x: Tensor) -> Tensor:
-        mean = x.mean(1, keepdim=True)
-        var = (x - mean).pow(2).mean(1, keepdim=True)
-        y = (x - mean) / (var + self.eps).sqrt()
-        return self.weight.view(1, -1, 1, 1) * y + self.bias.view(1, -1, 1, 1)
 
 
 class _GatedConvFeedForward(nn.Module):
@@ -360,7 +344,7 @@ class _SpatialBlock(nn.Module):
             if computes_attention
             else _SharedMapAttention(channels)
         )
-        self.cnorm = _LayerNorm2d(channels)
+        self.cnorm = LayerNorm2d(channels)
         self.gfn = _GatedConvFeedForward(channels)
 
     def _attend(self, tokens: Tensor, shared_map: Tensor | None) -> tuple[Tensor, Tensor]:
@@ -421,12 +405,12 @@ class _ChannelBlock(nn.Module):
 
     def __init__(self, channels: int, window_size: int) -> None:
         super().__init__()
-        self.canorm1 = _LayerNorm2d(channels)
-        self.canorm2 = _LayerNorm2d(channels)
+        self.canorm1 = LayerNorm2d(channels)
+        self.canorm2 = LayerNorm2d(channels)
         self.cttn1 = _ChannelAttention(channels, window_size, "window")
         self.cttn2 = _ChannelAttention(channels, window_size, "grid")
-        self.cnorm1 = _LayerNorm2d(channels)
-        self.cnorm2 = _LayerNorm2d(channels)
+        self.cnorm1 = LayerNorm2d(channels)
+        self.cnorm2 = LayerNorm2d(channels)
         self.gfn1 = _GatedConvFeedForward(channels)
         self.gfn2 = _GatedConvFeedForward(channels)
 

@@ -88,6 +88,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from irstudio.models.layers import LayerNorm2d
+
 __all__ = [
     "HALF_DTYPES",
     "LIR",
@@ -238,23 +240,6 @@ class MapTap(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return x
-
-
-class LayerNorm2d(nn.Module):
-    """Normalise (N, C, H, W) over C at every pixel (biased variance, eps inside the root), then affine."""
-
-    def __init__(self, channels: int, eps: float = 1e-6) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.ones(channels))
-        self.bias = nn.Parameter(torch.zeros(channels))
-        self.eps = eps
-
-    def forward(self, x: Tensor) -> Tensor:
-        mean = x.mean(1, keepdim=True)
-        centred = x - mean
-        var = centred.pow(2).mean(1, keepdim=True)
-        normed = centred / (var + self.eps).sqrt()
-        return self.weight.view(1, -1, 1, 1) * normed + self.bias.view(1, -1, 1, 1)
 
 
 class ConvBlock(nn.Module):
