@@ -105,9 +105,11 @@ def chunked_linear_on_map(linear: nn.Linear, x: Tensor, parts: int) -> tuple[Ten
 class LayerNorm2d(nn.Module):
     """LayerNorm over the channels of each pixel of an NCHW map, affine: biased variance, ``eps``
     inside the root (1e-6, as Omni-SR's and LIR's own), ``weight``/``bias`` (C,) as their state
-    dicts name them. (N, C, H, W) -> same. Eager mode runs PyTorch's fused ``layer_norm`` on the
-    channels-last view; a traced graph keeps the explicit mean/variance form, which OpenVINO fuses
-    into one MVN over C without transposing the map."""
+    dicts name them. (N, C, H, W) -> same. Eager inference runs PyTorch's fused ``layer_norm`` on
+    the channels-last view (1.7x faster for ASID's forward); training and traced graphs keep the
+    explicit mean/variance form: under bf16 autocast ``layer_norm`` runs in fp32 with casts of the
+    whole map either side (ASID's training step: 0.92 -> 0.75 it/s), and OpenVINO fuses the
+    explicit form into one MVN over C without transposing the map."""
 
     def __init__(self, channels: int, eps: float = 1e-6) -> None:
         super().__init__()
@@ -116,7 +118,7 @@ class LayerNorm2d(nn.Module):
         self.eps = eps
 
     def forward(self, x: Tensor) -> Tensor:
-        if not torch.jit.is_tracing():
+        if not torch.is_grad_enabled() and not torch.jit.is_tracing():
             pixels = x.permute(0, 2, 3, 1)
             normed = F.layer_norm(pixels, pixels.shape[-1:], self.weight, self.bias, self.eps)
             return normed.permute(0, 3, 1, 2)

@@ -99,8 +99,8 @@ def test_linear_on_a_map_is_the_linear_on_every_pixel_and_traces_without_a_split
 
 
 def test_layer_norm_2d_is_the_same_in_eager_mode_and_in_a_traced_graph() -> None:
-    """Eager mode uses the fused kernel, a traced graph the explicit form OpenVINO fuses; both are
-    Omni-SR's / LIR's per-pixel LayerNorm (biased variance, eps inside the root)."""
+    """Eager inference uses the fused kernel, training and a traced graph the explicit form; all
+    are Omni-SR's / LIR's per-pixel LayerNorm (biased variance, eps inside the root)."""
     norm = LayerNorm2d(6)
     with torch.no_grad():
         norm.weight.normal_()
@@ -111,7 +111,10 @@ def test_layer_norm_2d_is_the_same_in_eager_mode_and_in_a_traced_graph() -> None
     mean = x.mean(1, keepdim=True)
     var = (x - mean).pow(2).mean(1, keepdim=True)
     expected = norm.weight.view(1, -1, 1, 1) * (x - mean) / (var + 1e-6).sqrt() + norm.bias.view(1, -1, 1, 1)
-    torch.testing.assert_close(norm(x), expected, atol=1e-5, rtol=1e-5)
+    with torch.no_grad():
+        torch.testing.assert_close(norm(x), expected, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(norm(x.requires_grad_()), expected, atol=1e-5, rtol=1e-5)
+    x = x.detach()
     traced = torch.jit.trace(norm, x, check_trace=False)
     torch.testing.assert_close(traced(x), expected, atol=1e-5, rtol=1e-5)
     assert "Transpose" not in _converted_ops(norm, x)
