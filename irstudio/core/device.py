@@ -48,14 +48,22 @@ def _cpu_memory() -> tuple[int | None, int | None]:
     return pages * page_size, available * page_size
 
 
-def _cpu_name() -> str:
+def _cpuinfo_value(key: str) -> str | None:
+    """The value of the first ``key`` line of Linux's /proc/cpuinfo, or None (no such file/line)."""
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
             for line in cpuinfo:
-                if line.startswith("model name"):
+                if line.startswith(key):
                     return line.split(":", 1)[1].strip()
     except OSError:
         pass
+    return None
+
+
+def _cpu_name() -> str:
+    name = _cpuinfo_value("model name")
+    if name:
+        return name
     import platform
 
     return platform.processor() or platform.machine() or "CPU"
@@ -64,15 +72,8 @@ def _cpu_name() -> str:
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 natively (x86 AVX512_BF16 or AMX-BF16 on Linux), where bf16
     matrix products run several times faster than fp32 ones; False where it cannot tell."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
-            for line in cpuinfo:
-                if line.startswith("flags"):
-                    flags = set(line.split(":", 1)[1].split())
-                    return bool(flags & {"avx512_bf16", "amx_bf16"})
-    except OSError:
-        pass
-    return False
+    flags = set((_cpuinfo_value("flags") or "").split())
+    return bool(flags & {"avx512_bf16", "amx_bf16"})
 
 
 def list_devices() -> list[DeviceInfo]:

@@ -69,14 +69,20 @@ class SpeedResult:
     pixels_per_second: float
 
 
+def _preset_arch(model_id: str):
+    """The architecture module whose ``PRESETS`` has ``model_id`` (an id the registry lacks)."""
+    for arch in (compacter, asid, ast, lir):
+        if model_id in arch.PRESETS:
+            return arch
+    raise SystemExit(f"benchmark: unknown model '{model_id}'")
+
+
 def build_model(model_id: str) -> nn.Module:
     """A registry model, or an architecture preset by id when the registry does not list it (yet)."""
     if model_id in REGISTRY:
         return resolve_id(model_id).build()
-    for arch in (compacter, asid, ast, lir):
-        if model_id in arch.PRESETS:
-            return arch.build(arch.PRESETS[model_id])
-    raise SystemExit(f"benchmark: unknown model '{model_id}'")
+    arch = _preset_arch(model_id)
+    return arch.build(arch.PRESETS[model_id])
 
 
 def _output_scale(model: nn.Module, device: torch.device) -> int:
@@ -94,8 +100,7 @@ def _half_dtypes(model_id: str) -> tuple[str, ...]:
     """The reduced precisions the registry entry, or the preset's architecture, allows."""
     if model_id in REGISTRY:
         return resolve_id(model_id).half_dtypes
-    arch = next(arch for arch in (compacter, asid, ast, lir) if model_id in arch.PRESETS)
-    return tuple(arch.HALF_DTYPES)
+    return tuple(_preset_arch(model_id).HALF_DTYPES)
 
 
 def after_setting(model_id: str, device: torch.device) -> Setting:
