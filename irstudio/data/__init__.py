@@ -46,6 +46,7 @@ from irstudio.data.pipeline import (
     Noise,
     Rain,
     Range,
+    RealPhoto,
     Step,
     degrade,
 )
@@ -66,6 +67,7 @@ __all__ = [
     "PairedSource",
     "Rain",
     "Range",
+    "RealPhoto",
     "SkippedFile",
     "Step",
     "TrainPatches",

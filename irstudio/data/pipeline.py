@@ -1,7 +1,8 @@
 """Composable, seeded degradation pipelines: parameter ranges in, ``(degraded, clean)`` out.
 
 A frozen ``Degradation`` is an ordered tuple of steps (``Noise``, ``Downscale``, ``Jpeg``, ``Rain``,
-``GaussianBlur``, ``MotionBlur``), each holding parameter *ranges* (``(low, high)``; a single number
+``GaussianBlur``, ``MotionBlur``, and ``RealPhoto``: the second-order real-photo chain), each
+holding parameter *ranges* (``(low, high)``; a single number
 is a fixed value) sampled per call from the Generator passed in. ``degrade(clean, degradation, rng)``
 returns ``(degraded, clean)`` as float32 HxWx3, with sizes that match for SR: the clean image is
 cropped to a multiple of the scale first. ``Degradation.for_task`` gives each task's default;
@@ -21,6 +22,7 @@ import numpy as np
 
 from irstudio.core.resize import modcrop
 from irstudio.data import degradations as ops
+from irstudio.data import real_degradations as real
 
 Range = tuple[float, float]
 """A closed interval ``(low, high)`` sampled uniformly; ``(v, v)`` is the fixed value v."""
@@ -190,9 +192,123 @@ class MotionBlur:
         return ops.motion_blur(image, _sample(rng, self.length), _sample(rng, self.angle))
 
 
-Step = Union[Noise, Downscale, Jpeg, Rain, GaussianBlur, MotionBlur]  # noqa: UP007 (runtime alias)
+@dataclass(frozen=True)
+class RealPhoto:
+    """Real-ESRGAN's second-order degradation of a real photo, output ``scale`` times smaller.
+
+    Two rounds of: blur (a random Gaussian, generalised-Gaussian or plateau kernel, iso- or
+    anisotropic, stds in ``blur_sigma``; a sinc kernel one time in ten in the first round; the second
+    round blurs with probability 0.8), resize by a factor in ``resize`` (up, down or kept, with
+    random area/bilinear/bicubic modes), noise (Gaussian with std ``noise_sigma`` or Poisson with
+    scale ``poisson_scale``, each half the time, luminance-only 40 % of the time), then JPEG at a
+    quality in ``jpeg_quality``. The second round ends, in random order (half the time each), with
+    [resize to the target size + sinc ringing (p 0.8)] and [JPEG]. The result is 8-bit quantised, as a
+    saved photo is. Ranges of the second round are the ``second_*`` fields.
+    """
+
+    kind: ClassVar[str] = "real_photo"
+    scale: int = 4
+    blur_sigma: Range = (0.2, 3.0)
+    resize: Range = (0.15, 1.5)
+    noise_sigma: Range = (1.0, 30.0)
+    poisson_scale: Range = (0.05, 3.0)
+    jpeg_quality: tuple[int, int] = (30, 95)
+    second_blur_sigma: Range = (0.2, 1.5)
+    second_resize: Range = (0.3, 1.2)
+    second_noise_sigma: Range = (1.0, 25.0)
+    second_poisson_scale: Range = (0.05, 2.5)
+    second_jpeg_quality: tuple[int, int] = (30, 95)
+    probability: float = 1.0
+
+    FIRST_RESIZE_ODDS: ClassVar[tuple[float, float, float]] = (0.2, 0.7, 0.1)  # up, down, keep
+    SECOND_RESIZE_ODDS: ClassVar[tuple[float, float, float]] = (0.3, 0.4, 0.3)
+
+    def __post_init__(self) -> None:
+        if isinstance(self.scale, bool) or self.scale not in (1, 2, 3, 4):
+            raise ValueError(f"real_photo.scale must be 1, 2, 3 or 4, got {self.scale!r}")
+        for name in ("blur_sigma", "second_blur_sigma"):
+            _set_range(self, name, 0.1, 10.0)
+        for name in ("resize", "second_resize"):
+            _set_range(self, name, 0.05, 4.0)
+        for name in ("noise_sigma", "second_noise_sigma"):
+            _set_range(self, name, 0.0, 100.0)
+        for name in ("poisson_scale", "second_poisson_scale"):
+            _set_range(self, name, 0.0, 10.0)
+        for name in ("jpeg_quality", "second_jpeg_quality"):
+            _set_range(self, name, 1, 100, cast=int)
+        _check_probability("real_photo", self.probability)
+        if self.scale != 1 and self.probability != 1.0:
+            raise ValueError(
+                "real_photo.probability must be 1 when it downscales (the output size must not vary)"
+            )
+
+    @classmethod
+    def mild(cls) -> RealPhoto:
+        """The x1 setting: real noise, JPEG and mild blur, no strong resizing (a photo kept at its size)."""
+        return cls(
+            scale=1,
+            blur_sigma=(0.2, 1.5),
+            resize=(0.5, 1.5),
+            noise_sigma=(1.0, 25.0),
+            poisson_scale=(0.05, 2.5),
+            jpeg_quality=(30, 95),
+            second_blur_sigma=(0.2, 1.0),
+            second_resize=(0.7, 1.3),
+            second_noise_sigma=(1.0, 15.0),
+            second_poisson_scale=(0.05, 1.5),
+            second_jpeg_quality=(40, 95),
+        )
+
+    def apply(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        height, width = image.shape[:2]
+        out_h, out_w = height // self.scale, width // self.scale
+        out = self._blur_and_resize(image, rng)
+        out = self._noise(out, rng, self.noise_sigma, self.poisson_scale)
+        out = ops.jpeg_compress(out, _sample_int(rng, self.jpeg_quality))
+        if rng.random() < 0.8:
+            out = real.apply_kernel(out, real.random_blur_kernel(rng, self.second_blur_sigma))
+        grow = real.random_factor(rng, self.second_resize, self.SECOND_RESIZE_ODDS)
+        out = real.resize_to(out, round(out_h * grow), round(out_w * grow), rng)
+        out = self._noise(out, rng, self.second_noise_sigma, self.second_poisson_scale)
+        if rng.random() < 0.5:
+            out = self._final_resize_and_sinc(out, out_h, out_w, rng)
+            out = ops.jpeg_compress(out, _sample_int(rng, self.second_jpeg_quality))
+        else:
+            out = ops.jpeg_compress(out, _sample_int(rng, self.second_jpeg_quality))
+            out = self._final_resize_and_sinc(out, out_h, out_w, rng)
+        return (np.round(np.clip(out, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
+
+    def _blur_and_resize(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The first round's blur (sinc one time in ten) and resize, relative to the input size."""
+        use_sinc = rng.random() < 0.1
+        kernel = real.random_sinc_kernel(rng) if use_sinc else real.random_blur_kernel(rng, self.blur_sigma)
+        out = real.apply_kernel(image, kernel)
+        grow = real.random_factor(rng, self.resize, self.FIRST_RESIZE_ODDS)
+        return real.resize_to(out, round(out.shape[0] * grow), round(out.shape[1] * grow), rng)
+
+    @staticmethod
+    def _noise(image: np.ndarray, rng: np.random.Generator, sigma: Range, poisson: Range) -> np.ndarray:
+        gray = bool(rng.random() < 0.4)
+        if rng.random() < 0.5:
+            return real.add_read_noise(image, _sample(rng, sigma), rng, gray=gray)
+        return real.add_poisson_noise(image, _sample(rng, poisson), rng, gray=gray)
+
+    @staticmethod
+    def _final_resize_and_sinc(
+        image: np.ndarray, height: int, width: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        out = real.resize_to(image, height, width, rng)
+        return real.apply_kernel(out, real.random_sinc_kernel(rng)) if rng.random() < 0.8 else out
+
+
+def _sample_int(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
+    low, high = (int(v) for v in bounds)
+    return low if low == high else int(rng.integers(low, high + 1))
+
+
+Step = Union[Noise, Downscale, Jpeg, Rain, GaussianBlur, MotionBlur, RealPhoto]  # noqa: UP007 (runtime alias)
 STEP_TYPES: dict[str, type] = {
-    cls.kind: cls for cls in (Noise, Downscale, Jpeg, Rain, GaussianBlur, MotionBlur)
+    cls.kind: cls for cls in (Noise, Downscale, Jpeg, Rain, GaussianBlur, MotionBlur, RealPhoto)
 }
 
 
@@ -214,7 +330,7 @@ class Degradation:
 
     @property
     def scale(self) -> int:
-        return math.prod(step.scale for step in self.steps if isinstance(step, Downscale))
+        return math.prod(step.scale for step in self.steps if isinstance(step, (Downscale, RealPhoto)))
 
     def apply(self, clean: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Shorthand for ``degrade(clean, self, rng)``."""
@@ -222,14 +338,18 @@ class Degradation:
 
     @classmethod
     def for_task(cls, task: str, scale: int = 1) -> Degradation:
-        """The default pipeline for a task ("denoise", "sr", "jpeg", "derain"; a ``Task`` works too).
+        """The default pipeline for a task ("denoise", "sr", "jpeg", "derain", "realphoto"; a ``Task``
+        works too).
 
         denoise: colour AWGN sigma in [0, 50], gray one time in five; sr: MATLAB bicubic x``scale``;
-        jpeg: quality in [10, 90]; derain: Rain100L-like streaks.
+        jpeg: quality in [10, 90]; derain: Rain100L-like streaks; realphoto: Real-ESRGAN's
+        second-order degradation at x2/x4, its milder setting at x1 (``RealPhoto.mild``).
         """
         name = getattr(task, "value", task)
         if name == "sr":
             return cls((Downscale(scale=scale),))
+        if name == "realphoto":
+            return cls((RealPhoto.mild() if scale == 1 else RealPhoto(scale=scale),))
         if scale != 1:
             raise ValueError(f"task '{name}' works at scale 1, got {scale}")
         defaults: dict[str, tuple[Step, ...]] = {
@@ -238,7 +358,7 @@ class Degradation:
             "derain": (Rain(),),
         }
         if name not in defaults:
-            raise ValueError(f"unknown task '{name}' (known: denoise, sr, jpeg, derain)")
+            raise ValueError(f"unknown task '{name}' (known: denoise, sr, jpeg, derain, realphoto)")
         return cls(defaults[name])
 
     def to_dict(self) -> dict[str, object]:
@@ -327,6 +447,13 @@ def _describe_step(step: Step) -> str:
         Rain: lambda s: f"rain {_span(s.length, 'px')} at {_span(s.angle, '°')}",
         GaussianBlur: lambda s: f"blur σ {_span(s.sigma, 'px')}",
         MotionBlur: lambda s: f"motion blur {_span(s.length, 'px')}",
+        RealPhoto: lambda s: (
+            f"real photo ÷{s.scale} (2 rounds: blur σ {_span(s.blur_sigma, 'px')}, "
+            f"noise σ {_span(s.noise_sigma)}, jpeg q {_span(s.jpeg_quality)})"
+            if s.scale > 1
+            else f"real photo (2 rounds: blur σ {_span(s.blur_sigma, 'px')}, noise σ {_span(s.noise_sigma)}, "
+            f"jpeg q {_span(s.jpeg_quality)})"
+        ),
     }[type(step)](step)
     return text if step.probability >= 1.0 else f"{text} (p {step.probability:g})"
 
@@ -341,6 +468,7 @@ __all__ = [
     "Noise",
     "Rain",
     "Range",
+    "RealPhoto",
     "Step",
     "degrade",
 ]

@@ -61,6 +61,8 @@ TASKS: tuple[TaskChoice, ...] = (
     TaskChoice("sr4", "Super-resolution ×4", Task.SR, 4),
     TaskChoice("jpeg", "Remove JPEG artifacts", Task.JPEG, 1),
     TaskChoice("derain", "Remove rain", Task.DERAIN, 1),
+    TaskChoice("realphoto", "Restore a real photo", Task.REALPHOTO, 1),
+    TaskChoice("realphoto4", "Restore a real photo ×4", Task.REALPHOTO, 4),
 )
 
 

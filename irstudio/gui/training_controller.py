@@ -198,6 +198,8 @@ def _task_step(form: TrainingForm) -> Step:
         return Downscale(scale=choice.scale)
     if choice.task is Task.JPEG:
         return Jpeg(quality=form.jpeg_quality)
+    if choice.task is Task.REALPHOTO:
+        return Degradation.for_task(Task.REALPHOTO, choice.scale).steps[0]
     if choice.task is Task.DERAIN:
         return Rain(
             density=form.rain_density,

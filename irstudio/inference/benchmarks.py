@@ -2,10 +2,13 @@
 
 ``benchmarks_for(task, scale)`` lists them: SR → Set5, Set14, B100 at the scale; colour denoising →
 CBSD68 (the 68 ids of ``bench/denoise/CBSD68_ids.txt`` taken from ``bench/sr/B100/HR``) at
-σ 15/25/50; JPEG → Classic5 at quality 10/20/30/40; deraining → Rain12. ``Benchmark.argv(model)``
-gives the ``eval`` arguments with paths under a data root (default ``../shared/data``, as the
-README's commands are run from the repository root), ``Benchmark.command(model)`` the line to print.
-The baseline each is compared with: bicubic for SR, the degraded input itself (``identity``) else.
+σ 15/25/50; JPEG → Classic5 at quality 10/20/30/40; deraining → Rain12; real photos (blind) →
+CBSD68 at x1, Set14 and B100 at x2/x4, each image degraded by the seeded real-photo pipeline.
+``Benchmark.argv(model)`` gives the ``eval`` arguments with paths under a data root (default
+``../shared/data``, as the README's commands are run from the repository root),
+``Benchmark.command(model)`` the line to print. The baseline each is compared with: bicubic for SR,
+the classical chain for real photos (non-local means, + bicubic when enlarging), else the degraded
+input itself (``identity``).
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ class Benchmark:
         """``eval`` arguments (without the program name) that score ``model_id`` here."""
         root = PurePosixPath(data_root)
         args = ["eval", "--model", model_id, "--data", str(root / self.folder), "--task", self.task.value]
-        if self.task is Task.SR:
+        if self.task is Task.SR or self.scale > 1:
             args += ["--scale", str(self.scale)]
         if self.sigma is not None:
             args += ["--sigma", f"{self.sigma:g}"]
@@ -51,7 +54,10 @@ class Benchmark:
 
     @property
     def baseline(self) -> str:
-        """The registry id every learned model here is compared with."""
+        """The registry id every learned model here is compared with: bicubic for SR, the classical
+        chain for real photos (non-local means, then bicubic when it enlarges), else the input."""
+        if self.task is Task.REALPHOTO:
+            return "nlmeans" if self.scale == 1 else f"nlmeans-bicubic-x{self.scale}"
         return f"bicubic-x{self.scale}" if self.task is Task.SR else "identity"
 
 
@@ -82,11 +88,27 @@ def _jpeg() -> tuple[Benchmark, ...]:
     )
 
 
+def _real_photo(scale: int) -> tuple[Benchmark, ...]:
+    if scale == 1:
+        return (
+            Benchmark(
+                "CBSD68 real photo", Task.REALPHOTO, "bench/sr/B100", ids="bench/denoise/CBSD68_ids.txt"
+            ),
+        )
+    return tuple(
+        Benchmark(f"{name} real photo x{scale}", Task.REALPHOTO, f"bench/sr/{name}", scale=scale)
+        for name in ("Set14", "B100")
+    )
+
+
 def benchmarks_for(task: Task | str, scale: int = 1) -> tuple[Benchmark, ...]:
-    """The benchmarks a model for ``task`` (at ``scale`` for SR) is scored on, in report order."""
+    """The benchmarks a model for ``task`` (at ``scale`` for SR and real photos) is scored on, in
+    report order."""
     task = Task(task)
     if task is Task.SR:
         return _sr(scale)
+    if task is Task.REALPHOTO:
+        return _real_photo(scale)
     if task is Task.DENOISE:
         return _denoise()
     if task is Task.JPEG:

@@ -2,8 +2,11 @@
 
 Protocol (core/metrics): outputs are rounded to uint8; SR crops ``scale`` pixels at each border and
 measures Y (BT.601 studio range); JPEG and deraining measure Y with no crop; colour denoising
-measures RGB. Gray sources (Set12, Classic5) are measured on their gray channel against the
-output's BT.601 luma. Degradations are seeded per image (``seed + index``), so runs repeat exactly.
+measures RGB. The blind real-photo test degrades each clean image with the second-order real-photo
+pipeline (``Degradation.for_task("realphoto", scale)``) seeded by ``seed + index``, and measures RGB
+(colour noise is part of what it restores), cropping ``scale`` pixels when it enlarges. Gray
+sources (Set12, Classic5) are measured on their gray channel against the output's BT.601 luma.
+Degradations are seeded per image (``seed + index``), so runs repeat exactly.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
 from irstudio.core.image_io import READ_SUFFIXES, read_image, to_uint8
 from irstudio.core.metrics import psnr, ssim
 from irstudio.data.degradations import add_gaussian_noise, bicubic_downscale, jpeg_compress
+from irstudio.data.pipeline import Degradation, degrade
 from irstudio.inference.runner import TilePlan, restore
 from irstudio.models.spec import Task
 
@@ -43,11 +47,11 @@ class EvalProtocol:
     def space(self) -> str:
         if self.metric_space is not None:
             return self.metric_space
-        return "rgb" if self.task is Task.DENOISE else "y"
+        return "rgb" if self.task in (Task.DENOISE, Task.REALPHOTO) else "y"
 
     @property
     def crop(self) -> int:
-        return self.scale if self.task is Task.SR else 0
+        return self.scale if self.task in (Task.SR, Task.REALPHOTO) and self.scale > 1 else 0
 
     def describe(self) -> str:
         what = {
@@ -55,6 +59,10 @@ class EvalProtocol:
             Task.DENOISE: f"AWGN σ={self.sigma:g} (seed {self.seed})",
             Task.JPEG: f"JPEG q={self.quality} (OpenCV)",
             Task.DERAIN: "rainy/norain pairs",
+            Task.REALPHOTO: (
+                f"real-photo degradation{f' x{self.scale}' if self.scale > 1 else ''} "
+                f"(second order, seed {self.seed} + image index)"
+            ),
         }[self.task]
         return f"{what}; PSNR/SSIM on {self.space.upper()}, crop {self.crop}, uint8 outputs"
 
@@ -159,6 +167,8 @@ def make_pair(case: EvalCase, protocol: EvalProtocol, index: int) -> tuple[np.nd
         degraded = add_gaussian_noise(clean, protocol.sigma, rng)
     elif protocol.task is Task.JPEG:
         degraded = jpeg_compress(clean, protocol.quality)
+    elif protocol.task is Task.REALPHOTO:
+        degraded, clean = degrade(clean, Degradation.for_task(Task.REALPHOTO, protocol.scale), rng)
     else:
         degraded = read_image(case.given_input).rgb
     return degraded, clean, is_gray

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from irstudio.core.resize import imresize
-from irstudio.data.degradations import Degradation, Downscale, Jpeg, Noise, Rain, degrade
+from irstudio.data.pipeline import Degradation, Downscale, Jpeg, Noise, Rain, RealPhoto, degrade
 from irstudio.inference.evaluation import EvalProtocol, score
 from irstudio.models.spec import Task
 
@@ -35,12 +35,13 @@ __all__ = [
     "score_rows",
 ]
 
-GroundTruthStep = Noise | Downscale | Jpeg | Rain
+GroundTruthStep = Noise | Downscale | Jpeg | Rain | RealPhoto
 _TASK_OF_STEP: dict[type, Task] = {
     Noise: Task.DENOISE,
     Downscale: Task.SR,
     Jpeg: Task.JPEG,
     Rain: Task.DERAIN,
+    RealPhoto: Task.REALPHOTO,
 }
 
 
@@ -56,7 +57,7 @@ class GroundTruthSpec:
         steps = self.degradation.steps
         if len(steps) != 1 or type(steps[0]) not in _TASK_OF_STEP:
             raise ValueError(
-                "a ground-truth degradation is one step: noise, downscale, jpeg or rain; "
+                "a ground-truth degradation is one step: noise, downscale, jpeg, rain or real_photo; "
                 f"got {self.degradation.describe()}"
             )
 
@@ -80,7 +81,7 @@ class GroundTruthSpec:
     def describe(self) -> str:
         """e.g. ``noise σ 25 (seed 0)``, ``bicubic ÷4``."""
         text = self.degradation.describe()
-        return f"{text} (seed {self.seed})" if isinstance(self.step, (Noise, Rain)) else text
+        return f"{text} (seed {self.seed})" if isinstance(self.step, (Noise, Rain, RealPhoto)) else text
 
 
 @dataclass(frozen=True, eq=False)
@@ -112,6 +113,8 @@ def protocol_for(spec: GroundTruthSpec) -> EvalProtocol:
         return EvalProtocol(Task.SR, scale=step.scale, seed=spec.seed)
     if isinstance(step, Jpeg):
         return EvalProtocol(Task.JPEG, quality=step.quality[0], seed=spec.seed)
+    if isinstance(step, RealPhoto):
+        return EvalProtocol(Task.REALPHOTO, scale=step.scale, seed=spec.seed)
     return EvalProtocol(Task.DERAIN, seed=spec.seed)
 
 

@@ -57,3 +57,16 @@ class NLMeans(nn.Module):
             return cv2.cvtColor(out, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
         return _per_image(x, denoise)
+
+
+class NLMeansBicubic(nn.Module):
+    """Non-local means (``h`` as ``NLMeans``) at the input's size, then MATLAB bicubic by ``scale``:
+    the chain a user without a learned model would apply to a noisy, small photo."""
+
+    def __init__(self, *, scale: int, h: float = 10.0) -> None:
+        super().__init__()
+        self.denoise = NLMeans(h=h)
+        self.upscale = Bicubic(scale=scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.upscale(self.denoise(x))

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from functools import partial
 from types import ModuleType
 
 from torch import nn
@@ -20,7 +21,8 @@ from irstudio.models.loading import ShippedWeights, WeightsError, read_manifest
 from irstudio.models.registry import Registry
 from irstudio.models.spec import ModelSpec, Task
 
-_RESTORE = (Task.DENOISE, Task.JPEG, Task.DERAIN)
+_RESTORE = (Task.DENOISE, Task.JPEG, Task.DERAIN, Task.REALPHOTO)
+_UPSCALE = (Task.SR, Task.REALPHOTO)
 
 
 def _builder(arch: ModuleType, preset: str) -> Callable[[], nn.Module]:
@@ -111,10 +113,22 @@ BASELINES = (
     _baseline(
         "nlmeans",
         "Non-local means (OpenCV)",
-        (Task.DENOISE,),
+        (Task.DENOISE, Task.REALPHOTO),
         1,
         baselines.NLMeans,
         "OpenCV's colour non-local means, h = 10: the classical denoiser.",
+    ),
+    *(
+        _baseline(
+            f"nlmeans-bicubic-x{scale}",
+            f"Non-local means + bicubic x{scale}",
+            (Task.REALPHOTO,),
+            scale,
+            partial(baselines.NLMeansBicubic, scale=scale),
+            f"Non-local means (h = 10), then MATLAB bicubic x{scale}: the classical chain for a small,"
+            " noisy photo.",
+        )
+        for scale in (2, 4)
     ),
 )
 
@@ -133,7 +147,7 @@ ARCH_PRESETS = (
         compacter,
         "compacter-x2",
         name="Compacter x2",
-        tasks=(Task.SR,),
+        tasks=_UPSCALE,
         scale=2,
         params=400_320,
         macs_720p=108_872_328_960,
@@ -143,7 +157,7 @@ ARCH_PRESETS = (
         compacter,
         "compacter-x3",
         name="Compacter x3",
-        tasks=(Task.SR,),
+        tasks=_UPSCALE,
         scale=3,
         params=406_815,
         macs_720p=49_664_413_440,
@@ -153,7 +167,7 @@ ARCH_PRESETS = (
         compacter,
         "compacter-x4",
         name="Compacter x4",
-        tasks=(Task.SR,),
+        tasks=_UPSCALE,
         scale=4,
         params=415_908,
         macs_720p=28_738_656_000,
@@ -163,7 +177,7 @@ ARCH_PRESETS = (
         asid,
         "asid-x2",
         name="ASID x2",
-        tasks=(Task.SR,),
+        tasks=_UPSCALE,
         scale=2,
         params=297_516,
         macs_720p=77_793_121_656,
@@ -173,7 +187,7 @@ ARCH_PRESETS = (
         asid,
         "asid-x3",
         name="ASID x3",
-        tasks=(Task.SR,),
+        tasks=_UPSCALE,
         scale=3,
         params=304_011,
         macs_720p=35_677_434_744,
@@ -183,7 +197,7 @@ ARCH_PRESETS = (
         asid,
         "asid-x4",
         name="ASID x4",
-        tasks=(Task.SR,),
+        tasks=_UPSCALE,
         scale=4,
         params=313_104,
         macs_720p=20_794_782_840,
@@ -193,7 +207,7 @@ ARCH_PRESETS = (
         asid,
         "asidd8-x4",
         name="ASID-D8 x4",
-        tasks=(Task.SR,),
+        tasks=_UPSCALE,
         scale=4,
         params=747_734,
         macs_720p=49_560_043_840,

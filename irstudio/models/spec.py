@@ -22,6 +22,7 @@ class Task(str, enum.Enum):
     SR = "sr"
     JPEG = "jpeg"
     DERAIN = "derain"
+    REALPHOTO = "realphoto"  # blind: the mixed, unknown degradations of real photos (any scale)
 
 
 class Tiling(str, enum.Enum):

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from irstudio.data import Degradation
 
-TASKS = ("denoise", "sr", "jpeg", "derain")
+TASKS = ("denoise", "sr", "jpeg", "derain", "realphoto")
 LOSS_KINDS = ("l1_fft", "l1", "charbonnier")
 PRECISIONS = ("auto", "fp32", "bf16")
 FFT_NORMS = ("backward", "ortho")
@@ -61,15 +61,17 @@ class ModelSection:
 class DataSection:
     """Where the images are and how patches are drawn.
 
-    Either ``clean`` (a folder of clean photos, degraded on the fly) or ``input`` + ``target``
-    (paired folders matched by name). Validation: ``val_clean`` / ``val_input`` + ``val_target``
-    when given, else ``val_fraction`` of the training images (at most ``val_max_images``), one fixed
-    centre crop each with an input side of at most ``val_patch``. ``patch`` is the training input
+    Either ``clean`` (a folder of clean photos, degraded on the fly; ``more_clean`` adds further
+    folders to it) or ``input`` + ``target`` (paired folders matched by name). Validation:
+    ``val_clean`` / ``val_input`` + ``val_target`` when given, else ``val_fraction`` of the training
+    images (at most ``val_max_images``), one fixed centre crop each with an input side of at most
+    ``val_patch``. ``patch`` is the training input
     side (targets are ``scale`` times larger); ``batch_size`` is per process. Decoded images stay in
     RAM when they fit ``ram_budget_mb``.
     """
 
     clean: Path | None = None
+    more_clean: tuple[Path, ...] = ()
     input: Path | None = None
     target: Path | None = None
     val_clean: Path | None = None
@@ -97,6 +99,7 @@ class DataSection:
         _require(
             self.val_clean is None or not paired, "data.val_clean goes with 'clean'; use val_input/val_target"
         )
+        _require(not (self.more_clean and paired), "data.more_clean goes with 'clean', not paired folders")
         _require(
             (self.val_input is None) == (self.val_target is None),
             "data: give both val_input and val_target, or neither",

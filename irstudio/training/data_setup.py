@@ -72,7 +72,7 @@ def _no_images(folder: Path, skipped: list[SkippedFile]) -> DatasetError:
 def _clean_data(config: TrainConfig, degradation: Degradation, with_validation: bool) -> RunData:
     data = config.data
     assert data.clean is not None
-    paths = list_images(data.clean)
+    paths = [path for folder in (data.clean, *data.more_clean) for path in list_images(folder)]
     if data.val_clean is not None:
         train_paths, val_paths = paths, list_images(data.val_clean)
     else:

@@ -9,9 +9,10 @@ import pytest
 from PySide6.QtCore import Qt
 
 from irstudio.core.resize import imresize
-from irstudio.data.degradations import Degradation, Downscale, Jpeg, Noise, Rain
+from irstudio.data.degradations import Degradation, Downscale, Jpeg, Noise, Rain, RealPhoto
 from irstudio.gui.widgets.ground_truth_panel import BEST_BRUSH, GroundTruthPanel
 from irstudio.inference.ground_truth import GroundTruthSpec, make_ground_truth, score_input, score_result
+from irstudio.models.spec import Task
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -126,3 +127,16 @@ def test_real_pair_scores_and_screenshot(qtbot, panel: GroundTruthPanel) -> None
     assert panel.grab().save(str(ARTIFACTS / "ground_truth_panel.png"))
     choose(panel, "rain")
     assert panel.grab().save(str(ARTIFACTS / "ground_truth_panel_rain.png"))
+
+
+def test_the_real_photo_mix_is_seeded_and_follows_the_real_photo_task(qtbot, panel: GroundTruthPanel) -> None:
+    panel.follow_task(Task.REALPHOTO, 4)
+    assert panel.kind() == "real_photo" and panel.seed_spin.isEnabled()
+    panel.seed_spin.setValue(3)
+    spec = click_degrade(qtbot, panel)
+    assert spec == GroundTruthSpec(Degradation.for_task(Task.REALPHOTO, 4), seed=3)
+    assert spec.task is Task.REALPHOTO and spec.scale == 4
+    panel.real_scale_combo.setCurrentIndex(panel.real_scale_combo.findData(1))
+    assert click_degrade(qtbot, panel).step == RealPhoto.mild()
+    panel.set_spec(spec)
+    assert panel.real_scale_combo.currentData() == 4

@@ -69,9 +69,11 @@ def test_tasks_come_first_and_each_lists_only_its_models(qtbot, tmp_path: Path) 
         "Super-resolution ×4",
         "Remove JPEG artifacts",
         "Remove rain",
+        "Restore a real photo",
+        "Restore a real photo ×4",
     ]
     keys = {}
-    for task in ("denoise", "sr2", "sr4", "jpeg", "derain"):
+    for task in ("denoise", "sr2", "sr4", "jpeg", "derain", "realphoto", "realphoto4"):
         widget.set_task(task)
         keys[task] = [c.key for c in widget.choices()]
     for task in keys:  # shipped trained weights (weights/manifest.json) come first
@@ -82,6 +84,8 @@ def test_tasks_come_first_and_each_lists_only_its_models(qtbot, tmp_path: Path) 
     assert keys["sr2"] == ["bicubic-x2", "compacter-x2", "asid-x2"]
     assert keys["sr4"] == ["bicubic-x4", "compacter-x4", "asid-x4", "asidd8-x4"]
     assert "nlmeans" not in keys["jpeg"] and "identity" in keys["derain"]
+    assert keys["realphoto"][:2] == ["identity", "nlmeans"] and "compacter-x1" in keys["realphoto"]
+    assert keys["realphoto4"][0] == "nlmeans-bicubic-x4" and "asid-x4" in keys["realphoto4"]
     headers = [widget.model_list.item(i).text() for i in range(widget.model_list.count())]
     assert "Classical baselines" in headers and "Untrained presets (random weights)" in headers
     header = widget.model_list.item(headers.index("Classical baselines"))

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from irstudio import paths
 from irstudio.core.device import DeviceInfo
-from irstudio.data import Downscale, GaussianBlur, Jpeg, Noise, Rain
+from irstudio.data import Downscale, GaussianBlur, Jpeg, Noise, Rain, RealPhoto
 from irstudio.gui.model_choices import LIBRARY, library_models
 from irstudio.gui.tasks import TaskRunner
 from irstudio.gui.training_controller import (
@@ -123,6 +123,9 @@ def test_preview_strip_shows_generated_pairs_and_follows_the_settings(
         panel.task_combo.setCurrentIndex(panel.task_combo.findData("derain"))
     assert panel.preview_strip.column_count() == 4
     assert "rain" in panel.degradation_label.text()
+    with qtbot.waitSignal(panel.preview_updated, timeout=RUN_TIMEOUT_MS):
+        panel.task_combo.setCurrentIndex(panel.task_combo.findData("realphoto"))
+    assert "real photo" in panel.degradation_label.text() and panel.real_label.isVisibleTo(panel)
 
 
 def test_empty_charts_wait_with_a_text_instead_of_crowded_tick_labels(qtbot, runner, tmp_path) -> None:
@@ -314,6 +317,10 @@ def test_the_form_becomes_the_config_the_gui_trains(tmp_path, images) -> None:
     assert config.model.task == "sr" and config.run_dir == tmp_path / "runs" / "run"
     assert config.degradation.steps == (GaussianBlur(sigma=(0.5, 1.0)), Downscale(scale=4))
     assert build_config(replace(form, task="jpeg", blur=False)).degradation.steps == (Jpeg(quality=(10, 90)),)
+    real4 = build_config(replace(form, task="realphoto4", model_id="asid-x4", blur=False))
+    assert real4.model.task == "realphoto" and real4.degradation.steps == (RealPhoto(scale=4),)
+    real1 = build_config(replace(form, task="realphoto", model_id="compacter-x1", blur=False))
+    assert real1.degradation.steps == (RealPhoto.mild(),)
     derain = build_config(replace(form, task="derain", blur=False, rain_angle=(-5.0, 5.0)))
     assert isinstance(derain.degradation.steps[0], Rain) and derain.degradation.steps[0].angle == (-5.0, 5.0)
     denoise = build_config(replace(form, task="denoise", blur=False, noise_sigma=(5.0, 25.0)))

@@ -29,7 +29,9 @@ def test_config_loads_and_names_a_registry_model(path: Path) -> None:
 def test_recipe_trains_on_shared_train_data_only(path: Path, shared_data: Path) -> None:
     """Shipped weights are trained on ../shared/data/train, never on a benchmark."""
     data = load_config(path).data
-    folders = [folder for folder in (data.clean, data.input, data.target) if folder is not None]
+    folders = [
+        folder for folder in (data.clean, *data.more_clean, data.input, data.target) if folder is not None
+    ]
     assert folders
     for folder in folders:
         assert folder.resolve().is_relative_to((shared_data / "train").resolve()), folder

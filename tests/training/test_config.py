@@ -131,3 +131,16 @@ def test_bad_overrides_are_named(assignment: str, message: str) -> None:
     config = parse_toml(MINIMAL + "[[degradation.steps]]\nkind = 'noise'\n")
     with pytest.raises(ConfigError, match=message):
         with_overrides(config, [assignment])
+
+
+def test_more_clean_folders_are_resolved_and_go_with_clean_data_only(tmp_path: Path) -> None:
+    path = tmp_path / "run.toml"
+    path.write_text(MINIMAL + 'more_clean = ["more", "/abs/other"]\n', encoding="utf-8")
+    config = load_config(path)
+    assert config.data.more_clean == (tmp_path / "more", Path("/abs/other"))
+    assert load_config(path).data == config_from_json(config_to_json(config)).data
+    paired = (
+        'name = "run"\n[model]\nid = "compacter-x1"\n[data]\ninput = "a"\ntarget = "b"\nmore_clean = ["c"]\n'
+    )
+    with pytest.raises(ConfigError, match="more_clean goes with 'clean'"):
+        parse_toml(paired)

@@ -35,7 +35,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from irstudio.data.degradations import Downscale, Jpeg, Noise, Rain
+from irstudio.data.pipeline import Degradation, Downscale, Jpeg, Noise, Rain, RealPhoto
 from irstudio.inference.ground_truth import GroundTruthSpec
 from irstudio.models.spec import Task
 
@@ -46,11 +46,19 @@ KINDS: tuple[tuple[str, str], ...] = (
     ("downscale", "Downscale (super-resolution)"),
     ("jpeg", "JPEG compression (artifacts)"),
     ("rain", "Synthetic rain (derain)"),
+    ("real_photo", "Real-photo mix (blind)"),
 )
 """(kind, label) in the order of the degradation combo box."""
 
 SCALES = (2, 3, 4)
-_KIND_FOR_TASK = {Task.DENOISE: "noise", Task.SR: "downscale", Task.JPEG: "jpeg", Task.DERAIN: "rain"}
+_KIND_FOR_TASK = {
+    Task.DENOISE: "noise",
+    Task.SR: "downscale",
+    Task.JPEG: "jpeg",
+    Task.DERAIN: "rain",
+    Task.REALPHOTO: "real_photo",
+}
+REAL_SCALES = (1, 2, 4)
 BEST_BRUSH = QBrush(QColor(46, 160, 67, 110))  # readable on the dark and the light theme
 SCORE_COLUMNS = ("Model", "PSNR (dB)", "SSIM")
 
@@ -111,6 +119,7 @@ class GroundTruthPanel(QWidget):
             "downscale": self._downscale_rows(),
             "jpeg": self._jpeg_rows(),
             "rain": self._rain_rows(),
+            "real_photo": self._real_photo_rows(),
         }
         self.seed_spin = QSpinBox()
         self.seed_spin.setRange(0, 2**31 - 1)
@@ -167,6 +176,16 @@ class GroundTruthPanel(QWidget):
             ("Brightness", self.brightness_spin),
         )
 
+    def _real_photo_rows(self) -> list[QWidget]:
+        self.real_scale_combo = QComboBox()
+        for scale in REAL_SCALES:
+            self.real_scale_combo.addItem("same size" if scale == 1 else f"÷{scale}", scale)
+        self.real_scale_combo.setToolTip(
+            "Blur, resizing, sensor noise and JPEG, twice, drawn from the seed (Real-ESRGAN's mix); "
+            "÷2 and ÷4 also make the photo smaller, for the real-photo ×2/×4 models"
+        )
+        return self._add_rows(("Output size", self.real_scale_combo))
+
     def _build_score_box(self) -> None:
         self.score_box = QGroupBox("Scores against the reference")
         self.protocol_label = QLabel("Degrade a photo, then restore it: scores appear here.")
@@ -192,7 +211,7 @@ class GroundTruthPanel(QWidget):
         return list(self._rows[self.kind()])
 
     def kind(self) -> str:
-        """The selected degradation kind: "noise", "downscale", "jpeg" or "rain"."""
+        """The selected degradation kind: "noise", "downscale", "jpeg", "rain" or "real_photo"."""
         return str(self.kind_combo.currentData())
 
     def spec(self) -> GroundTruthSpec:
@@ -205,6 +224,9 @@ class GroundTruthPanel(QWidget):
             return GroundTruthSpec.of(Downscale(scale=int(self.scale_combo.currentData())), seed)
         if kind == "jpeg":
             return GroundTruthSpec.of(Jpeg(quality=self.quality_spin.value()), seed)
+        if kind == "real_photo":
+            scale = int(self.real_scale_combo.currentData())
+            return GroundTruthSpec(Degradation.for_task(Task.REALPHOTO, scale), seed)
         rain = Rain(
             density=self.density_spin.value(),
             length=self.length_spin.value(),
@@ -225,6 +247,9 @@ class GroundTruthPanel(QWidget):
             self.scale_combo.setCurrentIndex(SCALES.index(step.scale))
         elif isinstance(step, Jpeg):
             self.quality_spin.setValue(step.quality[0])
+        elif isinstance(step, RealPhoto):
+            position = REAL_SCALES.index(step.scale) if step.scale in REAL_SCALES else 0
+            self.real_scale_combo.setCurrentIndex(position)
         else:
             for box, bounds in (
                 (self.density_spin, step.density),
@@ -242,16 +267,18 @@ class GroundTruthPanel(QWidget):
         kind = _KIND_FOR_TASK[task]
         if kind == "downscale" and scale in SCALES:
             self.scale_combo.setCurrentIndex(SCALES.index(scale))
+        if kind == "real_photo" and scale in REAL_SCALES:
+            self.real_scale_combo.setCurrentIndex(REAL_SCALES.index(scale))
         self.kind_combo.setCurrentIndex([k for k, _ in KINDS].index(kind))
 
     def _on_kind_changed(self, _index: int) -> None:
         for kind, fields in self._rows.items():
             for field in fields:
                 self.form.setRowVisible(field, kind == self.kind())
-        random = self.kind() in ("noise", "rain")
+        random = self.kind() in ("noise", "rain", "real_photo")
         self.seed_spin.setEnabled(random)
         self.seed_spin.setToolTip(
-            "Noise and rain are drawn from this seed: the same seed gives the same input."
+            "Noise, rain and the real-photo mix are drawn from this seed: the same seed gives the same input."
             if random
             else "This degradation is deterministic: no seed needed."
         )

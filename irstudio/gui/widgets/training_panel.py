@@ -397,6 +397,8 @@ class TrainingPanel(QWidget):
         self.gray_spin = _spin(0, 100, 5, " %")
         self.gray_spin.setToolTip("Share of images that get gray (luminance) noise instead of colour noise")
         self.sr_label = QLabel()
+        self.real_label = QLabel()
+        self.real_label.setWordWrap(True)
         self.jpeg_quality = RangeEdit(1, 100, decimals=0, step=5)
         self.rain_density = RangeEdit(0, 0.2, decimals=4, step=0.0005)
         self.rain_length = RangeEdit(1, 200, decimals=0, step=1, suffix=" px")
@@ -410,6 +412,7 @@ class TrainingPanel(QWidget):
         rows_by_task: dict[Task, list[tuple[str, QWidget]]] = {
             Task.DENOISE: [("Noise σ (0-255)", self.noise_sigma), ("Gray noise", self.gray_spin)],
             Task.SR: [("Input", self.sr_label)],
+            Task.REALPHOTO: [("Input", self.real_label)],
             Task.JPEG: [("JPEG quality", self.jpeg_quality)],
             Task.DERAIN: [
                 ("Streak density", self.rain_density),
@@ -812,6 +815,8 @@ class TrainingPanel(QWidget):
         box = self.degradation_form.parentWidget()
         box.updateGeometry()  # the column re-reads the box's height even before it was ever shown
         self.sr_label.setText(f"MATLAB bicubic ÷{task.scale} of the photo")
+        smaller = f", then ÷{task.scale}" if task.scale > 1 else ""
+        self.real_label.setText(f"Blur, resize, noise and JPEG, twice, at random (Real-ESRGAN){smaller}")
 
     def _describe_degradation(self) -> None:
         if self.kind_combo.currentData():
