@@ -1,8 +1,9 @@
 """``SaveDialog``: where and how to save a result (format, 8/16 bit, quality), and ``default_name``.
 
 The dialog only collects ``SaveOptions``; asking before replacing a file and writing happen in the
-save controller. 16 bit is offered for PNG and TIFF only; quality for JPEG and WebP only. Changing
-the format changes the file name's suffix.
+save controller. 16 bit is offered for PNG and TIFF only; quality for JPEG, WebP, HEIC and AVIF only
+(HEIC and AVIF are listed only where ``image_io`` found their encoder). Changing the format changes
+the file name's suffix.
 """
 
 from __future__ import annotations
@@ -25,13 +26,24 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from irstudio.core.image_io import WRITE_SUFFIXES
+
 __all__ = ["FORMATS", "SaveDialog", "SaveOptions", "default_name"]
 
-FORMATS: dict[str, str] = {"PNG": ".png", "TIFF": ".tif", "JPEG": ".jpg", "WebP": ".webp"}
+_ALL_FORMATS = {
+    "PNG": ".png",
+    "TIFF": ".tif",
+    "JPEG": ".jpg",
+    "WebP": ".webp",
+    "HEIC": ".heic",
+    "AVIF": ".avif",
+}
+FORMATS: dict[str, str] = {name: suffix for name, suffix in _ALL_FORMATS.items() if suffix in WRITE_SUFFIXES}
 _SIXTEEN_BIT = ("PNG", "TIFF")
-_LOSSY = ("JPEG", "WebP")
-_SUFFIX_FORMAT = {".png": "PNG", ".tif": "TIFF", ".tiff": "TIFF", ".jpg": "JPEG", ".jpeg": "JPEG"}
-_SUFFIX_FORMAT[".webp"] = "WebP"
+_LOSSY = ("JPEG", "WebP", "HEIC", "AVIF")
+_SUFFIX_FORMAT = {suffix: name for name, suffix in FORMATS.items()}
+_SUFFIX_FORMAT.update({".tiff": "TIFF", ".jpeg": "JPEG", ".heif": "HEIC"})
+_SUFFIX_FORMAT = {suffix: name for suffix, name in _SUFFIX_FORMAT.items() if name in FORMATS}
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 

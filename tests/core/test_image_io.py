@@ -93,8 +93,11 @@ def rng() -> np.random.Generator:
 
 
 def test_suffix_sets_and_default_limit() -> None:
-    assert {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"} == READ_SUFFIXES
-    assert {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"} == WRITE_SUFFIXES
+    base_read = {".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"}
+    optional_read = {".heic", ".heif", ".hif", ".avif", ".dng", ".cr2", ".cr3", ".nef", ".arw", ".raf"}
+    assert base_read | optional_read <= READ_SUFFIXES  # optional formats: see test_image_io_formats
+    base_write = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".webp"}
+    assert base_write <= WRITE_SUFFIXES <= base_write | {".heic", ".heif", ".avif"}
     assert DEFAULT_MAX_PIXELS == 200_000_000
 
 

@@ -151,3 +151,31 @@ def test_the_dialog_offers_16_bit_only_for_png_and_tiff_and_renames_on_format(qt
     assert dialog.quality_spin.isEnabled()
     dialog.format_combo.setCurrentText("TIFF")
     assert dialog.options().path.suffix == ".tif" and dialog.depth_combo.isEnabled()
+
+
+def test_heic_and_avif_are_offered_where_their_encoder_is_and_save_with_metadata(
+    qtbot, tmp_path: Path, questions: Questions
+) -> None:
+    from irstudio.core.image_io import WRITE_SUFFIXES, read_image
+    from irstudio.gui.save_dialog import FORMATS
+
+    offered = {name for name in ("HEIC", "AVIF") if name in FORMATS}
+    assert offered == {
+        name for name, suffix in (("HEIC", ".heic"), ("AVIF", ".avif")) if suffix in WRITE_SUFFIXES
+    }
+    if not offered:
+        pytest.skip("no HEIC or AVIF encoder installed (pillow-heif, Pillow with AVIF)")
+    dialog = SaveDialog(tmp_path / "photo_model.png")
+    qtbot.addWidget(dialog)
+    window, _ = restored_window(qtbot, tmp_path, exif=True)
+    for name in sorted(offered):
+        dialog.format_combo.setCurrentText(name)
+        assert dialog.quality_spin.isEnabled() and not dialog.depth_combo.isEnabled()
+        options = dialog.options()
+        assert options.path.suffix == FORMATS[name]
+        written = save(qtbot, window, options)
+        loaded = read_image(written)
+        assert loaded.rgb.shape == (20, 24, 3)
+        exif = Image.Exif()
+        exif.load(loaded.info.exif)
+        assert exif.get(0x010F) == "IR Studio Test Camera"

@@ -1,8 +1,10 @@
 """The encoders behind ``write_image``: each writes finished integer pixels to a binary stream.
 
 PNG by OpenCV (BGR(A) input) with iCCP/eXIf chunks inserted after IHDR; TIFF made here (deflate
-strips, horizontal predictor, IFD serialized by Pillow); JPEG and WebP by Pillow. ``_encode`` looks
-the encoder up when called, so tests can replace one.
+strips, horizontal predictor, IFD serialized by Pillow); JPEG, WebP and AVIF by Pillow; HEIC by
+pillow-heif (libheif with x265). HEIC and AVIF use 4:4:4 chroma at quality 90 and above (4:2:0
+below); the optional packages are looked up when called (``write_image`` checked them first).
+``_encode`` looks the encoder up when called, so tests can replace one.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import cv2
 import numpy as np
 from PIL import Image, TiffImagePlugin
 
+from irstudio.core.image_io import optional
 from irstudio.core.image_io.metadata import _EXIF_PREFIX, _merge_exif_into_tiff
 
 _log = logging.getLogger(__name__)
@@ -25,6 +28,7 @@ _PNG_COMPRESSION = 3  # zlib level: 6 took 2-4x longer for 3-5% smaller files
 _TIFF_DEFLATE_LEVEL = 3
 _TIFF_STRIP_BYTES = 1 << 20
 _JPEG_MAX_EXIF = 65533
+_FULL_CHROMA_QUALITY = 90  # JPEG, HEIC and AVIF keep full-resolution chroma from this quality up
 
 
 def _encode(
@@ -43,6 +47,8 @@ def _encode(
         _write_png(fp, pixels, icc=icc, exif=exif, colour_chunks=colour_chunks)
     elif fmt == "TIFF":
         _write_tiff(fp, pixels, icc=icc, exif=exif)
+    elif fmt == "HEIF":
+        _write_heif(fp, pixels, icc=icc, exif=exif, quality=quality)
     else:
         _write_with_pillow(fp, fmt, pixels, icc=icc, exif=exif, quality=quality)
 
@@ -129,17 +135,48 @@ def _tiff_strips(pixels: np.ndarray, rows_per_strip: int) -> Iterator[bytes]:
 def _write_with_pillow(
     fp: BinaryIO, fmt: str, pixels: np.ndarray, *, icc: bytes | None, exif: bytes | None, quality: int
 ) -> None:
-    """JPEG (4:4:4 chroma at quality >= 90, else 4:2:0) or WebP, 8-bit, through Pillow."""
+    """JPEG (4:4:4 chroma at quality >= 90, else 4:2:0), WebP or AVIF (4:4:4 likewise), 8-bit,
+    through Pillow."""
     options: dict[str, object] = {"quality": quality}
     if fmt == "JPEG":
-        options["subsampling"] = 0 if quality >= 90 else 2
+        options["subsampling"] = 0 if quality >= _FULL_CHROMA_QUALITY else 2
         if exif and len(exif) > _JPEG_MAX_EXIF:
             _log.warning("EXIF block of %d bytes does not fit a JPEG segment; writing without it", len(exif))
             exif = None
+    elif fmt == "AVIF":
+        options["subsampling"] = "4:4:4" if quality >= _FULL_CHROMA_QUALITY else "4:2:0"
     else:
         options["method"] = 4
     if icc:
         options["icc_profile"] = icc
     if exif:
         options["exif"] = exif
-    Image.fromarray(pixels).save(fp, format=fmt, **options)
+    try:
+        Image.fromarray(pixels).save(fp, format=fmt, **options)
+    except (ValueError, RuntimeError) as exc:
+        if fmt != "AVIF":
+            raise
+        raise OSError(f"the AVIF encoder failed ({exc})") from exc
+
+
+def _write_heif(
+    fp: BinaryIO, pixels: np.ndarray, *, icc: bytes | None, exif: bytes | None, quality: int
+) -> None:
+    """HEIC (HEVC through libheif), 8-bit RGB or RGBA, 4:4:4 chroma at quality >= 90, else 4:2:0."""
+    pillow_heif = optional.pillow_heif()
+    if pillow_heif is None:
+        raise OSError(optional.MISSING["HEIF"])
+    height, width, channels = pixels.shape
+    options: dict[str, object] = {
+        "quality": quality,
+        "chroma": 444 if quality >= _FULL_CHROMA_QUALITY else 420,
+    }
+    if icc:
+        options["icc_profile"] = icc
+    if exif:
+        options["exif"] = exif
+    try:
+        heif = pillow_heif.from_bytes("RGBA" if channels == 4 else "RGB", (width, height), pixels.data)
+        heif.save(fp, format="HEIF", **options)
+    except (ValueError, RuntimeError, TypeError) as exc:
+        raise OSError(f"the HEIC encoder failed ({exc})") from exc

@@ -1,12 +1,17 @@
 """Open a file and parse its header only: format by content, ``ImageInfo``, the pixel limit.
 
-The format is sniffed from the magic bytes (not the suffix). TIFF headers are parsed by
-``tiff.tiff_header`` (tifffile); the others by that format's Pillow plugin, which skips Pillow's own
-decompression-bomb check. The pixel count is checked here against ``max_pixels`` before any pixel is
-decoded (``ImageTooLargeError``). WebP's parser allocates the canvas, so its size is read from the
-first bytes and checked first. Where Pillow checks again (WebP parsing, decoding), ``_PILLOW_LIMIT``
-raises Pillow's global limit, only when needed, to the size already approved here, under a lock, and
-puts it back right after.
+The format is sniffed from the magic bytes (not the suffix): PNG, JPEG, TIFF, BMP, WebP; ISO-BMFF
+files by the brands of their ``ftyp`` box (``avif``/``avis``: AVIF; ``heic``, ``heix``, ``hevc``,
+``hevx``, ``heim``, ``heis``, ``hevm``, ``hevs``, ``mif1``, ``msf1``: HEIF; ``crx ``: Canon CR3); camera
+RAW files by their signature, or, for the TIFF-based ones, by their RAW directories or a RAW suffix
+(``raw``). TIFF headers are parsed by ``tiff.tiff_header`` (tifffile), HEIF by ``heif`` (pillow-heif),
+RAW by ``raw`` (rawpy), the others (AVIF included, through Pillow's AVIF plugin) by that format's
+Pillow plugin, which skips Pillow's own decompression-bomb check. The pixel count is checked here
+against ``max_pixels`` before any pixel is decoded (``ImageTooLargeError``). WebP's parser allocates
+the canvas, so its size is read from the first bytes and checked first. Where Pillow checks again
+(WebP parsing, decoding), ``_PILLOW_LIMIT`` raises Pillow's global limit, only when needed, to the
+size already approved here, under a lock, and puts it back right after. A format whose optional
+package is missing raises ``MissingCodecError``, naming the package.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import threading
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from PIL import (
     BmpImagePlugin,
@@ -27,9 +32,19 @@ from PIL import (
     WebPImagePlugin,
 )
 
-from irstudio.core.image_io.info import ImageInfo, ImageTooLargeError, UnreadableImageError, _reason
+from irstudio.core.image_io import optional
+from irstudio.core.image_io.heif import opened_heif
+from irstudio.core.image_io.info import (
+    ImageInfo,
+    ImageTooLargeError,
+    MissingCodecError,
+    UnreadableImageError,
+    _check_size,
+    _reason,
+)
 from irstudio.core.image_io.metadata import _read_exif
 from irstudio.core.image_io.png import colour_chunks_from_pillow
+from irstudio.core.image_io.raw import has_raw_signature, is_raw_suffix, opened_raw, tiff_is_raw
 from irstudio.core.image_io.tiff import tiff_header
 
 _PILLOW_CLASSES: dict[str, type[Image.Image]] = {
@@ -39,9 +54,17 @@ _PILLOW_CLASSES: dict[str, type[Image.Image]] = {
     "BMP": BmpImagePlugin.BmpImageFile,
     "WEBP": WebPImagePlugin.WebPImageFile,
 }
+_SNIFF_BYTES = 256  # enough for an ftyp box listing its compatible brands
+_AVIF_BRANDS = frozenset({b"avif", b"avis"})
+_HEIF_BRANDS = frozenset(
+    {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1"}
+)
+_CR3_BRAND = b"crx "
+_UNKNOWN_FORMAT = "not a PNG, JPEG, TIFF, BMP or WebP image, nor a HEIF/AVIF photo or a camera RAW file"
 _GREY16_MODES = frozenset({"I;16", "I;16B", "I;16L", "I;16N", "I"})
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
-_TRUNCATED_ERRORS = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error)
+# RuntimeError: how Pillow's AVIF plugin (libavif) reports a damaged file.
+_TRUNCATED_ERRORS = (OSError, SyntaxError, ValueError, RuntimeError, EOFError, struct.error, zlib.error)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -101,21 +124,31 @@ _MAX_ICC_BYTES = 64 << 20
 
 
 @contextlib.contextmanager
-def _opened(path: Path, max_pixels: int | None) -> Iterator[tuple[Image.Image | None, ImageInfo]]:
-    """Open ``path``, parse its header, check the pixel limit; yield (Pillow image, info). The image
-    is None for TIFF, which ``tiff.decode_tiff`` decodes."""
+def _opened(path: Path, max_pixels: int | None) -> Iterator[tuple[Any, ImageInfo]]:
+    """Open ``path``, parse its header, check the pixel limit; yield (handle, info). The handle is
+    the Pillow image, the primary ``HeifImage`` for HEIF, the opened ``RawPy`` for RAW, or None for
+    TIFF, which ``tiff.decode_tiff`` decodes."""
     _require_nonempty_file(path)
     try:
         fp = open(path, "rb")  # noqa: SIM115 (closed by the with below, also on error)
     except OSError as exc:
         raise UnreadableImageError(f"{path}: cannot open the file ({_reason(exc)})", path=path) from exc
     with fp:
-        is_tiff = _sniff_format(fp.read(32)) == "TIFF"
+        kind = _container_format(fp.read(_SNIFF_BYTES), fp, path)
         fp.seek(0)
-        if is_tiff:
+        if kind == "TIFF":
             info = tiff_header(fp, path)
             _check_pixel_limit(info, max_pixels)
             yield None, info
+            return
+        if kind == "RAW":
+            with opened_raw(fp, path, max_pixels) as (raw, info):
+                yield raw, info
+            return
+        if kind == "HEIF":
+            with opened_heif(fp, path) as (image, info):
+                _check_pixel_limit(info, max_pixels)
+                yield image, info
             return
         fmt, im = _parse_header(fp, path, max_pixels)
         try:
@@ -140,18 +173,53 @@ def _require_nonempty_file(path: Path) -> None:
 
 
 def _sniff_format(prefix: bytes) -> str | None:
-    """The format named by the file's magic bytes, or None when it is none of ours."""
+    """The format named by the file's magic bytes, or None when it is none of ours. TIFF-based
+    camera RAW files say "TIFF" here (``_container_format`` looks further)."""
     if prefix.startswith(b"\x89PNG\r\n\x1a\n"):
         return "PNG"
     if prefix.startswith(b"\xff\xd8\xff"):
         return "JPEG"
     if prefix[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
         return "TIFF"
+    if has_raw_signature(prefix):
+        return "RAW"
     if prefix.startswith(b"BM"):
         return "BMP"
     if prefix[:4] == b"RIFF" and prefix[8:12] == b"WEBP":
         return "WEBP"
+    if prefix[4:8] == b"ftyp":
+        return _iso_bmff_format(_ftyp_brands(prefix))
     return None
+
+
+def _ftyp_brands(prefix: bytes) -> set[bytes]:
+    """The major and compatible brands of the ``ftyp`` box that starts the file (those that fit)."""
+    size = int.from_bytes(prefix[:4], "big")
+    end = min(len(prefix), size if size >= 16 else len(prefix))
+    brands = {prefix[8:12]}
+    brands.update(prefix[offset : offset + 4] for offset in range(16, end - 3, 4))
+    return brands
+
+
+def _iso_bmff_format(brands: set[bytes]) -> str | None:
+    if _CR3_BRAND in brands:
+        return "RAW"
+    if brands & _AVIF_BRANDS:
+        return "AVIF"
+    if brands & _HEIF_BRANDS:
+        return "HEIF"
+    return None
+
+
+def _container_format(prefix: bytes, fp: BinaryIO, path: Path) -> str | None:
+    """``_sniff_format``, with TIFF-based camera RAW files told apart from TIFF (by their RAW
+    directories, or a RAW suffix) and a file of no known format with a RAW suffix left to LibRaw."""
+    fmt = _sniff_format(prefix)
+    if fmt == "TIFF" and (is_raw_suffix(path) or tiff_is_raw(fp)):
+        return "RAW"
+    if fmt is None and is_raw_suffix(path):
+        return "RAW"
+    return fmt
 
 
 def _webp_canvas_size(header: bytes) -> tuple[int, int] | None:
@@ -172,10 +240,11 @@ def _webp_canvas_size(header: bytes) -> tuple[int, int] | None:
 
 def _parse_header(fp: BinaryIO, path: Path, max_pixels: int | None) -> tuple[str, Image.Image]:
     """Identify the format and let its Pillow plugin parse the header (no pixels are decoded)."""
-    head = fp.read(32)
+    head = fp.read(_SNIFF_BYTES)
     fmt = _sniff_format(head)
-    if fmt is None:
-        raise UnreadableImageError(f"{path}: not a PNG, JPEG, TIFF, BMP or WebP image", path=path)
+    if fmt not in _PILLOW_CLASSES and fmt != "AVIF":
+        raise UnreadableImageError(f"{path}: {_UNKNOWN_FORMAT}", path=path)
+    image_class = _avif_class(path) if fmt == "AVIF" else _PILLOW_CLASSES[fmt]
     # The plugins' parsers skip Pillow's bomb check, except WebP's, which also allocates the whole
     # canvas: its size is read from the first bytes and checked against our limit first.
     pillow_needs: int | None = 0
@@ -188,7 +257,7 @@ def _parse_header(fp: BinaryIO, path: Path, max_pixels: int | None) -> tuple[str
     fp.seek(0)
     try:
         with _PILLOW_LIMIT.at_least(pillow_needs), _PNG_CHUNK_LIMIT.at_least(_MAX_ICC_BYTES):
-            return fmt, _PILLOW_CLASSES[fmt](fp, str(path))
+            return fmt, image_class(fp, str(path))
     except Image.DecompressionBombError as exc:  # a Pillow that checks in more places than this one
         raise ImageTooLargeError(f"{path}: image is larger than Pillow's limit ({exc})", path=path) from exc
     except _TRUNCATED_ERRORS as exc:
@@ -236,11 +305,8 @@ def _check_pixel_limit(info: ImageInfo, max_pixels: int | None) -> None:
     _check_size(info.path, (info.width, info.height), max_pixels)
 
 
-def _check_size(path: Path, size: tuple[int, int], max_pixels: int | None) -> None:
-    width, height = size
-    if max_pixels is not None and width * height > max_pixels:
-        raise ImageTooLargeError(
-            f"{path}: {width}x{height} pixels ({width * height:,}) exceeds the limit of "
-            f"{max_pixels:,} pixels",
-            path=path,
-        )
+def _avif_class(path: Path) -> type[Image.Image]:
+    plugin = optional.avif_plugin()
+    if plugin is None:
+        raise MissingCodecError(f"{path}: {optional.MISSING['AVIF']}", path=path, package="Pillow")
+    return plugin.AvifImageFile

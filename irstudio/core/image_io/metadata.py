@@ -9,6 +9,7 @@ written pixel size; an ICC profile is carried only when it describes RGB data.
 from __future__ import annotations
 
 import logging
+import struct
 from collections.abc import MutableMapping
 
 from PIL import Image, TiffImagePlugin
@@ -65,6 +66,33 @@ def _copy_descriptive_tags(source: Image.Exif, target: MutableMapping[int, objec
         sub = {k: v for k, v in source.get_ifd(pointer).items() if k != _INTEROP_IFD}
         if sub:
             target[pointer] = sub
+
+
+def _upright_exif(raw: bytes | None) -> bytes | None:
+    """EXIF (APP1 form) whose IFD0 orientation says 1, for a decoder that turned the pixels itself.
+
+    The orientation value is patched in place, so nothing else in the block changes; EXIF without an
+    orientation, or that cannot be parsed, is returned as it is.
+    """
+    if not raw:
+        return raw
+    base = len(_EXIF_PREFIX) if raw.startswith(_EXIF_PREFIX) else 0
+    order = {b"II": "<", b"MM": ">"}.get(raw[base : base + 2])
+    if order is None:
+        return raw
+    try:
+        (ifd,) = struct.unpack_from(order + "I", raw, base + 4)
+        (count,) = struct.unpack_from(order + "H", raw, base + ifd)
+        for index in range(count):
+            entry = base + ifd + 2 + 12 * index
+            tag, kind, number = struct.unpack_from(order + "HHI", raw, entry)
+            if tag == _ORIENTATION and number == 1 and kind in (3, 4):  # SHORT or LONG
+                patched = bytearray(raw)
+                struct.pack_into(order + ("H" if kind == 3 else "I"), patched, entry + 8, 1)
+                return bytes(patched)
+    except struct.error:  # a directory running past the block: leave it alone
+        return raw
+    return raw
 
 
 def _valid_orientation(value: object) -> int:

@@ -1,10 +1,12 @@
 """Decode a file into upright float32 RGB (H, W, 3) in [0, 1] plus alpha: ``probe_image``, ``read_image``.
 
-TIFF is decoded by tifffile (``tiff.decode_tiff``). Pillow decodes the other formats except 16-bit
-PNGs with colour or alpha, which Pillow truncates to 8 bits: those are decoded by OpenCV
-(IMREAD_UNCHANGED, BGR(A) turned into RGB(A)). Either way the pixels are decoded once, and the
+TIFF is decoded by tifffile (``tiff.decode_tiff``), HEIF by pillow-heif (``heif.decode_heif``), camera
+RAW by rawpy (``raw.develop_raw``). Pillow decodes the other formats (AVIF through its AVIF plugin)
+except 16-bit PNGs with colour or alpha, which Pillow truncates to 8 bits: those are decoded by
+OpenCV (IMREAD_UNCHANGED, BGR(A) turned into RGB(A)). Either way the pixels are decoded once, and the
 decoder's memory is released before the float32 copy is made. The EXIF orientation is applied here,
-once, as a view folded into that copy (no decoder used here turns the pixels itself).
+once, as a view folded into that copy; libheif and LibRaw turn their pixels themselves, and report
+orientation 1.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from irstudio.core.image_io.header import (
     _TRUNCATED_ERRORS,
     _opened,
 )
+from irstudio.core.image_io.heif import decode_heif
 from irstudio.core.image_io.info import (
     DEFAULT_MAX_PIXELS,
     ImageInfo,
@@ -30,6 +33,7 @@ from irstudio.core.image_io.info import (
     _reason,
 )
 from irstudio.core.image_io.png import png_has_end, png_pixel_bytes
+from irstudio.core.image_io.raw import RAW_OUTPUTS, develop_raw
 from irstudio.core.image_io.samples import SAMPLE_MAX, DecodedSamples
 from irstudio.core.image_io.tiff import decode_tiff
 
@@ -45,24 +49,38 @@ def probe_image(path: str | os.PathLike[str], *, max_pixels: int | None = DEFAUL
 
 
 def read_image(
-    path: str | os.PathLike[str], *, max_pixels: int | None = DEFAULT_MAX_PIXELS, native: bool = False
+    path: str | os.PathLike[str],
+    *,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+    native: bool = False,
+    raw_output: str = "srgb",
 ) -> LoadedImage:
     """Decode an image into upright float32 RGB (H, W, 3) in [0, 1] plus alpha and ``ImageInfo``.
 
     ``native``: keep 8- and 16-bit samples as uint8 / uint16 RGB (H, W, 3) instead (a quarter or
     half of the float32 size; value / 255 or / 65535 is exactly the float32 ``rgb`` the default
     gives). Other samples (32-bit integer, float) still come as float32. Alpha is float32 either way.
-    The pixel limit is checked from the header before decoding. Raises ``UnreadableImageError`` or
-    ``ImageTooLargeError``.
+    ``raw_output``: how a camera RAW file is developed: ``"srgb"`` (the default: camera white
+    balance, sRGB primaries and curve, exposure as shot, no auto-brightening) or ``"linear"`` (the
+    same, scene-linear); other formats ignore it (see ``raw``). The pixel limit is checked from the
+    header before decoding. Raises ``UnreadableImageError`` (``MissingCodecError`` when the format's
+    optional package is not installed), ``ImageTooLargeError``, or ``ValueError`` (bad
+    ``raw_output``).
     """
-    with _opened(Path(path), max_pixels) as (im, info):
-        transparency = None if im is None else im.info.get("transparency")
-        if im is None or _decoded_by_opencv(info):
+    if raw_output not in RAW_OUTPUTS:
+        raise ValueError(f"raw_output must be one of {', '.join(RAW_OUTPUTS)}, got {raw_output!r}")
+    with _opened(Path(path), max_pixels) as (handle, info):
+        transparency = handle.info.get("transparency") if isinstance(handle, Image.Image) else None
+        if info.format == "HEIF":
+            decoded = decode_heif(handle, info)
+        elif info.format.startswith("RAW"):
+            decoded, info = develop_raw(handle, info, raw_output)
+        elif handle is None or _decoded_by_opencv(info):
             decoded = None
         else:
             with _PILLOW_LIMIT.at_least(info.width * info.height):
-                decoded = _decode_with_pillow(im, info)
-    # The Pillow image is closed here, so its memory is free before the float copy is made.
+                decoded = _decode_with_pillow(handle, info)
+    # The decoder's image is closed here, so its memory is free before the float copy is made.
     if decoded is None:
         decoded = decode_tiff(info.path) if info.format == "TIFF" else _decode_with_opencv(info)
     if decoded.alpha is None and info.has_alpha and transparency is not None:

@@ -1,12 +1,15 @@
 """Write RGB(A) pixels atomically, in the format named by the suffix: ``write_image``.
 
-PNG and TIFF (8 or 16 bit, with alpha), JPEG (8 bit, alpha dropped) and WebP (8 bit, with alpha).
-The file goes through ``core.atomic.atomic_write``: a hidden temporary file in the destination
-folder, flushed to disk, then published; without ``overwrite`` by a hard link that fails if the
-name exists (never clobbers a file that appeared meanwhile), with ``overwrite`` by ``os.replace``.
-The temporary file is removed on every failure. EXIF from ``source`` is carried with its
-orientation reset to 1 and its pixel-dimension tags updated; an RGB ICC profile is carried, and a
-PNG source's gAMA/cHRM/sRGB chunks are carried to a PNG output.
+PNG and TIFF (8 or 16 bit, with alpha), JPEG (8 bit, alpha dropped), WebP, HEIC/HEIF and AVIF (8 bit,
+with alpha). HEIC needs pillow-heif with an HEVC encoder, AVIF a Pillow built with an AV1 encoder:
+without them the suffix is refused with a message naming what to install. Camera RAW suffixes are
+always refused: a RAW file is never written (nor overwritten). The file goes through
+``core.atomic.atomic_write``: a hidden temporary file in the destination folder, flushed to disk,
+then published; without ``overwrite`` by a hard link that fails if the name exists (never clobbers a
+file that appeared meanwhile), with ``overwrite`` by ``os.replace``. The temporary file is removed on
+every failure. EXIF from ``source`` is carried with its orientation reset to 1 and its
+pixel-dimension tags updated; an RGB ICC profile is carried, and a PNG source's gAMA/cHRM/sRGB chunks
+are carried to a PNG output.
 """
 
 from __future__ import annotations
@@ -18,8 +21,10 @@ from pathlib import Path
 import numpy as np
 
 from irstudio.core.atomic import TargetExistsError, atomic_write
+from irstudio.core.image_io import optional
 from irstudio.core.image_io.encoders import _encode
 from irstudio.core.image_io.info import (
+    RAW_SUFFIXES,
     WRITE_SUFFIXES,
     ImageInfo,
     ImageWriteError,
@@ -38,9 +43,13 @@ _FORMAT_FOR_SUFFIX = {
     ".jpg": "JPEG",
     ".jpeg": "JPEG",
     ".webp": "WEBP",
+    ".heic": "HEIF",
+    ".heif": "HEIF",
+    ".avif": "AVIF",
 }
 _SIXTEEN_BIT_FORMATS = frozenset({"PNG", "TIFF"})
-_ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP"})
+_ALPHA_FORMATS = frozenset({"PNG", "TIFF", "WEBP", "HEIF", "AVIF"})
+_OPTIONAL_ENCODERS = {"HEIF": optional.heif_encoder_available, "AVIF": optional.avif_encoder_available}
 
 
 def write_image(
@@ -56,11 +65,12 @@ def write_image(
     """Write RGB (H, W, 3) atomically, in the format named by the suffix; return the path written.
 
     ``rgb``: float32/float64 in [0, 1] (clipped, rounded half up), or uint8/uint16 taken as they are.
-    ``alpha``: (H, W), same conventions; kept by PNG/TIFF/WebP, dropped by JPEG. Resize it with
+    ``alpha``: (H, W), same conventions; kept by PNG/TIFF/WebP/HEIC/AVIF, dropped by JPEG. Resize it with
     ``resize_alpha`` when the image changed size.
     ``source``: the ``ImageInfo`` of the input; its EXIF (orientation reset to 1) and RGB ICC profile
     are carried. ``bit_depth``: 8 or 16 (16 only for PNG/TIFF); None picks 16 for uint16 input or a
-    source of 16 or more bits, when the format allows it, else 8. ``quality``: 1-100 for JPEG/WebP.
+    source of 16 or more bits, when the format allows it, else 8. ``quality``: 1-100 for
+    JPEG/WebP/HEIC/AVIF (4:4:4 chroma at 90 and above).
     Raises ``OutputExistsError`` (exists and not ``overwrite``; the file is untouched),
     ``ImageWriteError`` (I/O failure or unsupported suffix), ``ValueError`` (bad array or argument).
     """
@@ -113,10 +123,21 @@ def output_bit_depth(path: str | os.PathLike[str], source: ImageInfo | None = No
 
 
 def _output_format(path: Path) -> str:
-    fmt = _FORMAT_FOR_SUFFIX.get(path.suffix.lower())
+    """The format a suffix names; refuses RAW suffixes, unknown ones, and HEIC/AVIF without their
+    encoder (the message names what to install)."""
+    suffix = path.suffix.lower()
+    fmt = _FORMAT_FOR_SUFFIX.get(suffix)
+    allowed = ", ".join(sorted(WRITE_SUFFIXES))
+    if suffix in RAW_SUFFIXES:
+        raise ImageWriteError(
+            f"{path}: camera RAW files are never written; save as another format ({allowed})", path=path
+        )
     if fmt is None:
-        allowed = ", ".join(sorted(WRITE_SUFFIXES))
         raise ImageWriteError(f"{path}: cannot write '{path.suffix}' files (use {allowed})", path=path)
+    if fmt in _OPTIONAL_ENCODERS and not _OPTIONAL_ENCODERS[fmt]():
+        raise ImageWriteError(
+            f"{path}: cannot write '{path.suffix}' files here: {optional.MISSING[fmt]}", path=path
+        )
     return fmt
 
 
