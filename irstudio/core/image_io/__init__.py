@@ -87,7 +87,9 @@ Modules
 from __future__ import annotations
 
 from irstudio.core.image_io.info import (
+    AVIF_SUFFIXES,
     DEFAULT_MAX_PIXELS,
+    HEIF_SUFFIXES,
     RAW_SUFFIXES,
     READ_SUFFIXES,
     WRITE_SUFFIXES,
@@ -106,7 +108,9 @@ from irstudio.core.image_io.samples import SAMPLE_MAX, resize_alpha, sample_type
 from irstudio.core.image_io.writing import output_bit_depth, write_image
 
 __all__ = [
+    "AVIF_SUFFIXES",
     "DEFAULT_MAX_PIXELS",
+    "HEIF_SUFFIXES",
     "RAW_OUTPUTS",
     "RAW_SUFFIXES",
     "READ_SUFFIXES",

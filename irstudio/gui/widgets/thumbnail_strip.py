@@ -18,7 +18,15 @@ from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
 from irstudio.core.cancel import CancelToken
-from irstudio.core.image_io import READ_SUFFIXES, SAMPLE_MAX, read_image, to_uint8
+from irstudio.core.image_io import (
+    AVIF_SUFFIXES,
+    HEIF_SUFFIXES,
+    RAW_SUFFIXES,
+    READ_SUFFIXES,
+    SAMPLE_MAX,
+    read_image,
+    to_uint8,
+)
 from irstudio.gui.qimage import to_qimage
 
 __all__ = ["MAX_FILES", "THUMBNAIL_SIZE", "ThumbnailStrip", "folder_images", "thumbnail_work"]
@@ -40,12 +48,17 @@ def folder_images(folder: Path) -> list[Path]:
     return sorted(images, key=lambda p: p.name.lower())[:MAX_FILES]
 
 
+_DECODED_BY_IO = frozenset({".tif", ".tiff"}) | HEIF_SUFFIXES | AVIF_SUFFIXES | RAW_SUFFIXES
+
+
 def _thumbnail(path: Path, size: int) -> np.ndarray | None:
     """A uint8 HxWx3 thumbnail at most ``size`` px, upright; None when the file cannot be read.
 
-    TIFFs are decoded by the I/O layer (Pillow gets planar, premultiplied and 32-bit layouts
-    wrong); the other formats by Pillow, whose JPEG draft mode decodes at a reduced size."""
-    if path.suffix.lower() in (".tif", ".tiff"):
+    TIFF, HEIC/AVIF and camera RAW files are decoded by the I/O layer (Pillow gets planar,
+    premultiplied and 32-bit TIFF layouts wrong, needs plug-ins for HEIC, and would show a RAW's
+    embedded preview or nothing); the other formats by Pillow, whose JPEG draft mode decodes at a
+    reduced size."""
+    if path.suffix.lower() in _DECODED_BY_IO:
         return _thumbnail_of_decoded(path, size)
     try:
         with Image.open(path) as image:
