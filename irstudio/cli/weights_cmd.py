@@ -2,7 +2,9 @@
 
 - ``ship RUN --id ID --recipe FILE``: export the run's EMA weights as fp16 safetensors into
   ``weights/``, add (or with ``--replace`` replace) its ``weights/manifest.json`` entry (architecture,
-  preset, task, degradation, data, iterations, patch/batch, hardware, wall time), score it on every
+  preset, task, degradation, data, iterations, patch/batch, pixels seen, hardware, wall time; a run
+  that continued from the replaced entry's own weights keeps that entry's record under
+  ``training.earlier``, so the pixels of every run are counted), score it on every
   benchmark of its task (``inference.benchmarks``) by running the printed ``irstudio eval`` command
   in a subprocess, with the task's baseline beside it, and regenerate the README table.
 - ``table [--check]``: rewrite the README's model table from the manifest (``--check``: exit 1 when
@@ -35,6 +37,7 @@ from irstudio.models.manifest_doc import (
     read_manifest_document,
     readme_with_table,
     upsert_entry,
+    with_earlier_runs,
     write_manifest_document,
 )
 from irstudio.paths import install_root, manifest_path
@@ -165,9 +168,11 @@ def _export(args: argparse.Namespace, weights_dir: Path) -> Path:
 def _ship(args: argparse.Namespace) -> int:
     manifest = manifest_path()
     document = read_manifest_document(manifest)
-    if any(entry.get("id") == args.id for entry in document["models"]) and not args.replace:
+    previous = next((entry for entry in document["models"] if entry.get("id") == args.id), None)
+    if previous is not None and not args.replace:
         raise ValueError(f"{args.id}: already in {manifest.name} (--replace replaces it)")
     facts = run_facts(args.run_dir, hardware=args.hardware)
+    facts["training"] = with_earlier_runs(facts["training"], previous)
     weights = _export(args, manifest.parent)
     entry = {
         "id": args.id,

@@ -63,14 +63,56 @@ def _duration(seconds: float | None) -> str:
     return f"{minutes // 60}h{minutes % 60:02d}m" if minutes >= 60 else f"{minutes} min"
 
 
+def pixels_seen(training: dict[str, Any]) -> int:
+    """Input pixels a training record's run drew: batch x patch² per step, over its stages up to
+    ``iterations`` (records written before ``pixels_seen`` existed get it computed the same way)."""
+    iterations = int(training.get("iterations", 0))
+    stages = sorted(training.get("stages", []), key=lambda stage: stage["from_step"])
+    total = 0
+    for index, stage in enumerate(stages):
+        end = stages[index + 1]["from_step"] if index + 1 < len(stages) else iterations
+        steps = max(0, min(end, iterations) - stage["from_step"])
+        total += steps * stage["batch"] * stage["patch"] ** 2
+    return total
+
+
+def total_pixels_seen(training: Mapping[str, Any]) -> int:
+    """Pixels a shipped model has seen over all its runs: this record's and its ``earlier`` ones'."""
+    records = [training, *training.get("earlier", [])]
+    return sum(int(record.get("pixels_seen") or pixels_seen(record)) for record in records)
+
+
+def with_earlier_runs(training: dict[str, Any], previous: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``training`` of a new run, with the training record of the manifest entry it replaces kept
+    under ``earlier`` (most recent first) when the run continued from that entry's weight file;
+    unchanged otherwise. The pixels of every run are counted by ``total_pixels_seen``."""
+    if previous is None or training.get("started_from") != previous.get("file"):
+        return training
+    before = dict(previous.get("training", {}))
+    older = before.pop("earlier", [])
+    before.setdefault("pixels_seen", pixels_seen(before))
+    before["sha256"] = previous.get("sha256")
+    return {
+        **training,
+        "optimiser": "fresh AdamW (the earlier run's state is not kept)",
+        "earlier": [before, *older],
+    }
+
+
 def _training_cell(entry: Mapping[str, Any]) -> str:
     training = entry.get("training", {})
     steps = training.get("iterations")
     parts = [f"{steps:,} it" if isinstance(steps, int) else "? it", training.get("hardware", "?")]
     parts.append(_duration(training.get("wall_time_s")))
-    started_from = training.get("started_from", "random")
-    if started_from != "random":
-        parts.append(f"from `{Path(started_from).stem}`")
+    earlier = training.get("earlier", [])
+    if earlier:
+        before = sum(int(record.get("iterations", 0)) for record in earlier)
+        parts.append(f"continued from its own EMA weights after {before:,} it")
+    else:
+        started_from = training.get("started_from", "random")
+        if started_from != "random":
+            parts.append(f"from `{Path(started_from).stem}`")
+    parts.append(f"{total_pixels_seen(training) / 1e6:,.0f} Mpx seen")
     return ", ".join(str(part) for part in parts)
 
 

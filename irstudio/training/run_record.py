@@ -4,8 +4,9 @@
 returns the manifest fields: architecture, preset, task, scale, degradation and a ``training``
 record (data folders, the weight file it started from ("random" when none) and whether by
 transfer, iterations, patch/batch stages, loss, optimiser, device, hardware, wall time summed over
-the run's sessions, resumes, last validation). Data paths are given from ``shared/``
-on, so the record names the training set without this machine's layout.
+the run's sessions, resumes, last validation, and ``pixels_seen``: the input pixels of every
+training patch, batch x patch² summed over the steps of each stage). Data paths are given from
+``shared/`` on, so the record names the training set without this machine's layout.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from irstudio.models.catalog import resolve_id
+from irstudio.models.manifest_doc import pixels_seen
 from irstudio.training.config import TrainConfig
 from irstudio.training.config_io import config_to_dict, load_config
 
@@ -74,6 +76,12 @@ def _stages(config: TrainConfig) -> list[dict[str, int]]:
     ]
 
 
+def _data_folders(config: TrainConfig) -> str | None:
+    """The training folders as one portable line ("shared/data/train/a + shared/data/train/b")."""
+    folders = [config.data.clean, *config.data.more_clean] if config.data.clean else [config.data.target]
+    return " + ".join(str(_portable(str(folder))) for folder in folders if folder is not None) or None
+
+
 def _started_from(config: TrainConfig) -> str:
     """The weight file the run started from (as ``training.setup`` picks it), or "random"."""
     if config.model.weights is not None:
@@ -96,14 +104,14 @@ def run_facts(run_dir: Path, *, hardware: str | None = None) -> dict[str, Any]:
     degradation = (
         config_to_dict(config).get("degradation") or config.degradation_for(task, spec.scale).to_dict()
     )
-    return {
+    facts = {
         "preset": spec.id,
         "architecture": spec.arch,
         "task": task,
         "scale": spec.scale,
         "degradation": degradation,
         "training": {
-            "data": _portable(str(config.data.clean or config.data.target)),
+            "data": _data_folders(config),
             "started_from": _started_from(config),
             "transfer": config.model.transfer,
             "iterations": steps,
@@ -121,3 +129,5 @@ def run_facts(run_dir: Path, *, hardware: str | None = None) -> dict[str, Any]:
             "seed": config.seed,
         },
     }
+    facts["training"]["pixels_seen"] = pixels_seen(facts["training"])
+    return facts

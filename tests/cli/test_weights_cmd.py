@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from irstudio.models.manifest_doc import (
     read_manifest_document,
     readme_with_table,
     render_table,
+    total_pixels_seen,
     upsert_entry,
 )
 from irstudio.models.spec import Task
@@ -78,6 +80,7 @@ def test_run_facts_describe_the_run(finished_run) -> None:
     assert training["hardware"].startswith("CPU ") and training["device"] == "cpu"
     assert training["started_from"] == "random" and training["transfer"] is False
     assert facts["degradation"]["steps"][0]["kind"] == "noise"
+    assert training["pixels_seen"] == 3 * 2 * 16 * 16  # steps x batch x patch²
     assert run_facts(finished_run.run_dir, hardware="NVIDIA H100")["training"]["hardware"] == "NVIDIA H100"
 
 
@@ -179,10 +182,37 @@ def test_a_failing_eval_command_is_a_clear_error() -> None:
 
 def test_the_table_says_which_shipped_weights_a_run_started_from() -> None:
     score = {"benchmark": "B", "psnr": 30.0, "ssim": 0.9, "baseline": {"psnr": 29.0}, "command": "c"}
-    training = {"iterations": 800, "hardware": "CPU X, 1 thread", "wall_time_s": 1800.0}
+    stages = [{"from_step": 0, "patch": 50, "batch": 4}]
+    training = {"iterations": 800, "hardware": "CPU X, 1 thread", "wall_time_s": 1800.0, "stages": stages}
     entry = {"id": "m", "architecture": "a", "task": "denoise", "scores": [score], "training": training}
-    assert "800 it, CPU X, 1 thread, 30 min |" in render_table([entry])
+    assert "800 it, CPU X, 1 thread, 30 min, 8 Mpx seen |" in render_table([entry])  # 800 x 4 x 50²
     started = {**training, "started_from": "compacter-x1-jpeg.safetensors", "transfer": False}
-    assert "800 it, CPU X, 1 thread, 30 min, from `compacter-x1-jpeg` |" in render_table(
+    assert "800 it, CPU X, 1 thread, 30 min, from `compacter-x1-jpeg`, 8 Mpx seen |" in render_table(
         [{**entry, "training": started}]
     )
+
+
+def test_a_run_continued_from_the_shipped_weights_keeps_the_earlier_record(
+    finished_run, shipping_root, monkeypatch, tmp_path
+) -> None:
+    monkeypatch.setattr(
+        weights_cmd, "run_eval", lambda argv: {"psnr": 30.0, "ssim": 0.9, "n": 1, "protocol": "p"}
+    )
+    manifest = shipping_root / "weights" / "manifest.json"
+    ship = ["weights", "ship", "--id", "tiny-denoiser", "--recipe", "r.toml"]
+    assert main([*ship, str(finished_run.run_dir)]) == 0
+    first = read_manifest_document(manifest)["models"][0]
+    continued = tiny_config(tmp_path / "second", steps=2)
+    continued = replace(
+        continued, model=replace(continued.model, weights=shipping_root / "weights" / first["file"])
+    )
+    run_to_end(train(continued))
+    assert main([*ship, str(continued.run_dir), "--replace"]) == 0
+    entry = read_manifest_document(manifest)["models"][0]
+    training = entry["training"]
+    assert training["started_from"] == first["file"] and training["iterations"] == 2
+    assert [record["iterations"] for record in training["earlier"]] == [3]
+    assert training["earlier"][0]["sha256"] == first["sha256"] and "fresh AdamW" in training["optimiser"]
+    assert total_pixels_seen(training) == (2 + 3) * 2 * 16 * 16
+    readme = (shipping_root / "README.md").read_text(encoding="utf-8")
+    assert "continued from its own EMA weights after 3 it" in readme
