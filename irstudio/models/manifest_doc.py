@@ -92,6 +92,7 @@ def with_earlier_runs(training: dict[str, Any], previous: Mapping[str, Any] | No
     older = before.pop("earlier", [])
     before.setdefault("pixels_seen", pixels_seen(before))
     before["sha256"] = previous.get("sha256")
+    before["recipe"] = previous.get("recipe")
     return {
         **training,
         "optimiser": "fresh AdamW (the earlier run's state is not kept)",
