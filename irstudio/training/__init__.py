@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from irstudio.training.checkpoints import (
     CheckpointError,
+    TrainingCheckpoint,
     latest_checkpoint,
     list_checkpoints,
     load_checkpoint,
@@ -70,6 +71,7 @@ __all__ = [
     "TrainEvent",
     "TrainSection",
     "TrainSummary",
+    "TrainingCheckpoint",
     "Validation",
     "build_loss",
     "config_from_dict",

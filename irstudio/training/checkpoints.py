@@ -1,12 +1,13 @@
 """Training checkpoints: everything needed to continue a run exactly, in a file that loads with
 ``torch.load(weights_only=True)`` (tensors, numbers, strings, lists and dicts only; no pickled code).
 
-Layout of a checkpoint (a dict): ``format`` ("irstudio-train-checkpoint"), ``version``, ``step``
-(steps done), ``draws`` (training samples consumed: the data sampler's position), ``model`` and
-``ema`` (state dicts; ``ema`` None when EMA is off), ``optimizer``, ``schedule``, ``rng`` (one entry
-per process: python, numpy, torch and CUDA generator states as tensors), ``world_size``,
-``model_id``, ``task``, ``scale``, ``config`` (the run's TrainConfig as JSON), ``best_psnr`` and
-the last validation's ``psnr``/``ssim`` (None before any).
+A checkpoint is a ``TrainingCheckpoint`` (a frozen, typed record); on disk it is a plain dict:
+``format`` ("irstudio-train-checkpoint"), ``version``, ``step`` (steps done), ``draws`` (training
+samples consumed: the data sampler's position), ``model`` and ``ema`` (state dicts; ``ema`` None when
+EMA is off), ``optimizer``, ``schedule``, ``rng`` (one entry per process: python, numpy, torch and
+CUDA generator states as tensors), ``world_size``, ``model_id``, ``task``, ``scale``, ``config``
+(the run's TrainConfig as JSON), ``best_psnr`` and the last validation's ``psnr``/``ssim`` (None
+before any). ``load_checkpoint`` checks every field's type and names the first that is wrong.
 
 Files are ``<run>/checkpoints/step_00001234.pt``, written through ``core.atomic.atomic_write`` (a
 temporary file in the same folder, flushed, renamed over with ``os.replace``), so a crash never leaves
@@ -15,10 +16,14 @@ a half-written checkpoint.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import pickle
 import random
 import re
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -33,6 +38,86 @@ _NAME = re.compile(r"^step_(\d{8,})\.pt$")
 
 class CheckpointError(ValueError):
     """A checkpoint is missing, unreadable or not ours; the message names the file."""
+
+
+StateDict = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class TrainingCheckpoint:
+    """Everything a run needs to continue exactly (see the module docstring for each field)."""
+
+    step: int
+    draws: int
+    model: StateDict
+    ema: StateDict | None
+    optimizer: StateDict
+    schedule: StateDict
+    rng: list[dict[str, Any]]
+    world_size: int
+    model_id: str
+    task: str
+    scale: int
+    config: str
+    best_psnr: float | None = None
+    psnr: float | None = None
+    ssim: float | None = None
+
+    @property
+    def run_name(self) -> str:
+        """The run's name, from its config (``"model"`` when the config has none)."""
+        return str(json.loads(self.config).get("name") or "model")
+
+    @property
+    def scores(self) -> tuple[float, float] | None:
+        """The last validation's (PSNR, SSIM), or None before any."""
+        return (self.psnr, self.ssim) if self.psnr is not None and self.ssim is not None else None
+
+    def to_state(self) -> dict[str, object]:
+        """The plain dict written to disk (with ``format`` and ``version``)."""
+        return {"format": FORMAT, "version": VERSION, **dataclasses.asdict(self)}
+
+    @classmethod
+    def from_state(cls, state: dict[str, object], path: Path) -> TrainingCheckpoint:
+        """The record of a loaded dict; ``CheckpointError`` naming the first missing or wrong field."""
+        values: dict[str, Any] = {}
+        for field in dataclasses.fields(cls):
+            if field.name not in state:
+                if field.default is dataclasses.MISSING:
+                    raise CheckpointError(f"{path}: the checkpoint has no '{field.name}'")
+                continue
+            value = state[field.name]
+            if not _FIELD_CHECKS[field.name](value):
+                raise CheckpointError(f"{path}: the checkpoint's '{field.name}' is not what it should be")
+            values[field.name] = value
+        return cls(**values)
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_score(value: object) -> bool:
+    return value is None or (isinstance(value, (int, float)) and not isinstance(value, bool))
+
+
+_FIELD_CHECKS = {
+    "step": _is_int,
+    "draws": _is_int,
+    "model": lambda v: isinstance(v, dict),
+    "ema": lambda v: v is None or isinstance(v, dict),
+    "optimizer": lambda v: isinstance(v, dict),
+    "schedule": lambda v: isinstance(v, dict),
+    "rng": lambda v: isinstance(v, list) and all(isinstance(item, dict) for item in v),
+    "world_size": _is_int,
+    "model_id": lambda v: isinstance(v, str),
+    "task": lambda v: isinstance(v, str),
+    "scale": _is_int,
+    "config": lambda v: isinstance(v, str),
+    "best_psnr": _is_score,
+    "psnr": _is_score,
+    "ssim": _is_score,
+}
 
 
 def checkpoints_dir(run_dir: str | Path) -> Path:
@@ -112,13 +197,13 @@ def restore_rng(state: dict[str, object]) -> None:
 # Files
 
 
-def save_checkpoint(state: dict[str, object], path: str | Path) -> Path:
-    """Write ``state`` atomically (temp file in the same folder, fsync, ``os.replace``), replacing
-    ``path`` if it exists; the folder is created."""
+def save_checkpoint(checkpoint: TrainingCheckpoint, path: str | Path) -> Path:
+    """Write ``checkpoint`` atomically (temp file in the same folder, fsync, ``os.replace``),
+    replacing ``path`` if it exists; the folder is created."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_write(path, overwrite=True) as temp, open(temp, "wb") as stream:
-        torch.save({"format": FORMAT, "version": VERSION, **state}, stream)
+        torch.save(checkpoint.to_state(), stream)
     return path
 
 
@@ -130,8 +215,9 @@ def _reason(error: Exception) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def load_checkpoint(path: str | Path) -> dict[str, object]:
-    """Read a checkpoint on the CPU with ``weights_only=True``; refuse files that are not ours."""
+def load_checkpoint(path: str | Path) -> TrainingCheckpoint:
+    """Read a checkpoint on the CPU with ``weights_only=True``; refuse files that are not ours
+    (``CheckpointError`` naming the file and, for a damaged record, the field)."""
     path = Path(path)
     if not path.is_file():
         raise CheckpointError(f"{path}: no such checkpoint")
@@ -145,4 +231,4 @@ def load_checkpoint(path: str | Path) -> dict[str, object]:
         raise CheckpointError(
             f"{path}: checkpoint version {state.get('version')} (this IR Studio reads {VERSION})"
         )
-    return state
+    return TrainingCheckpoint.from_state(state, path)

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from irstudio.data import Degradation
+from irstudio.models.spec import Task
 
-TASKS = ("denoise", "sr", "jpeg", "derain", "realphoto")
+TASKS = tuple(task.value for task in Task)  # the command line's and the configs' spelling of Task
 LOSS_KINDS = ("l1_fft", "l1", "charbonnier")
 PRECISIONS = ("auto", "fp32", "bf16")
 FFT_NORMS = ("backward", "ortho")

@@ -17,7 +17,12 @@ from pathlib import Path
 from irstudio.models.catalog import resolve_id
 from irstudio.models.loading import load_state, save_weights
 from irstudio.paths import user_library_dir
-from irstudio.training.checkpoints import CheckpointError, latest_checkpoint, load_checkpoint
+from irstudio.training.checkpoints import (
+    CheckpointError,
+    TrainingCheckpoint,
+    latest_checkpoint,
+    load_checkpoint,
+)
 from irstudio.training.optim import ModelEMA
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
@@ -37,12 +42,12 @@ def _checkpoint_of(source: Path) -> Path:
 
 
 def training_record(
-    state: dict[str, object], used_ema: bool, psnr: float | None, ssim: float | None
+    checkpoint: TrainingCheckpoint, used_ema: bool, psnr: float | None, ssim: float | None
 ) -> dict[str, object]:
     """What the exported file says about its training (stored as JSON metadata)."""
-    config = json.loads(str(state["config"]))
+    config = json.loads(checkpoint.config)
     return {
-        "steps": int(state["step"]),  # type: ignore[arg-type]
+        "steps": checkpoint.step,
         "run": config.get("name"),
         "base_weights": config.get("model", {}).get("weights"),
         "transfer": config.get("model", {}).get("transfer", False),
@@ -50,7 +55,7 @@ def training_record(
         "degradation": config.get("degradation"),
         "loss": config.get("loss", {}).get("kind"),
         "weights": "ema" if used_ema else "raw",
-        "best_psnr": state.get("best_psnr"),
+        "best_psnr": checkpoint.best_psnr,
         "psnr": psnr,
         "ssim": ssim,
     }
@@ -75,16 +80,14 @@ def export_model(
     An existing file is kept unless ``overwrite``.
     """
     path = _checkpoint_of(Path(source))
-    state = load_checkpoint(path)
-    spec = resolve_id(str(state["model_id"]))
+    checkpoint = load_checkpoint(path)
+    spec = resolve_id(checkpoint.model_id)
     model = spec.build()
-    ema_state = state.get("ema")
-    used_ema = use_ema and ema_state is not None
-    weights = dict(ema_state if used_ema else state["model"])  # type: ignore[call-overload]
+    used_ema = use_ema and checkpoint.ema is not None
+    weights = dict(checkpoint.ema if used_ema and checkpoint.ema is not None else checkpoint.model)
     weights.pop(ModelEMA.UPDATES_KEY, None)
     load_state(model, weights, path.name)
-    run_name = json.loads(str(state["config"])).get("name", "model")
-    label = name or f"{run_name}-{int(state['step'])}"  # type: ignore[call-overload]
+    label = name or f"{checkpoint.run_name}-{checkpoint.step}"
     stem = _UNSAFE.sub("_", label).strip("._") or "model"
     target = Path(destination) if destination is not None else user_library_dir()
     target = target / f"{stem}.safetensors"
@@ -92,14 +95,14 @@ def export_model(
         raise ExportError(f"{target}: already exists (choose another name, or overwrite)")
     extra = {
         "name": label,
-        "task": state["task"],
-        "scale": state["scale"],
+        "task": checkpoint.task,
+        "scale": checkpoint.scale,
         "base_model": spec.id,
         "training": training_record(
-            state,
+            checkpoint,
             used_ema,
-            psnr if psnr is not None else state.get("psnr"),  # type: ignore[arg-type]
-            ssim if ssim is not None else state.get("ssim"),  # type: ignore[arg-type]
+            psnr if psnr is not None else checkpoint.psnr,
+            ssim if ssim is not None else checkpoint.ssim,
         ),
     }
     return save_weights(model.eval(), target, spec=spec, extra=extra, half=half)

@@ -31,7 +31,13 @@ from torch.utils.data import DataLoader
 
 from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
 from irstudio.data import DrawSampler, TrainPatches
-from irstudio.training.checkpoints import capture_rng, checkpoint_path, prune_checkpoints, save_checkpoint
+from irstudio.training.checkpoints import (
+    TrainingCheckpoint,
+    capture_rng,
+    checkpoint_path,
+    prune_checkpoints,
+    save_checkpoint,
+)
 from irstudio.training.config import TrainConfig
 from irstudio.training.config_io import config_to_json, save_config
 from irstudio.training.events import (
@@ -266,24 +272,24 @@ class _Loop:
         self.checkpointed_step = self.step
         if not run.dist.is_main:
             return
-        state = {
-            "step": self.step,
-            "draws": self.draws,
-            "model": run.net.state_dict(),
-            "ema": run.ema.state_dict() if run.ema is not None else None,
-            "optimizer": run.optimizer.state_dict(),
-            "schedule": run.schedule.state_dict(),
-            "rng": rng_states,
-            "world_size": run.dist.world_size,
-            "model_id": run.spec.id,
-            "task": run.task,
-            "scale": run.scale,
-            "config": config_to_json(self.config),
-            "best_psnr": self.best_psnr,
-            "psnr": self.last_scores[0] if self.last_scores else None,
-            "ssim": self.last_scores[1] if self.last_scores else None,
-        }
-        self.last_checkpoint = save_checkpoint(state, checkpoint_path(self.config.run_dir, self.step))
+        checkpoint = TrainingCheckpoint(
+            step=self.step,
+            draws=self.draws,
+            model=run.net.state_dict(),
+            ema=run.ema.state_dict() if run.ema is not None else None,
+            optimizer=run.optimizer.state_dict(),
+            schedule=run.schedule.state_dict(),
+            rng=rng_states,
+            world_size=run.dist.world_size,
+            model_id=run.spec.id,
+            task=run.task,
+            scale=run.scale,
+            config=config_to_json(self.config),
+            best_psnr=self.best_psnr,
+            psnr=self.last_scores[0] if self.last_scores else None,
+            ssim=self.last_scores[1] if self.last_scores else None,
+        )
+        self.last_checkpoint = save_checkpoint(checkpoint, checkpoint_path(self.config.run_dir, self.step))
         prune_checkpoints(self.config.run_dir, self.config.train.keep_checkpoints)
         yield self._emit(CheckpointSaved(self.step, self.last_checkpoint))
 

@@ -28,6 +28,7 @@ from irstudio.models.loading import load_state, open_model, transfer_weights
 from irstudio.models.spec import ModelSpec
 from irstudio.training.checkpoints import (
     CheckpointError,
+    TrainingCheckpoint,
     checkpoints_dir,
     list_checkpoints,
     load_checkpoint,
@@ -137,7 +138,7 @@ def _checkpoints_to_resume(config: TrainConfig, resume: bool | str | Path) -> li
     return [Path(resume)]
 
 
-def _first_readable(candidates: list[Path]) -> tuple[Path, dict[str, object], list[str]] | None:
+def _first_readable(candidates: list[Path]) -> tuple[Path, TrainingCheckpoint, list[str]] | None:
     """The first checkpoint of ``candidates`` that loads, its state, and a notice per damaged one
     passed over. Raises the last ``CheckpointError`` when none loads; None when there is none."""
     notices: list[str] = []
@@ -239,30 +240,28 @@ def _prepare_in_group(
     return run
 
 
-def _load_resume_state(run: Prepared, path: Path, state: dict[str, object]) -> None:
-    if state["model_id"] != run.spec.id:
+def _load_resume_state(run: Prepared, path: Path, checkpoint: TrainingCheckpoint) -> None:
+    if checkpoint.model_id != run.spec.id:
         raise CheckpointError(
-            f"{path}: trains '{state['model_id']}', but the config says model.id = '{run.spec.id}'"
+            f"{path}: trains '{checkpoint.model_id}', but the config says model.id = '{run.spec.id}'"
         )
-    load_state(run.net, state["model"], path.name)  # type: ignore[arg-type]
+    load_state(run.net, checkpoint.model, path.name)
     if run.ema is not None:
-        if state.get("ema") is None:
+        if checkpoint.ema is None:
             run.ema = ModelEMA(run.net, run.config.optim.ema_decay)
         else:
-            run.ema.load_state_dict(state["ema"])  # type: ignore[arg-type]
-    run.optimizer.load_state_dict(state["optimizer"])  # type: ignore[arg-type]
-    run.schedule.load_state_dict(state["schedule"])  # type: ignore[arg-type]
-    run.start_step, run.start_draws = int(state["step"]), int(state["draws"])  # type: ignore[arg-type]
-    run.best_psnr = state.get("best_psnr")  # type: ignore[assignment]
-    if state.get("psnr") is not None:
-        run.last_scores = (float(state["psnr"]), float(state["ssim"]))  # type: ignore[arg-type]
+            run.ema.load_state_dict(checkpoint.ema)
+    run.optimizer.load_state_dict(checkpoint.optimizer)
+    run.schedule.load_state_dict(checkpoint.schedule)
+    run.start_step, run.start_draws = checkpoint.step, checkpoint.draws
+    run.best_psnr = checkpoint.best_psnr
+    run.last_scores = checkpoint.scores
     run.resumed_from = path
-    rng_states = state["rng"]
-    if isinstance(rng_states, list) and len(rng_states) == run.dist.world_size:
-        restore_rng(rng_states[run.dist.rank])
+    if len(checkpoint.rng) == run.dist.world_size:
+        restore_rng(checkpoint.rng[run.dist.rank])
     else:
         run.notices.append(
-            f"the checkpoint was written by {len(rng_states)} process(es), this run has "  # type: ignore[arg-type]
+            f"the checkpoint was written by {len(checkpoint.rng)} process(es), this run has "
             f"{run.dist.world_size}: random streams restart, data order continues"
         )
 

@@ -54,8 +54,8 @@ def test_torchrun_two_cpu_processes_train_and_write_one_checkpoint(tmp_path: Pat
     checkpoints = list_checkpoints(config.run_dir)
     assert [p.name for p in checkpoints] == ["step_00000003.pt"]
     state = load_checkpoint(checkpoints[0])
-    assert state["world_size"] == 2 and len(state["rng"]) == 2
-    assert state["draws"] == steps * config.data.batch_size * 2  # each process drew its own share
+    assert state.world_size == 2 and len(state.rng) == 2
+    assert state.draws == steps * config.data.batch_size * 2  # each process drew its own share
     records = [json.loads(line) for line in (config.run_dir / "metrics.jsonl").read_text().splitlines()]
     assert [r["event"] for r in records].count("started") == 1 and records[0]["world_size"] == 2
     assert [r["step"] for r in records if r["event"] == "step"] == [1, 2, 3]

@@ -38,7 +38,7 @@ def test_export_writes_the_ema_weights_with_metadata(finished_run, tmp_path: Pat
     assert training["steps"] == 3 and training["weights"] == "ema" and training["psnr"] is not None
 
     model = load_model(resolve_id("tiny-compacter"), target)
-    ema = load_checkpoint(latest_checkpoint(finished_run.run_dir))["ema"]
+    ema = load_checkpoint(latest_checkpoint(finished_run.run_dir)).ema
     for key, value in model.state_dict().items():
         assert torch.equal(value, ema[key]), key
     with pytest.raises(ExportError, match="already exists"):

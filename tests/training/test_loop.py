@@ -14,6 +14,7 @@ from irstudio.models.archs import compacter
 from irstudio.models.catalog import resolve_id
 from irstudio.models.loading import save_weights
 from irstudio.training import (
+    CheckpointError,
     CheckpointSaved,
     ConfigError,
     NonFiniteLossError,
@@ -63,21 +64,19 @@ def test_n_steps_then_resume_then_n_steps_equals_2n_straight(tmp_path: Path, mod
         if isinstance(event, StepLog) and event.step == n:
             cancel.cancel()
     stopped = load_checkpoint(latest_checkpoint(halves.run_dir))
-    assert stopped["step"] == n
+    assert stopped.step == n
     resumed_summary = run_to_end(train(halves, resume=True))
     assert resumed_summary.final_step == 2 * n and resumed_summary.steps_run == n
 
     a = load_checkpoint(latest_checkpoint(straight.run_dir))
     b = load_checkpoint(latest_checkpoint(halves.run_dir))
-    assert a["step"] == b["step"] == 2 * n and a["draws"] == b["draws"]
-    _assert_same_tensors(a["model"], b["model"], "model")
-    _assert_same_tensors(a["ema"], b["ema"], "ema")
-    for state_a, state_b in zip(
-        a["optimizer"]["state"].values(), b["optimizer"]["state"].values(), strict=True
-    ):
+    assert a.step == b.step == 2 * n and a.draws == b.draws
+    _assert_same_tensors(a.model, b.model, "model")
+    _assert_same_tensors(a.ema, b.ema, "ema")
+    for state_a, state_b in zip(a.optimizer["state"].values(), b.optimizer["state"].values(), strict=True):
         _assert_same_tensors(state_a, state_b, "optimizer")
-    assert a["schedule"] == b["schedule"]
-    assert a["psnr"] == pytest.approx(b["psnr"], abs=0.0)
+    assert a.schedule == b.schedule
+    assert a.psnr == pytest.approx(b.psnr, abs=0.0)
 
 
 def test_checkpoint_holds_everything_and_loads_with_weights_only(tmp_path: Path) -> None:
@@ -90,6 +89,31 @@ def test_checkpoint_holds_everything_and_loads_with_weights_only(tmp_path: Path)
     assert state["step"] == 3 and state["draws"] == 3 * config.data.batch_size
     assert {"python", "numpy_keys", "torch", "cuda"} <= set(state["rng"][0])
     assert not list(config.run_dir.glob("checkpoints/*.tmp"))  # atomic: no temporary file left
+    checkpoint = load_checkpoint(saved[0].path)
+    assert checkpoint.step == 3 and checkpoint.model_id == "tiny-compacter" and checkpoint.run_name == "run"
+    assert checkpoint.scores == (checkpoint.psnr, checkpoint.ssim) and checkpoint.psnr is not None
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"step": "3"}, "'step' is not what it should be"),
+        ({"model": None}, "'model' is not"),
+        ({"rng": 5}, "'rng'"),
+    ],
+)
+def test_a_checkpoint_with_a_damaged_field_is_refused_naming_it(tmp_path: Path, change, message) -> None:
+    config = tiny_config(tmp_path, steps=1)
+    drain(train(config))
+    path = latest_checkpoint(config.run_dir)
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    torch.save({**state, **change}, path)
+    with pytest.raises(CheckpointError, match=message):
+        load_checkpoint(path)
+    del state["draws"]
+    torch.save(state, path)
+    with pytest.raises(CheckpointError, match="has no 'draws'"):
+        load_checkpoint(path)
 
 
 def test_event_stream_and_metrics_log(tmp_path: Path) -> None:
@@ -157,7 +181,7 @@ def test_progressive_patches_change_the_patch_size(tmp_path: Path) -> None:
     )
     events, _ = drain(train(config))
     assert [e.patch for e in events if isinstance(e, StepLog)] == [16, 16, 24, 24]
-    assert load_checkpoint(latest_checkpoint(config.run_dir))["draws"] == 2 * 2 + 2 * 1
+    assert load_checkpoint(latest_checkpoint(config.run_dir)).draws == 2 * 2 + 2 * 1
 
 
 def test_super_resolution_with_charbonnier(tmp_path: Path) -> None:
@@ -203,7 +227,7 @@ def test_data_loader_workers_do_not_change_the_result(tmp_path: Path) -> None:
         config = tiny_config(tmp_path / str(workers), steps=3)
         config = replace(config, data=replace(config.data, num_workers=workers))
         run_to_end(train(config))
-        results.append(load_checkpoint(latest_checkpoint(config.run_dir))["model"])
+        results.append(load_checkpoint(latest_checkpoint(config.run_dir)).model)
     _assert_same_tensors(results[0], results[1], "model")
 
 
