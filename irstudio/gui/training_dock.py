@@ -1,13 +1,14 @@
 """The "Training" dock: fine-tune a model from the app, and list what it exports at once.
 
-``TrainingDock(window, devices)`` builds a ``TrainingPanel`` on the window's runner, library and
-manifest, with training on its own lane, ``TRAINING_LANE``: a run takes hours, so it must neither
+``TrainingDock(window, devices)`` builds the ``TrainingPanel`` (the view) and its
+``TrainingPanelController`` on the window's runner, settings store, library and manifest, with
+training on its own lane, ``TRAINING_LANE``: a run takes hours, so it must neither
 block interactive restores nor be cancelled by them (Esc and opening a photo cancel the "device"
 lane only; Stop and closing the window end a run with a checkpoint). The panel is wider than the
 side docks, so at first start the dock floats, hidden; Run → "Fine-tune a model…" (or View →
 Training) shows it, centred on the window when there is no saved layout yet; the saved layout
-keeps wherever the user puts it. A model exported to the library is listed in the model panel at
-once (``ModelPanel.refresh_library``).
+keeps wherever the user puts it. A model exported to the library (``model_exported``) is listed in
+the model panel at once (``ModelPanel.refresh_library``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
 
 from irstudio.core.device import DeviceInfo
+from irstudio.gui.training_panel_controller import TrainingPanelController
 from irstudio.gui.widgets.training_panel import TrainingPanel
 
 if TYPE_CHECKING:
@@ -30,17 +32,19 @@ FLOATING_SIZE = (980, 640)
 
 
 class TrainingDock(QObject):
-    """Owns the training panel, its dock and the Run menu entry that shows it."""
+    """Owns the training panel (``panel``) and its ``controller``, their dock and the Run menu
+    entry that shows it."""
 
     def __init__(self, window: MainWindow, devices: list[DeviceInfo]) -> None:
         super().__init__(window)
         self._window = window
-        self.panel = TrainingPanel(
+        self.panel = TrainingPanel(devices=devices)
+        self.controller = TrainingPanelController(
+            self.panel,
             window.runner,
+            settings=window.settings.store,
             library_dir=window.library_dir,
             manifest_path=window.manifest,
-            devices=devices,
-            settings=window.settings.store,
             train_lane=TRAINING_LANE,
         )
         self.dock = window.add_scrolled_dock(
@@ -56,7 +60,7 @@ class TrainingDock(QObject):
         self.action.triggered.connect(lambda _checked=False: self.show())
         window.commands.run_menu.addSeparator()
         window.commands.run_menu.addAction(self.action)
-        self.panel.model_exported.connect(self._on_exported)
+        self.controller.model_exported.connect(self._on_exported)
         self._placed = False
         self.dock.visibilityChanged.connect(self._centre_once)
 

@@ -1,5 +1,6 @@
-"""The Training panel: live preview, a short run with curves and validation strip, stop and resume,
-export into the library, error messages, settings; and its controller (form → config, work).
+"""The Training panel (view + controller, as the app wires them): live preview, a short run with
+curves and validation strip, stop and resume, export into the library, error messages, settings;
+and its form model (form → config, work).
 
 Runs train compacter-x1 (random init) for a few steps at patch 16 on tiny generated folders, on the
 CPU with one torch thread; every wait is on a signal or a condition, never a sleep.
@@ -25,7 +26,7 @@ from irstudio.core.device import DeviceInfo
 from irstudio.data import Downscale, GaussianBlur, Jpeg, Noise, Rain, RealPhoto
 from irstudio.gui.model_choices import LIBRARY, library_models
 from irstudio.gui.tasks import TaskRunner
-from irstudio.gui.training_controller import (
+from irstudio.gui.training_form import (
     TrainingForm,
     build_config,
     checkpoint_step,
@@ -35,7 +36,8 @@ from irstudio.gui.training_controller import (
     resume_config,
     training_work,
 )
-from irstudio.gui.widgets.training_panel import EMPTY_CURVE_TEXT, THUMB, TRAIN_KEY, TrainingPanel
+from irstudio.gui.training_panel_controller import TRAIN_KEY, TrainingPanelController
+from irstudio.gui.widgets.training_panel import EMPTY_CURVE_TEXT, THUMB, TrainingPanel
 from irstudio.training import ConfigError, StepLog, TrainSummary, latest_checkpoint
 from tests.training.helpers import make_folder
 
@@ -73,13 +75,15 @@ def images(tmp_path: Path) -> Path:
     return make_folder(tmp_path / "photos", count=6, size=(48, 48))
 
 
-def make_panel(qtbot, runner: TaskRunner, tmp_path: Path) -> TrainingPanel:
+def make_panel(qtbot, runner: TaskRunner, tmp_path: Path) -> tuple[TrainingPanel, TrainingPanelController]:
+    """The view and its controller, wired as ``TrainingDock`` wires them."""
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
-    panel = TrainingPanel(
-        runner, manifest_path=tmp_path / "manifest.json", devices=CPU_ONLY, settings=settings
-    )
+    panel = TrainingPanel(devices=CPU_ONLY)
     qtbot.addWidget(panel)
-    return panel
+    trainer = TrainingPanelController(
+        panel, runner, settings=settings, manifest_path=tmp_path / "manifest.json"
+    )
+    return panel, trainer
 
 
 def short_form(images: Path, tmp_path: Path, **changes) -> TrainingForm:
@@ -110,33 +114,57 @@ def is_step(key: str, event: object) -> bool:
 def test_preview_strip_shows_generated_pairs_and_follows_the_settings(
     qtbot, runner, tmp_path, images
 ) -> None:
-    panel = make_panel(qtbot, runner, tmp_path)
-    with qtbot.waitSignal(panel.preview_updated, timeout=RUN_TIMEOUT_MS) as shown:
-        panel.set_form(short_form(images, tmp_path, patch=24))
+    panel, trainer = make_panel(qtbot, runner, tmp_path)
+    with qtbot.waitSignal(trainer.preview_updated, timeout=RUN_TIMEOUT_MS) as shown:
+        trainer.set_form(short_form(images, tmp_path, patch=24))
     assert shown.args == [4]
     assert panel.preview_strip.column_count() == 4
     pixmaps = panel.preview_strip.pixmaps()
     assert len(pixmaps) == 8 and all(p.width() == p.height() == THUMB for p in pixmaps)
     assert panel.data_info.text() == "6 images"
     # a change of the degradation recomputes the preview (debounced, off the main thread)
-    with qtbot.waitSignal(panel.preview_updated, timeout=RUN_TIMEOUT_MS):
+    with qtbot.waitSignal(trainer.preview_updated, timeout=RUN_TIMEOUT_MS):
         panel.task_combo.setCurrentIndex(panel.task_combo.findData("derain"))
     assert panel.preview_strip.column_count() == 4
     assert "rain" in panel.degradation_label.text()
-    with qtbot.waitSignal(panel.preview_updated, timeout=RUN_TIMEOUT_MS):
+    with qtbot.waitSignal(trainer.preview_updated, timeout=RUN_TIMEOUT_MS):
         panel.task_combo.setCurrentIndex(panel.task_combo.findData("realphoto"))
     assert "real photo" in panel.degradation_label.text() and panel.real_label.isVisibleTo(panel)
 
 
+def test_the_view_runs_nothing_and_emits_requests(qtbot) -> None:
+    """Without a controller the panel only turns clicks and setting changes into requests."""
+    panel = TrainingPanel(devices=CPU_ONLY)
+    qtbot.addWidget(panel)
+    assert not hasattr(panel, "runner")
+    for button, request in (
+        (panel.start_button, panel.start_requested),
+        (panel.stop_button, panel.stop_requested),
+        (panel.resume_button, panel.resume_requested),
+        (panel.export_button, panel.export_requested),
+        (panel.shuffle_button, panel.shuffle_requested),
+    ):
+        with qtbot.waitSignal(request, timeout=1000):
+            button.click()
+    with qtbot.waitSignal(panel.task_changed, timeout=1000) as changed:
+        panel.task_combo.setCurrentIndex(panel.task_combo.findData("jpeg"))
+    assert changed.args == ["jpeg"]
+    with qtbot.waitSignal(panel.preview_needed, timeout=1000):
+        panel.blur_check.setChecked(not panel.blur_check.isChecked())
+    panel.folder_edit.setText(" /photos ")
+    with qtbot.waitSignal(panel.folder_chosen, timeout=1000) as chosen:
+        panel.folder_edit.editingFinished.emit()
+    assert chosen.args == ["/photos"]
+
+
 def test_empty_charts_wait_with_a_text_instead_of_crowded_tick_labels(qtbot, runner, tmp_path) -> None:
     """Before: the empty log-scale loss chart drew its tick labels on top of each other."""
-    panel = make_panel(qtbot, runner, tmp_path)
+    panel, _trainer = make_panel(qtbot, runner, tmp_path)
     for plot in (panel.loss_plot, panel.psnr_plot):
         waiting = plot.property("waiting_text")
         assert waiting.isVisible() and waiting.toPlainText() == EMPTY_CURVE_TEXT
         assert not plot.getAxis("left").style["showValues"]
-    panel._loss_points = [(1, 0.2), (2, 0.1)]  # what a run's first steps leave
-    panel._redraw_curves()
+    panel.show_curves([(1, 0.2), (2, 0.1)], [])  # what a run's first steps leave
     assert not panel.loss_plot.property("waiting_text").isVisible()
     assert panel.loss_plot.getAxis("left").style["showValues"]
     assert panel.psnr_plot.property("waiting_text").isVisible()
@@ -145,16 +173,16 @@ def test_empty_charts_wait_with_a_text_instead_of_crowded_tick_labels(qtbot, run
 def test_a_short_run_draws_curves_fills_the_validation_strip_and_exports(
     qtbot, runner, tmp_path, images, user_dirs, monkeypatch
 ) -> None:
-    panel = make_panel(qtbot, runner, tmp_path)
-    panel.set_form(short_form(images, tmp_path))
-    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as done:
+    panel, trainer = make_panel(qtbot, runner, tmp_path)
+    trainer.set_form(short_form(images, tmp_path))
+    with qtbot.waitSignal(trainer.run_finished, timeout=RUN_TIMEOUT_MS) as done:
         panel.start_button.click()
-        assert panel.is_running() and not panel.start_button.isEnabled()
+        assert trainer.is_running() and not panel.start_button.isEnabled()
     summary: TrainSummary = done.args[0]
     assert not summary.stopped and summary.final_step == 6
-    assert [step for step, _ in panel.loss_points()] == [1, 2, 3, 4, 5, 6]
-    assert all(loss > 0 for _, loss in panel.loss_points())
-    assert [step for step, _ in panel.psnr_points()] == [2, 4, 6]
+    assert [step for step, _ in trainer.loss_points()] == [1, 2, 3, 4, 5, 6]
+    assert all(loss > 0 for _, loss in trainer.loss_points())
+    assert [step for step, _ in trainer.psnr_points()] == [2, 4, 6]
     x, y = panel.loss_plot.getPlotItem().listDataItems()[0].getData()
     assert len(x) == 6 and np.all(np.isfinite(y))
     assert panel.validation_strip.column_count() >= 1
@@ -163,19 +191,19 @@ def test_a_short_run_draws_curves_fills_the_validation_strip_and_exports(
     assert panel.export_button.isEnabled()
 
     if panel.preview_strip.column_count() == 0:
-        with qtbot.waitSignal(panel.preview_updated, timeout=RUN_TIMEOUT_MS):
-            panel.refresh_preview()
+        with qtbot.waitSignal(trainer.preview_updated, timeout=RUN_TIMEOUT_MS):
+            trainer.refresh_preview()
     ARTIFACTS.mkdir(exist_ok=True)
     panel.resize(1280, 900)
     panel.show()
     qtbot.waitExposed(panel)
     QApplication.processEvents()  # the layout requests posted by showing
     assert panel.grab().save(str(ARTIFACTS / "training_panel.png"))
-    assert not panel.resume() and "set Iterations above 6" in panel.message_text()  # nothing left
+    assert not trainer.resume() and "set Iterations above 6" in panel.message_text()  # nothing left
 
     # Export: the name is asked; the file lands in the (temporary) user library
     monkeypatch.setattr(QInputDialog, "getText", lambda *args, **kwargs: ("My denoiser", True))
-    with qtbot.waitSignal(panel.model_exported, timeout=RUN_TIMEOUT_MS) as exported:
+    with qtbot.waitSignal(trainer.model_exported, timeout=RUN_TIMEOUT_MS) as exported:
         panel.export_button.click()
     path = Path(exported.args[0])
     assert path == user_dirs / "My_denoiser.safetensors" and path.is_file()
@@ -188,19 +216,19 @@ def test_a_short_run_draws_curves_fills_the_validation_strip_and_exports(
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: QMessageBox.StandardButton.No)
     panel.export_button.click()
     assert not runner.is_busy() and path.stat().st_mtime_ns == written
-    assert not panel.export("My denoiser") and "already exists" in panel.message_text()
+    assert not trainer.export("My denoiser") and "already exists" in panel.message_text()
     monkeypatch.setattr(QMessageBox, "question", lambda *args, **kwargs: QMessageBox.StandardButton.Yes)
-    with qtbot.waitSignal(panel.model_exported, timeout=RUN_TIMEOUT_MS):
+    with qtbot.waitSignal(trainer.model_exported, timeout=RUN_TIMEOUT_MS):
         panel.export_button.click()
     assert len(library_models(user_dirs)) == 1
 
 
 def test_stop_writes_a_checkpoint_and_resume_continues_to_the_end(qtbot, runner, tmp_path, images) -> None:
-    panel = make_panel(qtbot, runner, tmp_path)
-    panel.set_form(short_form(images, tmp_path, steps=12, validate_every=4))
+    panel, trainer = make_panel(qtbot, runner, tmp_path)
+    trainer.set_form(short_form(images, tmp_path, steps=12, validate_every=4))
     with qtbot.waitSignal(runner.progressed, timeout=RUN_TIMEOUT_MS, check_params_cb=is_step):
-        panel.start()
-    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as done:
+        trainer.start()
+    with qtbot.waitSignal(trainer.run_finished, timeout=RUN_TIMEOUT_MS) as done:
         panel.stop_button.click()
         assert not panel.stop_button.isEnabled()
     stopped: TrainSummary = done.args[0]
@@ -211,14 +239,14 @@ def test_stop_writes_a_checkpoint_and_resume_continues_to_the_end(qtbot, runner,
     assert panel.export_button.isEnabled()
 
     # Start again under the same name is refused with a message: the run must be resumed
-    assert not panel.start() and "Resume" in panel.message_text()
+    assert not trainer.start() and "Resume" in panel.message_text()
 
-    with qtbot.waitSignal(panel.run_finished, timeout=RUN_TIMEOUT_MS) as done:
+    with qtbot.waitSignal(trainer.run_finished, timeout=RUN_TIMEOUT_MS) as done:
         panel.resume_button.click()
     resumed: TrainSummary = done.args[0]
     assert not resumed.stopped and resumed.final_step == 12
     assert resumed.steps_run == 12 - stopped.final_step  # continued, not restarted
-    assert [step for step, _ in panel.loss_points()] == list(range(1, 13))  # history + new points
+    assert [step for step, _ in trainer.loss_points()] == list(range(1, 13))  # history + new points
     losses, psnrs = read_history(tmp_path / "runs" / "run")
     assert [step for step, _ in losses] == list(range(1, 13))
     assert [step for step, _ in psnrs][-1] == 12
@@ -227,24 +255,24 @@ def test_stop_writes_a_checkpoint_and_resume_continues_to_the_end(qtbot, runner,
 def test_a_run_waiting_for_the_device_can_be_called_off(qtbot, runner, tmp_path, images) -> None:
     gate = threading.Event()
     runner.submit("restore:busy", lambda _token: gate.wait(30), lane="device")  # a restoration runs
-    panel = make_panel(qtbot, runner, tmp_path)
-    panel.set_form(short_form(images, tmp_path))
-    assert panel.start() and "Waiting for the device" in panel.status.text()
+    panel, trainer = make_panel(qtbot, runner, tmp_path)
+    trainer.set_form(short_form(images, tmp_path))
+    assert trainer.start() and "Waiting for the device" in panel.status.text()
     panel.stop_button.click()
     with qtbot.waitSignal(
         runner.cancelled, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda key: key == TRAIN_KEY
     ):
         gate.set()
-    assert not panel.is_running() and panel.status.text() == "Training cancelled."
+    assert not trainer.is_running() and panel.status.text() == "Training cancelled."
     assert latest_checkpoint(tmp_path / "runs" / "run") is None
 
 
 def test_closing_the_app_mid_run_still_writes_a_checkpoint(qtbot, tmp_path, images) -> None:
     tasks = TaskRunner()
-    panel = make_panel(qtbot, tasks, tmp_path)
-    panel.set_form(short_form(images, tmp_path, steps=1000))
+    _panel, trainer = make_panel(qtbot, tasks, tmp_path)
+    trainer.set_form(short_form(images, tmp_path, steps=1000))
     with qtbot.waitSignal(tasks.progressed, timeout=RUN_TIMEOUT_MS, check_params_cb=is_step):
-        panel.start()
+        trainer.start()
     assert tasks.shutdown(30_000)  # what the window does on close: cancel everything and wait
     checkpoint = latest_checkpoint(tmp_path / "runs" / "run")
     assert checkpoint is not None and 1 <= checkpoint_step(checkpoint) < 1000
@@ -253,29 +281,29 @@ def test_closing_the_app_mid_run_still_writes_a_checkpoint(qtbot, tmp_path, imag
 def test_an_empty_folder_shows_an_error_instead_of_starting(qtbot, runner, tmp_path) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
-    panel = make_panel(qtbot, runner, tmp_path)
-    with qtbot.waitSignal(panel.preview_updated, timeout=RUN_TIMEOUT_MS) as shown:
-        panel.set_form(short_form(empty, tmp_path))
+    panel, trainer = make_panel(qtbot, runner, tmp_path)
+    with qtbot.waitSignal(trainer.preview_updated, timeout=RUN_TIMEOUT_MS) as shown:
+        trainer.set_form(short_form(empty, tmp_path))
     assert shown.args == [0] and "no images" in panel.preview_strip.message.text()
     with qtbot.waitSignal(panel.message_shown, timeout=1000):
         panel.start_button.click()
     assert "no images found" in panel.message_text()
-    assert not panel.is_running() and not runner.is_busy(TRAIN_KEY) and panel.start_button.isEnabled()
+    assert not trainer.is_running() and not runner.is_busy(TRAIN_KEY) and panel.start_button.isEnabled()
     assert not (tmp_path / "runs" / "run").exists()
 
-    panel.set_form(short_form(tmp_path / "missing", tmp_path))
-    assert not panel.start() and "no such folder" in panel.message_text()
-    panel.set_form(short_form(empty, tmp_path, paired=True))
-    assert not panel.start() and "'input' and 'target' subfolders" in panel.message_text()
+    trainer.set_form(short_form(tmp_path / "missing", tmp_path))
+    assert not trainer.start() and "no such folder" in panel.message_text()
+    trainer.set_form(short_form(empty, tmp_path, paired=True))
+    assert not trainer.start() and "'input' and 'target' subfolders" in panel.message_text()
 
 
 def test_a_failing_run_reports_the_reason(qtbot, runner, tmp_path, images) -> None:
-    panel = make_panel(qtbot, runner, tmp_path)
+    panel, trainer = make_panel(qtbot, runner, tmp_path)
     # images of 48 px cannot give 64 px patches: the run fails in the worker, with the reason shown
-    panel.set_form(short_form(images, tmp_path, patch=64))
+    trainer.set_form(short_form(images, tmp_path, patch=64))
     with qtbot.waitSignal(panel.message_shown, timeout=RUN_TIMEOUT_MS):
-        assert panel.start()
-    qtbot.waitUntil(lambda: not panel.is_running(), timeout=RUN_TIMEOUT_MS)
+        assert trainer.start()
+    qtbot.waitUntil(lambda: not trainer.is_running(), timeout=RUN_TIMEOUT_MS)
     assert "Training failed" in panel.message_text() and "no usable training images" in panel.message_text()
     assert panel.start_button.isEnabled()
 
@@ -286,10 +314,10 @@ def test_a_paired_folder_is_detected_and_previewed(qtbot, runner, tmp_path) -> N
     (root / "input").mkdir()
     for target in sorted((root / "target").iterdir()):  # x2 inputs, same names
         Image.open(target).resize((32, 32), Image.BICUBIC).save(root / "input" / target.name)
-    panel = make_panel(qtbot, runner, tmp_path)
-    panel.set_form(short_form(tmp_path / "photos", tmp_path, task="sr2", model_id="compacter-x2"))
+    panel, trainer = make_panel(qtbot, runner, tmp_path)
+    trainer.set_form(short_form(tmp_path / "photos", tmp_path, task="sr2", model_id="compacter-x2"))
     panel.folder_edit.setText(str(root))
-    with qtbot.waitSignal(panel.preview_updated, timeout=RUN_TIMEOUT_MS) as shown:
+    with qtbot.waitSignal(trainer.preview_updated, timeout=RUN_TIMEOUT_MS) as shown:
         panel.folder_edit.editingFinished.emit()
     assert panel.form().paired and not panel.noise_sigma.isEnabled() and not panel.blur_check.isEnabled()
     assert shown.args == [3] and panel.data_info.text() == "3 pairs"
@@ -300,14 +328,14 @@ def test_a_paired_folder_is_detected_and_previewed(qtbot, runner, tmp_path) -> N
 
 def test_settings_persist_between_sessions(qtbot, runner, tmp_path, images) -> None:
     form = short_form(images, tmp_path, task="jpeg", jpeg_quality=(20, 60), blur=True, steps=321, lr=5e-4)
-    first = make_panel(qtbot, runner, tmp_path)
-    first.set_form(form)
-    first.save_settings()
-    second = make_panel(qtbot, runner, tmp_path)
+    _first, first_trainer = make_panel(qtbot, runner, tmp_path)
+    first_trainer.set_form(form)
+    first_trainer.save_settings()
+    second, _second_trainer = make_panel(qtbot, runner, tmp_path)
     assert second.form() == form
 
 
-# ---------------------------------------------------------------------------------- the controller
+# ---------------------------------------------------------------------------------- the form model
 
 
 def test_the_form_becomes_the_config_the_gui_trains(tmp_path, images) -> None:
@@ -382,8 +410,9 @@ def test_default_run_names_are_valid_and_new(tmp_path) -> None:
 def test_a_first_training_fine_tunes_the_shipped_model(qtbot, runner, tmp_path: Path) -> None:
     """The defaults were random weights and 5,000 iterations; now the task's shipped model, 1,000."""
     settings = QSettings(str(tmp_path / "fresh.ini"), QSettings.Format.IniFormat)
-    panel = TrainingPanel(runner, devices=CPU_ONLY, settings=settings)  # the real weights manifest
+    panel = TrainingPanel(devices=CPU_ONLY)
     qtbot.addWidget(panel)
+    TrainingPanelController(panel, runner, settings=settings)  # the real weights manifest
     form = panel.form()
     assert form.model_id == "compacter-x1-denoise" and form.weights == "" and form.steps == 1000
     assert "shipped weights" in panel.model_info.text()

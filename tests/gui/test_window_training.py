@@ -13,7 +13,7 @@ import torch
 
 from irstudio import paths
 from irstudio.gui.model_choices import LIBRARY
-from irstudio.gui.training_controller import TrainingForm
+from irstudio.gui.training_form import TrainingForm
 from irstudio.training import StepLog
 from tests.gui.app_helpers import gradient_image, make_window, restore_app_look, write_png
 from tests.training.helpers import make_folder
@@ -48,7 +48,7 @@ def test_train_from_the_window_and_the_export_appears_in_the_model_panel(qtbot, 
     # a first start: the floating panel opens over the middle of the window, not in a corner
     centre, window_centre = training.dock.frameGeometry().center(), window.frameGeometry().center()
     assert abs(centre.x() - window_centre.x()) <= 20 and abs(centre.y() - window_centre.y()) <= 20
-    assert training.panel.library_dir == window.library_dir == tmp_path / "library"
+    assert training.controller.library_dir == window.library_dir == tmp_path / "library"
 
     form = TrainingForm(
         folder=str(make_folder(tmp_path / "photos", count=6, size=(48, 48))),
@@ -64,11 +64,11 @@ def test_train_from_the_window_and_the_export_appears_in_the_model_panel(qtbot, 
         output_dir=str(tmp_path / "runs"),
         name="run",
     )
-    training.panel.set_form(form)
+    training.controller.set_form(form)
     first_step = lambda key, item: isinstance(item, StepLog)  # noqa: E731
-    with qtbot.waitSignal(training.panel.run_finished, timeout=RUN_TIMEOUT_MS) as done:
+    with qtbot.waitSignal(training.controller.run_finished, timeout=RUN_TIMEOUT_MS) as done:
         with qtbot.waitSignal(window.runner.progressed, check_params_cb=first_step, timeout=RUN_TIMEOUT_MS):
-            assert training.panel.start()
+            assert training.controller.start()
         # opening a photo and Esc cancel interactive work only: training is on its own lane
         assert window.open_file(write_png(tmp_path / "photo.png", gradient_image(16, 16)))
         window.commands.cancel.trigger()
@@ -76,8 +76,8 @@ def test_train_from_the_window_and_the_export_appears_in_the_model_panel(qtbot, 
     assert not summary.stopped and summary.final_step == 6
 
     window.model_panel.set_task("denoise")
-    with qtbot.waitSignal(training.panel.model_exported, timeout=RUN_TIMEOUT_MS) as exported:
-        assert training.panel.export("My denoiser")
+    with qtbot.waitSignal(training.controller.model_exported, timeout=RUN_TIMEOUT_MS) as exported:
+        assert training.controller.export("My denoiser")
     path = Path(exported.args[0])
     assert path.parent == window.library_dir and path.is_file()
     listed = [c for c in window.model_panel.choices() if c.kind == LIBRARY]

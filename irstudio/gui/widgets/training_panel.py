@@ -1,37 +1,37 @@
-"""``TrainingPanel``: fine-tune a model on your own folder of photos, from the app.
+"""``TrainingPanel``: the Training panel's widgets (fine-tune a model on your own folder of photos).
 
 Left, the settings: the data folder (clean photos degraded on the fly, or paired ``input/`` and
 ``target/`` subfolders), the task and its degradation ranges (noise σ, JPEG quality, rain streaks,
 optional blur), the base model (shipped, your library, or an untrained preset for the task),
 iterations, patch and batch size, learning rate, loss, validation and checkpoint intervals,
-device, and where the run is written (``<runs folder>/<run name>``). Right, what happens: a live
-preview of generated training pairs (recomputed off the main thread, debounced, when a setting
-changes), loss and validation-PSNR curves (pyqtgraph), the validation strip (input / output /
-target of the latest validation), progress, and Start / Stop / Resume / Export.
+device, and where the run is written (``<runs folder>/<run name>``). Right, what happens: the
+preview of generated training pairs, loss and validation-PSNR curves (pyqtgraph), the validation
+strip (input / output / target of the latest validation), the message line, the status line,
+progress, and Start / Stop / Resume / Export.
 
-Work goes through the window's ``TaskRunner``: training under ``TRAIN_KEY`` on the "device" lane
-(``train_lane``), previews under ``PREVIEW_KEY`` on the "preview" lane, exports under
-``EXPORT_KEY`` on the "io" lane. Stop asks the loop to end at the next step; it writes a
-checkpoint that Resume continues (a run still queued behind other device work is dropped).
-The runner cancelling the job (the window closing) also ends it with a checkpoint. Export writes
-the run's EMA weights into the user's model library and emits ``model_exported(path)`` so the
-window can list the new model at once.
-Errors (bad folder, bad settings, a failed run) are shown in the panel's message line.
-The last settings persist in the ``QSettings`` store given (key ``training/form``).
+The panel runs nothing and reads no run folder, library or settings: it shows what it is given
+(``set_form``, ``set_model_choices``, ``set_run_names``, ``set_run_name``, ``set_paired``,
+``show_preview``, ``show_curves``, ``show_validation``, ``set_status``, ``set_progress``,
+``show_message``, ``set_commands``, ``set_running``) and emits requests: ``folder_chosen(str)``,
+``runs_folder_chosen(str)``, ``task_changed(str)``, ``model_changed()``, ``run_name_changed(str)``,
+``preview_needed()``, ``shuffle_requested()``, ``start_requested()``, ``stop_requested()``,
+``resume_requested()``, ``export_requested()``. ``TrainingPanelController``
+(``gui/training_panel_controller.py``) answers them: it submits the work, follows the runner and
+keeps the settings. The Browse… folder pickers are the panel's own. The form's own descriptions
+(the degradation pipeline, the base model's size) are drawn here from ``training_form``.
+
+Main thread only, like every widget.
 """
 
 from __future__ import annotations
 
 import html
-import json
 import math
 from collections.abc import Sequence
-from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QEvent, QLocale, QSettings, QSignalBlocker, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QLocale, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QDoubleValidator, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -43,10 +43,8 @@ from PySide6.QtWidgets import (
     QGridLayout,
     QGroupBox,
     QHBoxLayout,
-    QInputDialog,
     QLabel,
     QLineEdit,
-    QMessageBox,
     QProgressBar,
     QPushButton,
     QScrollArea,
@@ -57,64 +55,19 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from irstudio import paths
-from irstudio.core.cancel import CancelToken
 from irstudio.core.device import DeviceInfo, list_devices
-from irstudio.gui.model_choices import (
-    LIBRARY,
-    SHIPPED,
-    TASKS,
-    ModelChoice,
-    choices_for,
-    library_models,
-    read_manifest,
-    task_choice,
-)
+from irstudio.gui.model_choices import LIBRARY, SHIPPED, TASKS, ModelChoice, task_choice
 from irstudio.gui.qimage import to_qimage
-from irstudio.gui.tasks import TaskRunner
-from irstudio.gui.training_controller import (
-    LOSSES,
-    PreviewResult,
-    TrainingForm,
-    build_config,
-    check_folder,
-    checkpoint_step,
-    default_run_name,
-    degradation_for,
-    export_path,
-    export_work,
-    list_runs,
-    paired_folders,
-    preview_work,
-    read_history,
-    resume_config,
-    run_dir_of,
-    training_work,
-)
-from irstudio.gui.widgets.progress_status import format_eta
+from irstudio.gui.training_form import LOSSES, PreviewResult, TrainingForm, degradation_for
 from irstudio.models.spec import Task
-from irstudio.training import (
-    CheckpointSaved,
-    ConfigError,
-    Notice,
-    Started,
-    StepLog,
-    TrainConfig,
-    TrainSummary,
-    Validation,
-    latest_checkpoint,
-)
+from irstudio.training import ConfigError
 
-__all__ = ["EXPORT_KEY", "PREVIEW_KEY", "TRAIN_KEY", "ImageStrip", "RangeEdit", "TrainingPanel"]
+__all__ = ["EMPTY_CURVE_TEXT", "THUMB", "ImageStrip", "RangeEdit", "TrainingPanel"]
 
-TRAIN_KEY = "training"
-PREVIEW_KEY = "training-preview"
-EXPORT_KEY = "training-export"
-PREVIEW_LANE, EXPORT_LANE = "preview", "io"
-PREVIEW_DELAY_MS = 300
-SETTINGS_KEY = "training/form"
 THUMB = 84
 EMPTY_CURVE_TEXT = "Starts with the first steps"
+NO_FOLDER_TEXT = "Choose a folder to see training pairs."
+NO_VALIDATION_TEXT = "The validation crops appear at the first validation."
 SETTINGS_WIDTH = 360  # px of the settings column, at least
 LINE_WIDTH = SETTINGS_WIDTH - 40  # px of its one-line notes
 _ERROR_STYLE = "background:#5c1f1f; color:#ffd7d7; padding:4px; border-radius:3px"
@@ -301,50 +254,27 @@ def _show_points(plot: pg.PlotWidget, points: list[tuple[int, float]]) -> None:
 
 
 class TrainingPanel(QWidget):
-    """The Training panel (see the module docstring). ``runner`` is the window's ``TaskRunner``;
-    ``library_dir``/``manifest_path``/``devices`` default to the user's; ``settings`` (optional)
-    keeps the last values between sessions."""
+    """The Training panel's widgets (see the module docstring). ``devices`` (default: this
+    computer's) fill the Device list. Emits requests; a ``TrainingPanelController`` answers them."""
 
-    model_exported = Signal(str)
-    run_finished = Signal(object)  # TrainSummary
-    preview_updated = Signal(int)  # pairs shown
-    message_shown = Signal(str)
+    folder_chosen = Signal(str)  # the data folder was typed (editing finished) or browsed
+    runs_folder_chosen = Signal(str)  # the runs folder was typed (editing finished) or browsed
+    task_changed = Signal(str)  # a ``TASKS`` key, picked by the user; its rows are shown already
+    model_changed = Signal()  # the user picked another base model
+    run_name_changed = Signal(str)  # the run name's text (typed, picked or set)
+    preview_needed = Signal()  # the data kind, the degradation or the patch changed
+    shuffle_requested = Signal()  # "Other samples"
+    start_requested = Signal()
+    stop_requested = Signal()
+    resume_requested = Signal()
+    export_requested = Signal()
+    message_shown = Signal(str)  # ``show_message`` showed this (non-empty) text
 
-    def __init__(
-        self,
-        runner: TaskRunner,
-        *,
-        library_dir: Path | None = None,
-        manifest_path: Path | None = None,
-        devices: list[DeviceInfo] | None = None,
-        settings: QSettings | None = None,
-        train_lane: str = "device",
-        parent: QWidget | None = None,
-    ) -> None:
+    def __init__(self, *, devices: list[DeviceInfo] | None = None, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.runner, self.train_lane, self._settings = runner, train_lane, settings
-        self.library_dir = library_dir if library_dir is not None else paths.user_library_dir()
-        self._manifest_path = manifest_path if manifest_path is not None else paths.manifest_path()
         self._choices: list[ModelChoice] = []
-        self._auto_name = ""
-        self._preview_seed = 0
-        self._stop: CancelToken | None = None
-        self._running = False
-        self._job_started = False  # the training job left the lane's queue
-        self._loss_points: list[tuple[int, float]] = []
-        self._psnr_points: list[tuple[int, float]] = []
-        self._preview_timer = QTimer(self)
-        self._preview_timer.setSingleShot(True)
-        self._preview_timer.setInterval(PREVIEW_DELAY_MS)
-        self._preview_timer.timeout.connect(self.refresh_preview)
         self._build(devices if devices is not None else list_devices())
         self._connect()
-        self.set_form(self._stored_form())
-        runner.started.connect(self._on_started)
-        runner.progressed.connect(self._on_progressed)
-        runner.finished.connect(self._on_finished)
-        runner.failed.connect(self._on_failed)
-        runner.cancelled.connect(self._on_cancelled)
 
     # ------------------------------------------------------------------ building
 
@@ -501,7 +431,7 @@ class TrainingPanel(QWidget):
         return box
 
     def _monitor(self) -> QVBoxLayout:
-        self.preview_strip = ImageStrip(("Input", "Target"), empty="Choose a folder to see training pairs.")
+        self.preview_strip = ImageStrip(("Input", "Target"), empty=NO_FOLDER_TEXT)
         self.shuffle_button = QPushButton("Other samples")
         self.shuffle_button.setToolTip("Draw other crops and degradation parameters")
         preview_box = QGroupBox("Training pairs (as the model sees them)")
@@ -513,9 +443,7 @@ class TrainingPanel(QWidget):
         curves = QHBoxLayout()
         curves.addWidget(self.loss_plot)
         curves.addWidget(self.psnr_plot)
-        self.validation_strip = ImageStrip(
-            ("Input", "Output", "Target"), empty="The validation crops appear at the first validation."
-        )
+        self.validation_strip = ImageStrip(("Input", "Output", "Target"), empty=NO_VALIDATION_TEXT)
         self.validation_label = QLabel()
         validation_box = QGroupBox("Validation")
         validation_layout = QVBoxLayout(validation_box)
@@ -558,8 +486,7 @@ class TrainingPanel(QWidget):
         return layout
 
     def _connect(self) -> None:
-        schedule = self.schedule_preview
-        self.folder_edit.editingFinished.connect(self._on_folder_edited)
+        self.folder_edit.editingFinished.connect(self._emit_folder)
         self.folder_button.clicked.connect(self._browse_folder)
         self.kind_combo.currentIndexChanged.connect(self._on_kind_changed)
         self.task_combo.currentIndexChanged.connect(self._on_task_changed)
@@ -576,16 +503,16 @@ class TrainingPanel(QWidget):
             edit.changed.connect(self._on_degradation_changed)
         self.gray_spin.valueChanged.connect(self._on_degradation_changed)
         self.blur_check.toggled.connect(self._on_degradation_changed)
-        self.patch_spin.valueChanged.connect(schedule)
+        self.patch_spin.valueChanged.connect(self.preview_needed)
         self.model_combo.currentIndexChanged.connect(self._on_model_changed)
-        self.output_edit.editingFinished.connect(self._fill_runs)
+        self.output_edit.editingFinished.connect(self._emit_runs_folder)
         self.output_button.clicked.connect(self._browse_output)
-        self.name_combo.currentTextChanged.connect(lambda _text: self._update_buttons())
-        self.shuffle_button.clicked.connect(self._shuffle_preview)
-        self.start_button.clicked.connect(self.start)
-        self.stop_button.clicked.connect(self.stop)
-        self.resume_button.clicked.connect(self.resume)
-        self.export_button.clicked.connect(self.export_interactively)
+        self.name_combo.currentTextChanged.connect(self.run_name_changed)
+        self.shuffle_button.clicked.connect(self.shuffle_requested)
+        self.start_button.clicked.connect(self.start_requested)
+        self.stop_button.clicked.connect(self.stop_requested)
+        self.resume_button.clicked.connect(self.resume_requested)
+        self.export_button.clicked.connect(self.export_requested)
 
     def showEvent(self, event: QShowEvent) -> None:
         self._fit_settings_width()
@@ -605,7 +532,7 @@ class TrainingPanel(QWidget):
     # ------------------------------------------------------------------ the form
 
     def form(self) -> TrainingForm:
-        """The current values."""
+        """The current values (``lr`` is NaN when the learning rate is not a number)."""
         try:
             lr = float(self.lr_edit.text())
         except ValueError:  # "2,5e-4" in a locale with a decimal comma
@@ -641,8 +568,10 @@ class TrainingPanel(QWidget):
         )
 
     def set_form(self, form: TrainingForm) -> None:
-        """Show ``form``'s values (a device or model that is not available keeps the current one)."""
-        blockers = [QSignalBlocker(w) for w in (self.kind_combo, self.task_combo, self.model_combo)]
+        """Show ``form``'s values without emitting requests (a device that is not offered keeps the
+        current one). The base model and the run name are not set here: ``set_model_choices`` and
+        ``set_run_name`` (the controller knows which models and runs there are)."""
+        blockers = [QSignalBlocker(w) for w in (self.kind_combo, self.task_combo)]
         self.folder_edit.setText(form.folder)
         self.kind_combo.setCurrentIndex(1 if form.paired else 0)
         self.task_combo.setCurrentIndex(max(0, self.task_combo.findData(task_choice(form.task).key)))
@@ -675,23 +604,39 @@ class TrainingPanel(QWidget):
         if device >= 0:
             self.device_combo.setCurrentIndex(device)
         self.output_edit.setText(form.output_dir)
-        self._fill_models(form.model_id, form.weights)
         for blocker in blockers:
             blocker.unblock()
-        self._fill_runs()
-        self._set_name(form.name)
         self._show_task_page()
         self._describe_degradation()
-        self._describe_model()
-        self.schedule_preview()
+
+    def task(self) -> str:
+        """The selected task's ``TASKS`` key."""
+        return self.task_combo.currentData()
+
+    def set_paired(self, paired: bool) -> None:
+        """Select paired data (``input/`` and ``target/``) or clean photos; a change is handled as
+        the user's (the degradation rows follow, ``preview_needed``)."""
+        self.kind_combo.setCurrentIndex(1 if paired else 0)
 
     def current_model(self) -> ModelChoice | None:
         index = self.model_combo.currentData()
         return self._choices[index] if isinstance(index, int) and 0 <= index < len(self._choices) else None
 
     def model_choices(self) -> list[ModelChoice]:
-        """The base models offered for the current task (learned models only)."""
+        """The base models offered (given by ``set_model_choices``)."""
         return list(self._choices)
+
+    def set_model_choices(self, choices: Sequence[ModelChoice], model_id: str, weights: str) -> None:
+        """Offer ``choices`` as base models and select ``model_id`` (with library ``weights``), else
+        the first; silent (no ``model_changed``)."""
+        self._choices = list(choices)
+        with QSignalBlocker(self.model_combo):
+            self.model_combo.clear()
+            for position, choice in enumerate(self._choices):  # where it starts: the line below
+                self.model_combo.addItem(choice.label, position)
+            if not self.select_model(model_id, weights) and self._choices:
+                self.model_combo.setCurrentIndex(0)
+        self._describe_model()
 
     def select_model(self, model_id: str, weights: str = "") -> bool:
         """Select the base model ``model_id`` (with library ``weights``, when given); False if not offered."""
@@ -702,110 +647,64 @@ class TrainingPanel(QWidget):
                 return True
         return False
 
-    def refresh_models(self) -> None:
-        """Re-read the manifest and the library (after an export); keeps the selection when listed."""
-        current = self.form()
-        self._fill_models(current.model_id, current.weights)
+    def runs_folder(self) -> str:
+        """The runs folder as typed (stripped)."""
+        return self.output_edit.text().strip()
 
-    def _fill_models(self, model_id: str, weights: str) -> None:
-        task = task_choice(self.task_combo.currentData())
-        library = library_models(self.library_dir)
-        offered = choices_for(task, manifest=read_manifest(self._manifest_path), library=library)
-        self._choices = [choice for choice in offered if choice.spec.learned]
-        with QSignalBlocker(self.model_combo):
-            self.model_combo.clear()
-            for position, choice in enumerate(self._choices):  # where it starts: the line below
-                self.model_combo.addItem(choice.label, position)
-            if not self.select_model(model_id, weights) and self._choices:
-                self.model_combo.setCurrentIndex(0)
-        self._describe_model()
+    def run_name(self) -> str:
+        """The run name as typed (stripped)."""
+        return self.name_combo.currentText().strip()
 
-    def _fill_runs(self) -> None:
+    def set_run_name(self, name: str) -> None:
+        """Show ``name`` as the run name (``run_name_changed`` when it differs)."""
+        self.name_combo.setEditText(name)
+
+    def set_run_names(self, names: Sequence[str]) -> None:
+        """List ``names`` (existing runs) under the run name, which is kept; silent."""
         name = self.name_combo.currentText()
         with QSignalBlocker(self.name_combo):
             self.name_combo.clear()
-            output = self.output_edit.text().strip()
-            self.name_combo.addItems(list_runs(output) if output else [])
+            self.name_combo.addItems(list(names))
             self.name_combo.setEditText(name)
-        self._update_buttons()
-
-    def _set_name(self, name: str) -> None:
-        if not name:
-            form = self.form()
-            name = self._auto_name = default_run_name(form.model_id or "model", form.task, form.output_dir)
-        self.name_combo.setEditText(name)
-        self._update_buttons()
-
-    def _refresh_auto_name(self) -> None:
-        """A name the user did not type follows the model and task."""
-        if self.name_combo.currentText().strip() in ("", self._auto_name):
-            self._set_name("")
-
-    # ------------------------------------------------------------------ settings persistence
-
-    def _stored_form(self) -> TrainingForm:
-        if self._settings is None:
-            return TrainingForm()
-        text = self._settings.value(SETTINGS_KEY, "")
-        try:
-            data = json.loads(text) if isinstance(text, str) and text else {}
-        except ValueError:
-            data = {}
-        return TrainingForm.from_dict(data) if isinstance(data, dict) else TrainingForm()
-
-    def save_settings(self) -> None:
-        """Keep the current values for the next session (no-op without a settings store)."""
-        if self._settings is not None:
-            form = self.form()
-            if form.name == self._auto_name:  # a generated name is generated afresh next time
-                form = replace(form, name="")
-            self._settings.setValue(SETTINGS_KEY, json.dumps(form.to_dict()))
 
     # ------------------------------------------------------------------ reactions to the settings
 
-    def _on_folder_edited(self) -> None:
-        self._detect_pairs(self.folder_edit.text().strip())
-        self.schedule_preview()
+    def _emit_folder(self) -> None:
+        self.folder_chosen.emit(self.folder_edit.text().strip())
 
-    def _detect_pairs(self, folder: str) -> None:
-        """A folder with input/ and target/ subfolders is paired data; any other holds clean photos."""
-        if folder:
-            paired = all(sub.is_dir() for sub in paired_folders(folder))
-            self.kind_combo.setCurrentIndex(1 if paired else 0)
+    def _emit_runs_folder(self) -> None:
+        self.runs_folder_chosen.emit(self.runs_folder())
 
     def _browse_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of training images", self.folder_edit.text())
         if folder:
             self.folder_edit.setText(folder)
-            self._on_folder_edited()
+            self._emit_folder()
 
     def _browse_output(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder for training runs", self.output_edit.text())
         if folder:
             self.output_edit.setText(folder)
-            self._fill_runs()
+            self._emit_runs_folder()
 
     def _on_kind_changed(self, _index: int) -> None:
         for widget in self.degradation_inputs:  # paired data brings its own inputs
             widget.setEnabled(not self.kind_combo.currentData())
         self._describe_degradation()
-        self.schedule_preview()
+        self.preview_needed.emit()
 
     def _on_task_changed(self, _index: int) -> None:
-        current = self.current_model()
-        self._fill_models(current.spec.id if current else "", "")
         self._show_task_page()
         self._describe_degradation()
-        self._refresh_auto_name()
-        self.schedule_preview()
+        self.task_changed.emit(self.task())
 
     def _on_model_changed(self, _index: int) -> None:
         self._describe_model()
-        self._refresh_auto_name()
+        self.model_changed.emit()
 
     def _on_degradation_changed(self) -> None:
         self._describe_degradation()
-        self.schedule_preview()
+        self.preview_needed.emit()
 
     def _show_task_page(self) -> None:
         task = task_choice(self.task_combo.currentData())
@@ -837,135 +736,59 @@ class TrainingPanel(QWidget):
         _set_line(self.model_info, f"{choice.spec.arch} · {params:.2f} M parameters · {start}")
         self.model_combo.setToolTip(self.model_combo.currentText())
 
-    # ------------------------------------------------------------------ live preview
+    # ------------------------------------------------------------------ what happens
 
-    def schedule_preview(self) -> None:
-        """Recompute the preview strip shortly (settings changes in a row make one preview)."""
-        self._preview_timer.start()
+    def show_no_folder(self) -> None:
+        """No data folder yet: the preview strip and the data line say what to do."""
+        self.preview_strip.show_message(NO_FOLDER_TEXT)
+        _set_line(self.data_info, "Clean photos, or a folder with input/ and target/")
 
-    def refresh_preview(self) -> None:
-        """Recompute the preview strip now (off the main thread)."""
-        self._preview_timer.stop()
-        form = self.form()
-        if not form.folder:
-            self.preview_strip.show_message("Choose a folder to see training pairs.")
-            _set_line(self.data_info, "Clean photos, or a folder with input/ and target/")
-            return
-        try:
-            self.runner.submit(PREVIEW_KEY, preview_work(form, seed=self._preview_seed), lane=PREVIEW_LANE)
-        except RuntimeError:  # the runner was shut down (the window is closing)
-            return
-
-    def _shuffle_preview(self) -> None:
-        self._preview_seed += 1
-        self.refresh_preview()
-
-    def _show_preview(self, result: PreviewResult) -> None:
+    def show_preview(self, result: PreviewResult) -> None:
+        """Show ``result``'s pairs and data summary, or its message (in red on the data line)."""
         if result.pairs:
             self.preview_strip.set_columns(result.pairs)
             _set_line(self.data_info, result.summary)
         else:
             self.preview_strip.show_message(result.message)
             _set_line(self.data_info, result.message, error=True)
-        self.preview_updated.emit(len(result.pairs))
 
-    # ------------------------------------------------------------------ commands
+    def show_preview_message(self, text: str) -> None:
+        """``text`` in the preview strip instead of pairs."""
+        self.preview_strip.show_message(text)
 
-    def start(self) -> bool:
-        """Start a new run with the current settings; False (and a message) when they are not usable."""
-        if self._running:
-            return False
-        self._refresh_auto_name()
-        form = self.form()
-        try:
-            self._check_numbers(form)
-            check_folder(form)
-            config = build_config(form)
-            if latest_checkpoint(config.run_dir) is not None:
-                raise ConfigError(
-                    f"The run '{config.name}' already has checkpoints: press Resume to continue it, "
-                    f"or give the new run another name."
-                )
-        except (ValueError, OSError) as error:
-            self.show_message(str(error), error=True)
-            return False
-        self._clear_curves()
-        self._launch(config, resume=False)
-        return True
+    def show_curves(self, loss: list[tuple[int, float]], psnr: list[tuple[int, float]]) -> None:
+        """Draw the loss and validation-PSNR curves, (step, value) points; none: a waiting text."""
+        _show_points(self.loss_plot, loss)
+        _show_points(self.psnr_plot, psnr)
 
-    def resume(self) -> bool:
-        """Continue the named run from its latest checkpoint (up to Iterations); False with a message
-        when there is nothing to continue."""
-        if self._running:
-            return False
-        form = self.form()
-        try:
-            config = resume_config(form)
-        except (ValueError, OSError) as error:
-            self.show_message(str(error), error=True)
-            return False
-        self._launch(config, resume=True)
-        return True
+    def reset_validation(self) -> None:
+        """Empty the validation strip and line (a run begins)."""
+        self.validation_strip.show_message(NO_VALIDATION_TEXT)
+        self.validation_label.setText("")
 
-    def stop(self) -> None:
-        """Ask the run to stop after its current step (it writes a checkpoint); a run still waiting
-        for the device is dropped."""
-        if not self._running or self._stop is None:
-            return
-        self._stop.cancel()
-        self.stop_button.setEnabled(False)
-        if self._job_started:
-            self.status.setText("Stopping: finishing the step and writing a checkpoint…")
-        else:
-            self.runner.cancel(TRAIN_KEY)
+    def show_validation(self, text: str, previews: Sequence[Sequence[np.ndarray]]) -> None:
+        """``text`` over the validation strip; ``previews`` (input, output, target per column)
+        replace its images when there are any."""
+        self.validation_label.setText(text)
+        if previews:
+            self.validation_strip.set_columns(previews)
 
-    def export(self, name: str, *, overwrite: bool = False) -> bool:
-        """Export the named run's latest checkpoint as ``name`` into the library (off the main
-        thread); ``model_exported`` follows. False (and a message) when there is nothing to export
-        or the file exists and ``overwrite`` is False."""
-        if self._running:
-            self.show_message("Stop the run before exporting it.", error=True)
-            return False
-        run_dir = run_dir_of(self.form())
-        if not self.form().name or latest_checkpoint(run_dir) is None:
-            self.show_message(f"{run_dir}: no checkpoint to export yet.", error=True)
-            return False
-        target = export_path(self.library_dir, name)
-        if target.exists() and not overwrite:
-            self.show_message(f"{target} already exists: choose another name.", error=True)
-            return False
-        self.export_button.setEnabled(False)
-        work = export_work(run_dir, name=name, library_dir=self.library_dir, overwrite=overwrite)
-        self.runner.submit(EXPORT_KEY, work, lane=EXPORT_LANE)
-        return True
+    def set_status(self, text: str) -> None:
+        """The status line above the buttons."""
+        self.status.setText(text)
 
-    def export_interactively(self) -> None:
-        """Ask for a name (and before replacing a file), then export."""
-        form = self.form()
-        checkpoint = latest_checkpoint(run_dir_of(form)) if form.name else None
-        if checkpoint is None:
-            self.show_message("This run has no checkpoint to export yet.", error=True)
-            return
-        default = f"{form.name}-{checkpoint_step(checkpoint)}"
-        name, accepted = QInputDialog.getText(
-            self, "Export model", "Name in your model library:", QLineEdit.EchoMode.Normal, default
-        )
-        name = name.strip()
-        if not accepted or not name:
-            return
-        target = export_path(self.library_dir, name)
-        overwrite = False
-        if target.exists():
-            answer = QMessageBox.question(
-                self, "Export model", f"{target.name} is already in your library. Replace it?"
-            )
-            if answer != QMessageBox.StandardButton.Yes:
-                return
-            overwrite = True
-        self.export(name, overwrite=overwrite)
+    def set_progress_range(self, maximum: int, text_format: str | None = None) -> None:
+        """Progress from 0 to ``maximum`` (steps), with ``text_format`` when given."""
+        self.progress.setRange(0, maximum)
+        if text_format is not None:
+            self.progress.setFormat(text_format)
+
+    def set_progress(self, value: int) -> None:
+        self.progress.setValue(value)
 
     def show_message(self, text: str, *, error: bool = False) -> None:
-        """Show ``text`` above the progress bar (errors in red); "" hides it."""
+        """Show ``text`` above the progress bar (errors in red); "" hides it. ``message_shown``
+        follows a text."""
         self.message.setText(text)
         self.message.setStyleSheet(_ERROR_STYLE if error else _INFO_STYLE)
         self.message.setVisible(bool(text))
@@ -976,175 +799,24 @@ class TrainingPanel(QWidget):
         """The message shown ("" when none)."""
         return "" if self.message.isHidden() else self.message.text()
 
-    def is_running(self) -> bool:
-        return self._running
+    def set_commands(
+        self,
+        *,
+        start: bool | None = None,
+        stop: bool | None = None,
+        resume: bool | None = None,
+        export: bool | None = None,
+    ) -> None:
+        """Enable or disable Start, Stop, Resume and Export (None: leave that button as it is)."""
+        for button, enabled in (
+            (self.start_button, start),
+            (self.stop_button, stop),
+            (self.resume_button, resume),
+            (self.export_button, export),
+        ):
+            if enabled is not None:
+                button.setEnabled(enabled)
 
-    def loss_points(self) -> list[tuple[int, float]]:
-        return list(self._loss_points)
-
-    def psnr_points(self) -> list[tuple[int, float]]:
-        return list(self._psnr_points)
-
-    # ------------------------------------------------------------------ running
-
-    @staticmethod
-    def _check_numbers(form: TrainingForm) -> None:
-        if not math.isfinite(form.lr):
-            raise ConfigError("Learning rate: enter a number such as 2e-4.")
-
-    def _launch(self, config: TrainConfig, *, resume: bool) -> None:
-        self.save_settings()
-        self.show_message("")
-        self._stop = CancelToken()
-        self._job_started = False
-        self.validation_strip.show_message("The validation crops appear at the first validation.")
-        self.validation_label.setText("")
-        self._set_running(True)
-        self.progress.setRange(0, config.train.steps)
-        self.progress.setFormat("%v / %m steps")
-        self.status.setText("Waiting for the device (another job is running)…")
-        work = training_work(config, resume=resume, stop=self._stop)
-        self.runner.submit(TRAIN_KEY, work, lane=self.train_lane)
-
-    def _set_running(self, running: bool) -> None:
-        self._running = running
+    def set_running(self, running: bool) -> None:
+        """While a run is on, the settings column is read-only."""
         self.settings_area.widget().setEnabled(not running)
-        self._update_buttons()
-
-    def _update_buttons(self) -> None:
-        form_name = self.name_combo.currentText().strip()
-        has_checkpoint = (
-            bool(form_name)
-            and latest_checkpoint(Path(self.output_edit.text().strip() or ".").expanduser() / form_name)
-            is not None
-        )
-        self.start_button.setEnabled(not self._running)
-        self.stop_button.setEnabled(self._running and not (self._stop and self._stop.cancelled))
-        self.resume_button.setEnabled(not self._running and has_checkpoint)
-        self.export_button.setEnabled(
-            not self._running and has_checkpoint and not self.runner.is_busy(EXPORT_KEY)
-        )
-
-    def _clear_curves(self) -> None:
-        self._loss_points, self._psnr_points = [], []
-        self._redraw_curves()
-
-    def _redraw_curves(self) -> None:
-        _show_points(self.loss_plot, self._loss_points)
-        _show_points(self.psnr_plot, self._psnr_points)
-
-    # ------------------------------------------------------------------ runner reports
-
-    def _on_started(self, key: str) -> None:
-        if key == TRAIN_KEY:
-            self._job_started = True
-            self.status.setText("Preparing: reading the images and building the model…")
-
-    def _on_progressed(self, key: str, event: object) -> None:
-        if key != TRAIN_KEY:
-            return
-        if isinstance(event, StepLog):
-            self._on_step(event)
-        elif isinstance(event, Validation):
-            self._on_validation(event)
-        elif isinstance(event, Started):
-            self._on_run_started(event)
-        elif isinstance(event, CheckpointSaved):
-            self._update_buttons()
-        elif isinstance(event, Notice):
-            self.show_message(f"Step {event.step}: {event.message}")
-
-    def _on_run_started(self, event: Started) -> None:
-        self.progress.setRange(0, event.total_steps)
-        self.progress.setValue(event.start_step)
-        if event.start_step > 0:
-            self._loss_points, self._psnr_points = read_history(event.run_dir, event.start_step)
-            self._redraw_curves()
-        verb = f"Resumed at step {event.start_step:,}" if event.start_step else "Training"
-        self.status.setText(
-            f"{verb}: {event.model_id} ({event.task}) on {event.device}, {event.precision}; "
-            f"{event.train_images} training / {event.val_images} validation images"
-        )
-        if event.skipped:
-            self.show_message(f"{len(event.skipped)} file(s) skipped, e.g. {event.skipped[0]}")
-        self._fill_runs()
-
-    def _on_step(self, event: StepLog) -> None:
-        self.progress.setValue(event.step)
-        if math.isfinite(event.loss):
-            self._loss_points.append((event.step, event.loss))
-            self._redraw_curves()
-        left = (event.total_steps - event.step) / event.steps_per_second if event.steps_per_second > 0 else 0
-        eta = f" · {format_eta(left)}" if event.step < event.total_steps else ""
-        stopping = " · stopping…" if self._stop is not None and self._stop.cancelled else ""
-        self.status.setText(
-            f"Step {event.step:,} / {event.total_steps:,} · loss {event.loss:.4g} · lr {event.lr:.2e} · "
-            f"{event.steps_per_second:.2f} it/s{eta}{stopping}"
-        )
-
-    def _on_validation(self, event: Validation) -> None:
-        if math.isfinite(event.psnr):
-            self._psnr_points.append((event.step, event.psnr))
-            self._redraw_curves()
-        self.validation_label.setText(
-            f"Step {event.step:,}: PSNR {event.psnr:.2f} dB, SSIM {event.ssim:.4f} "
-            f"on {event.images} crop{'s' if event.images != 1 else ''} (EMA weights)"
-        )
-        if event.previews:
-            self.validation_strip.set_columns(event.previews)
-
-    def _on_finished(self, key: str, result: object) -> None:
-        if key == PREVIEW_KEY and isinstance(result, PreviewResult):
-            self._show_preview(result)
-        elif key == EXPORT_KEY:
-            self._on_exported(Path(str(result)))
-        elif key == TRAIN_KEY:
-            self._set_running(False)
-            if isinstance(result, TrainSummary):
-                self._report_summary(result)
-                self.run_finished.emit(result)
-            self._fill_runs()
-
-    def _report_summary(self, summary: TrainSummary) -> None:
-        self.progress.setValue(summary.final_step)
-        scores = f"; PSNR {summary.psnr:.2f} dB" if summary.psnr is not None else ""
-        if summary.stopped:
-            self.status.setText(
-                f"Stopped at step {summary.final_step:,} / {summary.total_steps:,} (checkpoint written): "
-                f"Resume continues it{scores}."
-            )
-        else:
-            self.status.setText(
-                f"Finished {summary.total_steps:,} steps ({summary.steps_run:,} in "
-                f"{summary.elapsed_s:.0f} s){scores}. Export it to use it in the app."
-            )
-
-    def _on_exported(self, path: Path) -> None:
-        self.show_message(f"Exported to {path}: it is in the model list now.")
-        self.refresh_models()
-        self._update_buttons()
-        self.model_exported.emit(str(path))
-
-    def _on_failed(self, key: str, message: str) -> None:
-        if key == TRAIN_KEY:
-            self._set_running(False)
-            self.status.setText("Training failed.")
-            self.show_message(f"Training failed: {message}", error=True)
-            self._fill_runs()
-        elif key == EXPORT_KEY:
-            self._update_buttons()
-            self.show_message(f"Export failed: {message}", error=True)
-        elif key == PREVIEW_KEY:
-            self.preview_strip.show_message(f"No preview: {message}")
-            self.preview_updated.emit(0)
-
-    def _on_cancelled(self, key: str) -> None:
-        if key == TRAIN_KEY:
-            self._set_running(False)
-            started = self._job_started
-            self.status.setText(
-                "Training stopped; Resume continues it." if started else "Training cancelled."
-            )
-            self._fill_runs()
-        elif key == EXPORT_KEY:
-            self._update_buttons()

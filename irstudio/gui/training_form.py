@@ -1,7 +1,7 @@
-"""What the Training panel does, without widgets: its values, the config, and the work it submits.
+"""The Training panel's form model: its values, the config, and the work its controller submits.
 
-``TrainingForm`` holds the panel's values as plain data (JSON-able: persisted in ``QSettings``
-through ``to_dict``/``from_dict``). From it:
+``TrainingForm`` holds the panel's values as plain data (JSON-able: the controller persists it in
+``QSettings`` through ``to_dict``/``from_dict``). From it:
 
 - ``degradation_for(form) -> Degradation``: optional Gaussian blur, then the task's step
   (noise σ range, bicubic downscale, JPEG quality range or rain streaks).
@@ -13,11 +13,12 @@ through ``to_dict``/``from_dict``). From it:
   iterations and device, to continue its latest checkpoint.
 - ``make_preview(form)``: up to four ``(input, target)`` pairs as training draws them, or why not;
   ``preview_work``, ``training_work``, ``export_work``: ``TaskRunner`` work (see ``gui.tasks``).
-  ``training_work`` stops *gracefully* whatever stops it: the panel's Stop token, or the runner
+  ``training_work`` stops *gracefully* whatever stops it: the Stop token, or the runner
   cancelling the job (shutdown) — the loop then finishes its step and writes a checkpoint.
 - ``read_history(run_dir, up_to)``: loss and PSNR points of ``metrics.jsonl`` (curves on resume).
 
-No Qt here: the module runs in tests without a display and keeps the panel small.
+No Qt here: the module runs in tests without a display; the view
+(``widgets/training_panel.py``) and the controller (``training_panel_controller.py``) use it.
 """
 
 from __future__ import annotations
