@@ -1,6 +1,7 @@
 """THE registry: every model IR Studio knows, written out by hand, in display order.
 
-Adding an architecture: one file in archs/, one block here, one test file. Nothing is scanned.
+Adding an architecture: one file in archs/ (ending with its ``ArchDescriptor``), listed in
+architectures.py, one block here per preset, one test file. Nothing is scanned.
 Figures (parameters, MACs for a 1280x720 output) are measured; tests/models/test_catalog.py
 re-measures them.
 """
@@ -8,15 +9,14 @@ re-measures them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import partial
-from types import ModuleType
-
-from torch import nn
+from typing import Any
 
 from irstudio.models import baselines
-from irstudio.models.archs import asid, ast, compacter, lir
+from irstudio.models.architectures import ASID, AST, COMPACTER, LIR
+from irstudio.models.descriptor import ArchDescriptor
 from irstudio.models.loading import ShippedWeights, WeightsError, read_manifest
 from irstudio.models.registry import Registry
 from irstudio.models.spec import ModelSpec, Task
@@ -25,13 +25,8 @@ _RESTORE = (Task.DENOISE, Task.JPEG, Task.DERAIN, Task.REALPHOTO)
 _UPSCALE = (Task.SR, Task.REALPHOTO)
 
 
-def _builder(arch: ModuleType, preset: str) -> Callable[[], nn.Module]:
-    config = arch.PRESETS[preset]
-    return lambda: arch.build(config)
-
-
 def _arch_spec(
-    arch: ModuleType,
+    arch: ArchDescriptor[Any],
     preset: str,
     *,
     name: str,
@@ -42,23 +37,24 @@ def _arch_spec(
     context: int = 32,
     description: str = "",
 ) -> ModelSpec:
-    """A registry entry for a preset of one of our architectures (random weights until trained)."""
-    config = arch.PRESETS[preset]
+    """A registry entry for a preset of one of our architectures (random weights until trained): what
+    the descriptor knows, with the figures and tasks written here."""
+    config = arch.config(preset)
     return ModelSpec(
         id=preset,
         name=name,
-        arch=arch.__name__.rsplit(".", 1)[-1],
+        arch=arch.name,
         tasks=tasks,
         scale=scale,
-        build=_builder(arch, preset),
+        build=arch.builder(preset),
         params=params,
         macs_720p=macs_720p,
         tile_multiple=arch.tile_multiple(config),
         context=context,
-        half_dtypes=arch.HALF_DTYPES,
+        half_dtypes=arch.half_dtypes,
         attention_modules=arch.attention_modules(config),
-        hparams=dict(vars(config)),
-        from_official=arch.from_official_state_dict,
+        hparams=arch.hparams(preset),
+        from_official=arch.from_official,
         description=description,
     )
 
@@ -134,7 +130,7 @@ BASELINES = (
 
 ARCH_PRESETS = (
     _arch_spec(
-        compacter,
+        COMPACTER,
         "compacter-x1",
         name="Compacter (restoration, x1)",
         tasks=_RESTORE,
@@ -144,7 +140,7 @@ ARCH_PRESETS = (
         description="CASA attention + DSGM gate; one body for denoising, JPEG and deraining.",
     ),
     _arch_spec(
-        compacter,
+        COMPACTER,
         "compacter-x2",
         name="Compacter x2",
         tasks=_UPSCALE,
@@ -154,7 +150,7 @@ ARCH_PRESETS = (
         description="Compacter with a x2 pixel-shuffle head.",
     ),
     _arch_spec(
-        compacter,
+        COMPACTER,
         "compacter-x3",
         name="Compacter x3",
         tasks=_UPSCALE,
@@ -164,7 +160,7 @@ ARCH_PRESETS = (
         description="Compacter with a x3 pixel-shuffle head.",
     ),
     _arch_spec(
-        compacter,
+        COMPACTER,
         "compacter-x4",
         name="Compacter x4",
         tasks=_UPSCALE,
@@ -174,7 +170,7 @@ ARCH_PRESETS = (
         description="Compacter with a x4 pixel-shuffle head.",
     ),
     _arch_spec(
-        asid,
+        ASID,
         "asid-x2",
         name="ASID x2",
         tasks=_UPSCALE,
@@ -184,7 +180,7 @@ ARCH_PRESETS = (
         description="Information distillation with shared attention.",
     ),
     _arch_spec(
-        asid,
+        ASID,
         "asid-x3",
         name="ASID x3",
         tasks=_UPSCALE,
@@ -194,7 +190,7 @@ ARCH_PRESETS = (
         description="Information distillation with shared attention.",
     ),
     _arch_spec(
-        asid,
+        ASID,
         "asid-x4",
         name="ASID x4",
         tasks=_UPSCALE,
@@ -204,7 +200,7 @@ ARCH_PRESETS = (
         description="Information distillation with shared attention.",
     ),
     _arch_spec(
-        asid,
+        ASID,
         "asidd8-x4",
         name="ASID-D8 x4",
         tasks=_UPSCALE,
@@ -214,7 +210,7 @@ ARCH_PRESETS = (
         description="ASID with eight distillation groups.",
     ),
     _arch_spec(
-        ast,
+        AST,
         "ast-t",
         name="AST-T",
         tasks=_RESTORE,
@@ -224,7 +220,7 @@ ARCH_PRESETS = (
         description="U-shaped adaptive sparse transformer (C=16).",
     ),
     _arch_spec(
-        ast,
+        AST,
         "ast-b",
         name="AST-B",
         tasks=_RESTORE,
@@ -234,7 +230,7 @@ ARCH_PRESETS = (
         description="U-shaped adaptive sparse transformer (C=32).",
     ),
     _arch_spec(
-        lir,
+        LIR,
         "lir",
         name="LIR",
         tasks=_RESTORE,

@@ -13,9 +13,14 @@ for NCHW maps, in equal or given parts (optionally through a depthwise convoluti
 the parts are views of one product; while ``torch.jit.trace`` records a graph, each part is its
 own product with a slice of the weights (a constant the converter folds), so the graph never
 splits an activation (OpenVINO's CPU plugin runs such splits on a slow reference kernel).
+
+``pad_to_multiple`` is the one bottom/right padding every architecture runs before its windows
+(``padded_side`` the size it pads to): each keeps its own mode and fallback through the arguments.
 """
 
 from __future__ import annotations
+
+from typing import Literal
 
 import torch
 import torch.nn.functional as F
@@ -27,8 +32,13 @@ __all__ = [
     "chunked_linear_on_map",
     "chunked_pointwise",
     "linear_on_map",
+    "pad_to_multiple",
+    "padded_side",
     "pointwise",
 ]
+
+PadMode = Literal["reflect", "replicate", "constant"]
+PadFallback = Literal["axis", "both"]
 
 
 def _matrix(conv: nn.Conv2d) -> Tensor:
@@ -127,3 +137,61 @@ class LayerNorm2d(nn.Module):
         centred = x - mean
         normed = centred / (centred.pow(2).mean(1, keepdim=True) + self.eps).sqrt()
         return self.weight.view(1, -1, 1, 1) * normed + self.bias.view(1, -1, 1, 1)
+
+
+def padded_side(size: int, multiple: int, minimum: int = 1) -> int:
+    """The smallest multiple of ``multiple`` (>= 1) that is >= ``size`` and >= ``minimum``."""
+    if multiple < 1:
+        raise ValueError(f"multiple must be >= 1, got {multiple}")
+    return -(-max(size, minimum) // multiple) * multiple
+
+
+def pad_to_multiple(
+    x: Tensor,
+    multiple: int,
+    *,
+    mode: PadMode = "reflect",
+    minimum: int = 1,
+    fallback: PadFallback = "axis",
+) -> Tensor:
+    """``x`` (N, C, H, W), or (C, H, W), padded at the bottom and right to (H', W') with
+    H' = ``padded_side(H, multiple, minimum)`` (W' alike); the image stays at [..., :H, :W], so the
+    caller crops its output back. Same dtype and device; an input already that size is returned
+    itself (no copy).
+
+    ``mode``: "reflect" mirrors without repeating the edge pixel (what Compacter, AST, LIR and ASID
+    use: no artificial edge at the border), "replicate" repeats the edge pixel, "constant" pads
+    zeros (the authors' AST and ASID code; ours do not, see their module docstrings). Reflection
+    needs the pad smaller than the side; where it is not, "replicate" is used instead: on that
+    axis alone (``fallback="axis"``: Compacter, AST, LIR) or on both axes whenever either cannot
+    reflect (``fallback="both"``: ASID's rule). Each keeps its outputs bit for bit.
+    """
+    height, width = x.shape[-2:]
+    pad_h = padded_side(height, multiple, minimum) - height
+    pad_w = padded_side(width, multiple, minimum) - width
+    if pad_h == 0 and pad_w == 0:
+        return x
+    mode_h, mode_w = _axis_modes(mode, fallback, (pad_h, height), (pad_w, width))
+    if mode_h == mode_w:  # one pad, the same values as two (a pad only copies)
+        return _pad(x, (0, pad_w, 0, pad_h), mode_h)
+    return _pad(_pad(x, (0, 0, 0, pad_h), mode_h), (0, pad_w, 0, 0), mode_w)
+
+
+def _axis_modes(
+    mode: PadMode, fallback: PadFallback, rows: tuple[int, int], cols: tuple[int, int]
+) -> tuple[str, str]:
+    """The mode of each axis given its (pad, side): "reflect" falls back to "replicate" where the
+    pad is not smaller than the side (per ``fallback``)."""
+    if mode not in ("reflect", "replicate", "constant") or fallback not in ("axis", "both"):
+        raise ValueError(f"unknown padding mode {mode!r} or fallback {fallback!r}")
+    if mode != "reflect":
+        return mode, mode
+    fits = [pad < side for pad, side in (rows, cols)]
+    if fallback == "both":
+        fits = [all(fits)] * 2
+    mode_h, mode_w = ("reflect" if ok else "replicate" for ok in fits)
+    return mode_h, mode_w
+
+
+def _pad(x: Tensor, pads: tuple[int, int, int, int], mode: str) -> Tensor:
+    return F.pad(x, pads, mode=mode) if any(pads) else x

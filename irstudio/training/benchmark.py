@@ -31,8 +31,9 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from irstudio.models.archs import asid, ast, compacter, lir
+from irstudio.models.architectures import architecture_of_preset
 from irstudio.models.catalog import REGISTRY, resolve_id
+from irstudio.models.descriptor import ArchDescriptor
 from irstudio.training.losses import build_loss
 from irstudio.training.optim import ModelEMA, build_optimizer
 from irstudio.training.setup import native_bf16
@@ -69,20 +70,19 @@ class SpeedResult:
     pixels_per_second: float
 
 
-def _preset_arch(model_id: str):
-    """The architecture module whose ``PRESETS`` has ``model_id`` (an id the registry lacks)."""
-    for arch in (compacter, asid, ast, lir):
-        if model_id in arch.PRESETS:
-            return arch
-    raise SystemExit(f"benchmark: unknown model '{model_id}'")
+def _preset_arch(model_id: str) -> ArchDescriptor:
+    """The architecture with the preset ``model_id`` (an id the registry lacks); exits when none has it."""
+    arch = architecture_of_preset(model_id)
+    if arch is None:
+        raise SystemExit(f"benchmark: unknown model '{model_id}'")
+    return arch
 
 
 def build_model(model_id: str) -> nn.Module:
     """A registry model, or an architecture preset by id when the registry does not list it (yet)."""
     if model_id in REGISTRY:
         return resolve_id(model_id).build()
-    arch = _preset_arch(model_id)
-    return arch.build(arch.PRESETS[model_id])
+    return _preset_arch(model_id).builder(model_id)()
 
 
 def _output_scale(model: nn.Module, device: torch.device) -> int:
@@ -100,7 +100,7 @@ def _half_dtypes(model_id: str) -> tuple[str, ...]:
     """The reduced precisions the registry entry, or the preset's architecture, allows."""
     if model_id in REGISTRY:
         return resolve_id(model_id).half_dtypes
-    return tuple(_preset_arch(model_id).HALF_DTYPES)
+    return _preset_arch(model_id).half_dtypes
 
 
 def after_setting(model_id: str, device: torch.device) -> Setting:

@@ -10,8 +10,6 @@ no downscaling, no shift); ``block{g}.<idsa>.BlockC.cttn1.attend`` (window group
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 from torch import nn
 
@@ -26,16 +24,17 @@ from irstudio.inference.maps.geometry import (
 from irstudio.inference.maps.hooks import TapError, run_with_taps, to_numpy
 from irstudio.inference.maps.ranges import data_range
 from irstudio.inference.maps.types import LayerChoice, MapImage, MapParts
+from irstudio.models.archs.asid import ESA_MIN_SIDE
+from irstudio.models.layers import padded_side as _padded_side
 from irstudio.models.spec import ModelSpec
 
 __all__ = ["attention_maps", "layer_choices", "padded_side"]
 
-_ESA_MIN = 15  # ASID pads to at least this size (its ESA needs it)
-
 
 def padded_side(size: int, window: int) -> int:
-    """The side ASID runs at for an input side ``size`` (see ``asid._padded_size``)."""
-    return math.ceil(max(size, _ESA_MIN) / window) * window
+    """The side ASID runs at for an input side ``size``: a multiple of ``window``, at least the ESA's
+    minimum (what ``asid.ASID.forward`` pads to)."""
+    return _padded_side(size, window, ESA_MIN_SIDE)
 
 
 def _spatial_names(spec: ModelSpec) -> list[str]:

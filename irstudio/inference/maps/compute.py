@@ -52,6 +52,7 @@ from irstudio.inference.maps.types import (
 )
 from irstudio.inference.planning import plan_for
 from irstudio.inference.runner import run_tiled
+from irstudio.models.architectures import ASID, AST, COMPACTER, LIR
 from irstudio.models.catalog import resolve_id
 from irstudio.models.loading import open_model
 from irstudio.models.spec import ModelSpec
@@ -59,11 +60,12 @@ from irstudio.models.spec import ModelSpec
 __all__ = ["compute_maps", "has_attention_maps", "layer_choices"]
 
 _EXTRACTORS: dict[str, ModuleType] = {
-    "compacter": compacter_maps,
-    "ast": ast_maps,
-    "lir": lir_maps,
-    "asid": asid_maps,
+    COMPACTER.name: compacter_maps,
+    AST.name: ast_maps,
+    LIR.name: lir_maps,
+    ASID.name: asid_maps,
 }
+"""The maps module of each architecture, by descriptor name (``ModelSpec.arch``)."""
 
 
 def has_attention_maps(spec: ModelSpec) -> bool:

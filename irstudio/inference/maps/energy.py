@@ -16,6 +16,7 @@ from torch import nn
 from irstudio.inference.maps.hooks import run_with_taps, to_numpy
 from irstudio.inference.maps.ranges import data_range
 from irstudio.inference.maps.types import Chart, MapImage, MapParts, Series
+from irstudio.models.architectures import AST
 from irstudio.models.spec import ModelSpec
 
 __all__ = ["energy_maps", "stage_names"]
@@ -44,7 +45,7 @@ def _first_tensor(output: object) -> torch.Tensor | None:
 
 
 def _channels_last(spec: ModelSpec, name: str) -> bool:
-    return spec.arch == "ast" and name != "output_proj"
+    return spec.arch == AST.name and name != "output_proj"
 
 
 def _energy_tap(channels_last: bool):

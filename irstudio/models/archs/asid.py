@@ -49,9 +49,10 @@ Heads are always 1.
 Choices the code leaves open or that we changed:
 
 * Padding: the official code zero-pads bottom/right to a multiple of 8 (zeros in [-1, 1] space). We follow
-  the project contract instead: reflect padding where the size allows, else replicate, bottom/right, to a
-  multiple of ``window_size`` and at least 16 pixels (ESA's stride-2 conv + 7x7 pool needs >= 15; the
-  official code crashes below that). Outputs differ from the official ones only near padded borders.
+  the project contract instead (``layers.pad_to_multiple``): reflect padding where the size allows on both
+  axes, else replicate on both, bottom/right, to a multiple of ``window_size`` and at least 16 pixels
+  (ESA's stride-2 conv + 7x7 pool needs >= 15; the official code crashes below that). Outputs differ from
+  the official ones only near padded borders.
 * ``window_size`` is used by every attention (the official spatial blocks hard-code 8, the channel blocks
   read ``window_size``); at the default 8 both agree.
 * Head dimensions of size 1 are dropped from the attention tensors (maps are (B', 64, 64) and (N, G, C, C)
@@ -60,11 +61,11 @@ Choices the code leaves open or that we changed:
   exactly (the official evaluation itself runs 64x64 tiles with overlap 24, each with its own shared maps).
 
 State-dict keys are the official ones, so the official checkpoint (a raw ``state_dict``) maps onto ours by
-unwrapping only: ``input.*``, ``output.*``, ``up.0.*``; ``block0.residual_layer.0.<IDSA>`` (group A is a
-one-element list) and ``block{i}.residual_layer.<IDSA>`` for i >= 1; ``block{i}.res_end.*``,
-``block{i}.esa.{conv1,conv_f,conv2,conv3,conv4}.*``; inside IDSA ``LB{k}.net.fn.{0,2,5}.*``,
-``LB{k}.net.fn.4.gate.{1,3}.weight``, ``SLA{k}``/``SGA{k}`` with ``norm``, ``cnorm``,
-``gfn.{project_in,dwconv,project_out}``, ``attn.{to_qkv,to_out.0,rel_pos_bias}`` (group A) or
+unwrapping only (``models.checkpoint_keys``): ``input.*``, ``output.*``, ``up.0.*``;
+``block0.residual_layer.0.<IDSA>`` (group A is a one-element list) and ``block{i}.residual_layer.<IDSA>``
+for i >= 1; ``block{i}.res_end.*``, ``block{i}.esa.{conv1,conv_f,conv2,conv3,conv4}.*``; inside IDSA
+``LB{k}.net.fn.{0,2,5}.*``, ``LB{k}.net.fn.4.gate.{1,3}.weight``, ``SLA{k}``/``SGA{k}`` with ``norm``,
+``cnorm``, ``gfn.{project_in,dwconv,project_out}``, ``attn.{to_qkv,to_out.0,rel_pos_bias}`` (group A) or
 ``attn.{to_v,to_out.0}`` (later groups), ``BlockC.{canorm1,canorm2,cnorm1,cnorm2,cttn1,cttn2,gfn1,gfn2}``,
 ``pw{1,2,3}``. The relative-position index table is a non-persistent buffer, as in the official code.
 """
@@ -80,10 +81,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from irstudio.models.layers import LayerNorm2d, chunked_conv
+from irstudio.models.checkpoint_keys import unwrap_checkpoint
+from irstudio.models.descriptor import ArchDescriptor
+from irstudio.models.layers import LayerNorm2d, chunked_conv, pad_to_multiple, padded_side
 
 __all__ = [
+    "ARCH",
     "ASID",
+    "ESA_MIN_SIDE",
     "HALF_DTYPES",
     "PRESETS",
     "ASIDConfig",
@@ -96,9 +101,8 @@ __all__ = [
 
 HALF_DTYPES: tuple[str, ...] = ("bf16",)
 
-_ESA_MIN_SIZE = 15  # stride-2 3x3 conv then a 7x7 max-pool: the padded input must be at least this large
+ESA_MIN_SIDE = 15  # stride-2 3x3 conv then a 7x7 max-pool: the padded input must be at least this large
 _SPATIAL_BLOCK_NAMES = ("SLA1", "SGA1", "SLA2", "SGA2", "SLA3", "SGA3")
-_CHECKPOINT_WRAPPERS = ("params_ema", "params", "state_dict", "model", "net")
 
 
 @dataclass(frozen=True)
@@ -521,17 +525,7 @@ class _IDSG(nn.Module):
 
 def _padded_size(size: int, multiple: int) -> int:
     """Smallest multiple of ``multiple`` that is >= size and >= the ESA minimum."""
-    return math.ceil(max(size, _ESA_MIN_SIZE) / multiple) * multiple
-
-
-def _pad_bottom_right(x: Tensor, multiple: int) -> Tensor:
-    """Pad (N, C, H, W) bottom/right to ``_padded_size``: reflect when each pad < its side, else replicate."""
-    h, w = x.shape[-2:]
-    pad_h, pad_w = _padded_size(h, multiple) - h, _padded_size(w, multiple) - w
-    if pad_h == 0 and pad_w == 0:
-        return x
-    mode = "reflect" if pad_h < h and pad_w < w else "replicate"
-    return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
+    return padded_side(size, multiple, ESA_MIN_SIDE)
 
 
 class ASID(nn.Module):
@@ -575,7 +569,8 @@ class ASID(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
-        x = _pad_bottom_right(x * 2.0 - 1.0, self.window_size)
+        # to _padded_size; reflect where both pads are smaller than their sides, else replicate on both
+        x = pad_to_multiple(x * 2.0 - 1.0, self.window_size, minimum=ESA_MIN_SIDE, fallback="both")
         features = self.input(x)
         out, maps = features, None
         for group in self.groups():
@@ -626,24 +621,6 @@ def attention_modules(config: ASIDConfig) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- official checkpoints
 
 
-def _unwrap_checkpoint(state_dict: Mapping[str, object]) -> Mapping[str, object]:
-    """Strip training wrappers ({"params_ema": ...}, {"state_dict": ...}, ...) down to the flat mapping."""
-    current = state_dict
-    while "input.weight" not in current and "module.input.weight" not in current:
-        inner = next((current[k] for k in _CHECKPOINT_WRAPPERS if isinstance(current.get(k), Mapping)), None)
-        if inner is None:
-            return current
-        current = inner
-    return current
-
-
-def _strip_module_prefix(state_dict: Mapping[str, object]) -> dict[str, object]:
-    """Remove a DataParallel ``module.`` prefix when every key carries it."""
-    if state_dict and all(key.startswith("module.") for key in state_dict):
-        return {key[len("module.") :]: value for key, value in state_dict.items()}
-    return dict(state_dict)
-
-
 def config_from_state_dict(state_dict: Mapping[str, Tensor]) -> ASIDConfig:
     """Infer the config from an unwrapped, official-layout ASID state dict; ValueError if it is not ASID."""
     required = ("input.weight", "up.0.weight", "block0.residual_layer.0.SLA1.attn.rel_pos_bias.weight")
@@ -674,13 +651,12 @@ def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tens
     """Map an official ASID/ASIDd8 checkpoint to our state dict (same key names: unwrapping only).
 
     Accepts the raw ``state_dict`` the authors ship, optionally wrapped ({"params_ema"|"params"|"state_dict"|
-    "model"|"net": ...}) and/or with a ``module.`` prefix. Keys our model does not have (e.g. a persisted
-    ``rel_pos_indices``) are dropped, as the official loader does. Raises ``ValueError`` when the mapping is
-    not an ASID checkpoint, a key is missing or a tensor has the wrong shape.
+    "model"|"net": ...}, nested or not) and/or with ``module.`` prefixes (``unwrap_checkpoint``). Keys our
+    model does not have (e.g. a persisted ``rel_pos_indices``) are dropped, as the official loader does.
+    Raises ``ValueError`` when the mapping is not an ASID checkpoint, a key is missing or a tensor has the
+    wrong shape.
     """
-    if not isinstance(state_dict, Mapping):
-        raise ValueError(f"expected a mapping of tensors, got {type(state_dict).__name__}")
-    flat = _strip_module_prefix(_unwrap_checkpoint(state_dict))
+    flat = unwrap_checkpoint(state_dict)
     tensors = {key: value for key, value in flat.items() if isinstance(value, Tensor)}
     config = config_from_state_dict(tensors)
     with torch.device("meta"):
@@ -696,3 +672,16 @@ def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tens
             f"{tuple(tensors[key].shape)} instead of {tuple(expected[key].shape)}"
         )
     return {key: tensors[key] for key in expected}
+
+
+ARCH: ArchDescriptor[ASIDConfig] = ArchDescriptor(
+    name="asid",
+    config_type=ASIDConfig,
+    presets=PRESETS,
+    build=build,
+    tile_multiple=tile_multiple,
+    attention_modules=attention_modules,
+    half_dtypes=HALF_DTYPES,
+    from_official=from_official_state_dict,
+)
+"""ASID for the registry, the map view and the benchmark (see ``irstudio.models.descriptor``)."""

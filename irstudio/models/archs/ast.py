@@ -39,10 +39,10 @@ Choices the paper/code leave open (ours):
 
 * The official code reshapes tokens assuming square maps and pads test images (zeros, centred) to a
   square multiple of 128. We keep explicit ``(H, W)``, so any rectangle works: the input is padded at
-  the bottom/right (reflect where the image is larger than the pad, else replicate, per axis) to a
-  multiple of ``16 * win_size`` (= 128; four 2x downsamplings times the bottleneck's 8x8 windows) in
-  each axis independently, and the output is cropped back. On inputs already at such a size the result
-  equals the official network's on the same (square) input.
+  the bottom/right (``layers.pad_to_multiple``: reflect where the image is larger than the pad, else
+  replicate, per axis) to a multiple of ``16 * win_size`` (= 128; four 2x downsamplings times the
+  bottleneck's 8x8 windows) in each axis independently, and the output is cropped back. On inputs
+  already at such a size the result equals the official network's on the same (square) input.
 * ``img_size`` must be >= ``16 * win_size``: smaller values make the official code clamp the bottleneck
   window, which changes the parameter set; that variant is not built.
 * Only the released token projection (``linear``) and FFN (``frfn``) are built; the official
@@ -67,8 +67,9 @@ grid is taken after rolling the map by ``-shift_size`` in both axes. Tokens with
 row-major.
 
 Official checkpoints (``torch.save({'epoch', 'state_dict', 'optimizer'})`` from a DataParallel model)
-map by: taking ``['state_dict']``, stripping the ``module.`` prefix and dropping the persistent
-``attn.relative_position_index`` buffers (ours are non-persistent). All other keys are identical:
+map by: taking ``['state_dict']`` and stripping the ``module.`` prefix (``models.checkpoint_keys``), and
+dropping the persistent ``attn.relative_position_index`` buffers (ours are non-persistent). All other
+keys are identical:
 ``input_proj.proj.0.*``, ``encoderlayer_{0..3}.blocks.{i}.{norm2,mlp.linear1.0,mlp.dwconv.0,
 mlp.linear2.0,mlp.partial_conv3}.*``, ``dowsample_{0..3}.conv.0.*``, ``conv.blocks.{i}.*`` and
 ``decoderlayer_{0..3}.blocks.{i}.*`` (``norm1``, ``attn.relative_position_bias_table``, ``attn.w``,
@@ -85,10 +86,11 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor, nn
 
-from irstudio.models.layers import chunked_linear_on_map, linear_on_map
+from irstudio.models.checkpoint_keys import unwrap_checkpoint
+from irstudio.models.descriptor import ArchDescriptor
+from irstudio.models.layers import chunked_linear_on_map, linear_on_map, pad_to_multiple
 
 NUM_LEVELS = 4  # encoder levels = decoder levels = number of 2x downsamplings
 HALF_DTYPES: tuple[str, ...] = ("bf16",)
@@ -217,25 +219,6 @@ def _full_shift_mask(grid: tuple[int, int], masks: Tensor, device: torch.device)
     last_col = (torch.arange(grid[1], device=device) == grid[1] - 1).to(masks.dtype)[None, :, None, None]
     mask = (1 - last_row) * last_col * masks[0, 1] + last_row * (1 - last_col) * masks[1, 0]
     return (mask + last_row * last_col * masks[1, 1])[None, :, :, None]
-
-
-def _pad_axis(x: Tensor, axis: int, multiple: int) -> Tensor:
-    """Pad (N, C, H, W) at the end of ``axis`` (2 or 3) to a multiple; reflect if possible, else replicate."""
-    size = x.shape[axis]
-    pad = -size % multiple
-    if pad == 0:
-        return x
-    mode = "reflect" if pad < size else "replicate"
-    spec = (0, 0, 0, pad) if axis == 2 else (0, pad, 0, 0)
-    return F.pad(x, spec, mode=mode)
-
-
-def pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
-    """Pad (N, C, H, W) at the bottom/right so H and W are multiples of ``multiple`` (each axis alone).
-
-    Per axis: reflect when the pad is smaller than that side, else replicate. Same dtype/device.
-    """
-    return _pad_axis(_pad_axis(x, 2, multiple), 3, multiple)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -656,7 +639,8 @@ class AST(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
-        return self._body(pad_to_multiple(x, self.pad_multiple))[..., :h, :w]
+        padded = pad_to_multiple(x, self.pad_multiple)  # reflect, per-axis fallback to replicate
+        return self._body(padded)[..., :h, :w]
 
 
 def _init_weights(module: nn.Module) -> None:
@@ -714,19 +698,16 @@ _OFFICIAL_KEY = re.compile(
 def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """Map an official AST checkpoint to this module's state dict.
 
-    Accepts the raw state dict or the training checkpoint ``{'epoch', 'state_dict', 'optimizer'}``;
-    strips DataParallel's ``module.`` prefix and drops the ``relative_position_index`` buffers. Raises
-    ValueError when the mapping does not look like an AST checkpoint (missing projections, foreign keys,
-    non-tensor values).
+    Accepts the raw state dict or the training checkpoint ``{'epoch', 'state_dict', 'optimizer'}`` (or
+    any wrapper ``unwrap_checkpoint`` peels), strips DataParallel's ``module.`` prefix and drops the
+    ``relative_position_index`` buffers. Raises ValueError when the mapping does not look like an AST
+    checkpoint (missing projections, foreign keys, non-tensor values).
     """
-    if "state_dict" in state_dict and isinstance(state_dict["state_dict"], Mapping):
-        state_dict = state_dict["state_dict"]
     out: dict[str, Tensor] = {}
     foreign: list[str] = []
-    for key, value in state_dict.items():
-        name = key.removeprefix("module.")
+    for name, value in unwrap_checkpoint(state_dict).items():
         if not isinstance(value, Tensor) or not _OFFICIAL_KEY.match(name):
-            foreign.append(key)
+            foreign.append(name)
         elif not name.endswith("relative_position_index"):
             out[name] = value
     if foreign:
@@ -735,3 +716,16 @@ def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tens
     if missing:
         raise ValueError(f"not an AST checkpoint: missing {missing}")
     return out
+
+
+ARCH: ArchDescriptor[ASTConfig] = ArchDescriptor(
+    name="ast",
+    config_type=ASTConfig,
+    presets=PRESETS,
+    build=build,
+    tile_multiple=tile_multiple,
+    attention_modules=attention_modules,
+    half_dtypes=HALF_DTYPES,
+    from_official=from_official_state_dict,
+)
+"""AST for the registry, the map view and the benchmark (see ``irstudio.models.descriptor``)."""

@@ -57,8 +57,9 @@ Design choices the sources leave open, and what we chose:
 5. No mean shift and no input rescaling: the model works in [0, 1] directly. No dropout and no drop
    path (inference-first; the trainer may add regularisation elsewhere).
 6. The training loss (L1 + 0.1 * L1 of the 2-D FFT) is not part of the model; see the trainer.
-7. Padding: reflect to a multiple of ``window_size`` where the size allows (pad < side), replicate
-   otherwise. Padded pixels take part in the global channel statistics. The output is cropped back.
+7. Padding (``layers.pad_to_multiple``): reflect to a multiple of ``window_size`` where the size allows
+   (pad < side), replicate otherwise, per axis. Padded pixels take part in the global channel statistics.
+   The output is cropped back.
 8. Initialisation: PyTorch defaults for convs, LayerNorm weight 1 / bias 0, channel temperature 1,
    relative-position table trunc-normal (std 0.02) as in Swin.
 
@@ -95,9 +96,9 @@ Key names: with no official checkpoint, our module tree *is* the reference layou
 ``layers.{i}.blocks.{j}.ffn.{project_in,dwconv,project_out}.{weight,bias}``,
 ``layers.{i}.blocks.{j}.ffn.select.{reduce,expand}.{weight,bias}``, ``layers.{i}.conv.*`` and
 ``upsample.0.*`` (scale s: ``upsample.0.weight.shape[0] == 3 * s * s``). The relative-position index
-is a non-persistent buffer. ``from_official_state_dict`` only unwraps BasicSR/Lightning-style
-wrappers (``params_ema``, ``params``, ``state_dict``) and a ``module.`` prefix. It drops stray
-``relative_position_index`` / ``attn_mask`` buffers and checks every key against this layout.
+is a non-persistent buffer. ``from_official_state_dict`` only unwraps trainer wrappers and ``module.``
+prefixes (``irstudio.models.checkpoint_keys``). It drops stray ``relative_position_index`` /
+``attn_mask`` buffers and checks every key against this layout.
 
 Half precision: bf16 only (``HALF_DTYPES``). Window attention is fp16-unsafe in the Swin family
 (performance.md §5).
@@ -115,9 +116,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from irstudio.models.layers import chunked_conv, chunked_pointwise, pointwise
+from irstudio.models.checkpoint_keys import unwrap_checkpoint
+from irstudio.models.descriptor import ArchDescriptor
+from irstudio.models.layers import chunked_conv, chunked_pointwise, pad_to_multiple, pointwise
 
 __all__ = [
+    "ARCH",
     "HALF_DTYPES",
     "PRESETS",
     "ChannelAttentionMap",
@@ -169,21 +173,6 @@ PRESETS: dict[str, CompacterConfig] = {
 # --------------------------------------------------------------------------------------------------
 # Small tensor helpers
 # --------------------------------------------------------------------------------------------------
-
-
-def _pad_to_multiple(x: Tensor, multiple: int) -> Tensor:
-    """Pad (N, C, H, W) at the bottom/right to multiples of ``multiple``.
-
-    Reflect padding on an axis where the pad is smaller than that side, replicate otherwise.
-    """
-    height, width = x.shape[-2:]
-    pad_h = (-height) % multiple
-    pad_w = (-width) % multiple
-    if pad_h:
-        x = F.pad(x, (0, 0, 0, pad_h), mode="reflect" if pad_h < height else "replicate")
-    if pad_w:
-        x = F.pad(x, (0, pad_w, 0, 0), mode="reflect" if pad_w < width else "replicate")
-    return x
 
 
 def _to_windows(t: Tensor, heads: int, window: int) -> Tensor:
@@ -530,7 +519,7 @@ class Compacter(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
-        padded = _pad_to_multiple(x, self.window_size)
+        padded = pad_to_multiple(x, self.window_size)  # reflect, per-axis fallback
         features = self.conv_first(padded)
         mask = None
         if self._needs_shift_mask():
@@ -579,7 +568,6 @@ def attention_modules(config: CompacterConfig) -> tuple[str, ...]:
     return tuple(names)
 
 
-_WRAPPERS = ("params_ema", "params", "state_dict")
 _STRAY_SUFFIXES = ("relative_position_index", "attn_mask")
 
 
@@ -595,33 +583,23 @@ def _key_patterns() -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(f"^{pattern}$") for pattern in sorted(patterns))
 
 
-def _unwrap(state_dict: Mapping[str, object]) -> Mapping[str, object]:
-    for wrapper in _WRAPPERS:
-        inner = state_dict.get(wrapper)
-        if isinstance(inner, Mapping):
-            return inner
-    return state_dict
-
-
 def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
     """Map a Compacter checkpoint to our state dict.
 
     No official weights exist, so "official" means our own layout, possibly wrapped by a
-    trainer. This function unwraps ``params_ema`` (preferred), ``params`` or ``state_dict``,
-    strips a ``module.`` prefix (DataParallel/DDP) and drops stray non-persistent buffers
-    (``relative_position_index``, ``attn_mask``). Then it checks every key against the Compacter
-    layout. It raises ``ValueError`` naming the offending keys when a key is unknown, a value is not
-    a tensor, or ``conv_first.weight`` / ``upsample.0.weight`` is missing. Shapes are checked by
-    ``load_state_dict``.
+    trainer. ``unwrap_checkpoint`` removes the wrappers (``params_ema`` preferred, ``params``,
+    ``state_dict``, ``model``, ``net``, nested or not) and ``module.`` prefixes (DataParallel/DDP);
+    stray non-persistent buffers (``relative_position_index``, ``attn_mask``) are dropped. Then it
+    checks every key against the Compacter layout. It raises ``ValueError`` naming the offending keys
+    when a key is unknown, a value is not a tensor, or ``conv_first.weight`` / ``upsample.0.weight`` is
+    missing. Shapes are checked by ``load_state_dict``.
     """
-    inner = _unwrap(state_dict)
     result: dict[str, Tensor] = {}
-    for raw_key, value in inner.items():
-        key = str(raw_key).removeprefix("module.")
+    for key, value in unwrap_checkpoint(state_dict).items():
         if key.endswith(_STRAY_SUFFIXES):
             continue
         if not isinstance(value, Tensor):
-            raise ValueError(f"not a Compacter checkpoint: value of {raw_key!r} is not a tensor")
+            raise ValueError(f"not a Compacter checkpoint: value of {key!r} is not a tensor")
         result[key] = value
     unknown = [key for key in result if not any(p.match(key) for p in _key_patterns())]
     if unknown:
@@ -631,3 +609,16 @@ def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tens
     if missing:
         raise ValueError(f"not a Compacter checkpoint: missing {', '.join(missing)}")
     return result
+
+
+ARCH: ArchDescriptor[CompacterConfig] = ArchDescriptor(
+    name="compacter",
+    config_type=CompacterConfig,
+    presets=PRESETS,
+    build=build,
+    tile_multiple=tile_multiple,
+    attention_modules=attention_modules,
+    half_dtypes=HALF_DTYPES,
+    from_official=from_official_state_dict,
+)
+"""Compacter for the registry, the map view and the benchmark (see ``irstudio.models.descriptor``)."""

@@ -51,8 +51,9 @@ Choices the official code leaves open, and how they are settled here:
 * Input size. The official network needs H, W multiples of 32 (two top-level and two in-block halvings,
   then a patch of 2 at the deepest map) and >= 128 (the deepest map, H/16, must be >= 8 for the
   reflect-padded 15-tap Gaussian). ``forward`` pads bottom/right to ``max(multiple of tile_multiple, 128)``
-  (reflect where the pad is smaller than the side, else replicate) and crops the output back. The official
-  test sets crop instead, so outputs on non-aligned images differ from the paper's protocol only there.
+  (``layers.pad_to_multiple``: reflect where the pad is smaller than the side, else replicate, per axis)
+  and crops the output back. The official test sets crop instead, so outputs on non-aligned images
+  differ from the paper's protocol only there.
 * Tiling. PatchAttention's groups span the whole map and channel attention pools globally, so no tile
   size reproduces the whole-image output exactly; ``tile_multiple`` gives only the alignment the
   network needs (32 for the defaults).
@@ -74,7 +75,8 @@ agree to 1.7e-14 in float64 and about 1e-5 relative in float32 (default and redu
 Official checkpoint keys are our keys (``Conv_head.conv.weight``, ``EAA1.0.stage2.0.alpha``,
 ``EAA3.2.stage5.1.pa.mlp.0.weight``, ``EAA5.3.transpose.weight``, ``transpose2.weight``, ...): the module tree
 uses the official attribute names and ``nn.Sequential`` indices, so loading is only unwrapping (BasicSR
-``params_ema`` / ``params``, ``state_dict``, ``module.``) and dropping stray fixed-kernel entries.
+``params_ema`` / ``params``, ``state_dict``, ``module.``: ``models.checkpoint_keys``) and dropping stray
+fixed-kernel entries.
 """
 
 from __future__ import annotations
@@ -88,9 +90,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from irstudio.models.layers import LayerNorm2d
+from irstudio.models.checkpoint_keys import unwrap_checkpoint
+from irstudio.models.descriptor import ArchDescriptor
+from irstudio.models.layers import LayerNorm2d, pad_to_multiple, padded_side
 
 __all__ = [
+    "ARCH",
     "HALF_DTYPES",
     "LIR",
     "PRESETS",
@@ -451,16 +456,6 @@ class EAABlock(nn.Module):
         return y + x - self.transpose(lq - hq)
 
 
-def _pad_axis(x: Tensor, axis: int, target: int) -> Tensor:
-    """Pad dim ``axis`` (-1 or -2) at its end to ``target``: reflect if the pad < the side, else replicate."""
-    extra = target - x.shape[axis]
-    if extra <= 0:
-        return x
-    pads = (0, extra, 0, 0) if axis == -1 else (0, 0, 0, extra)
-    mode = "reflect" if extra < x.shape[axis] else "replicate"
-    return F.pad(x, pads, mode=mode)
-
-
 def _validate(
     *,
     img_channel: int,
@@ -540,10 +535,10 @@ class LIR(nn.Module):
     def padded_size(self, height: int, width: int) -> tuple[int, int]:
         """The (H, W) the network actually runs at for an input of (height, width)."""
 
-        def side(n: int) -> int:
-            return max(-(-n // self.period) * self.period, self.min_side)
-
-        return side(height), side(width)
+        return (
+            padded_side(height, self.period, self.min_side),
+            padded_side(width, self.period, self.min_side),
+        )
 
     def restore_aligned(self, img: Tensor) -> Tensor:
         """The official forward: H, W already multiples of ``period`` and >= ``min_side``."""
@@ -557,28 +552,13 @@ class LIR(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
-        padded_h, padded_w = self.padded_size(height, width)
-        padded = _pad_axis(_pad_axis(x, -2, padded_h), -1, padded_w)
+        padded = pad_to_multiple(x, self.period, minimum=self.min_side)  # to padded_size; reflect, per axis
         return self.restore_aligned(padded)[..., :height, :width]
 
 
 def build(config: LIRConfig) -> LIR:
     """A freshly initialised LIR for ``config`` (official initialisation: PyTorch defaults + zero scales)."""
     return LIR(**dataclasses.asdict(config))
-
-
-def _unwrap(state_dict: Mapping[str, object]) -> Mapping[str, object]:
-    """Peel BasicSR / Lightning-style wrappers: ``params_ema`` (what official testing loads) > ``params``
-    > ``state_dict``, repeatedly."""
-    current: Mapping[str, object] = state_dict
-    while True:
-        for wrapper in ("params_ema", "params", "state_dict"):
-            inner = current.get(wrapper)
-            if isinstance(inner, Mapping):
-                current = inner
-                break
-        else:
-            return current
 
 
 def _is_stray_kernel(key: str) -> bool:
@@ -592,17 +572,16 @@ def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tens
     """Map an official LIR checkpoint (``Dongqi-Fan/LIR``) to this module's state dict.
 
     Accepts the raw state dict or BasicSR's ``{"params": ..., "params_ema": ...}`` (``params_ema`` wins, as
-    in the official test script), a ``{"state_dict": ...}`` wrapper, and ``module.`` prefixes. Drops the
+    in the official test script), other trainer wrappers and ``module.`` prefixes (``unwrap_checkpoint``).
+    Drops the
     fixed-kernel entries (``...stageN.0.Sobel_x`` etc.) that CPU-built official models save. Keys are
     otherwise unchanged (our module tree uses the official names). Raises ValueError when the mapping is
     not an LIR checkpoint. Tensors are returned as they are (no copy, no dtype change).
     """
-    inner = _unwrap(state_dict)
     mapped: dict[str, Tensor] = {}
-    for key, value in inner.items():
-        if not isinstance(key, str) or not isinstance(value, Tensor):
-            raise ValueError(f"not an LIR state dict: entry {key!r} is {type(value).__name__}, not a tensor")
-        name = key.removeprefix("module.")
+    for name, value in unwrap_checkpoint(state_dict).items():
+        if not isinstance(value, Tensor):
+            raise ValueError(f"not an LIR state dict: entry {name!r} is {type(value).__name__}, not a tensor")
         if not _is_stray_kernel(name):
             mapped[name] = value
     unknown = sorted({k.split(".", 1)[0] for k in mapped} - _TOP_LEVEL_NAMES)
@@ -616,3 +595,16 @@ def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tens
             )
         )
     return mapped
+
+
+ARCH: ArchDescriptor[LIRConfig] = ArchDescriptor(
+    name="lir",
+    config_type=LIRConfig,
+    presets=PRESETS,
+    build=build,
+    tile_multiple=tile_multiple,
+    attention_modules=attention_modules,
+    half_dtypes=HALF_DTYPES,
+    from_official=from_official_state_dict,
+)
+"""LIR for the registry, the map view and the benchmark (see ``irstudio.models.descriptor``)."""
