@@ -39,7 +39,7 @@ from pathlib import Path
 try:
     import fcntl
 except ImportError:  # Windows
-    fcntl = None  # type: ignore[assignment]
+    fcntl = None  # type: ignore[assignment]  # no fcntl module on Windows; the users check for None
 
 __all__ = [
     "NAME_BYTES",

@@ -78,15 +78,15 @@ def cpu_has_native_bf16() -> bool:
 
 def list_devices() -> list[DeviceInfo]:
     """Every usable device, CUDA devices first, then MPS, then the CPU (always present)."""
-    devices = []
+    devices: list[DeviceInfo] = []
     if torch.cuda.is_available():
         for index in range(torch.cuda.device_count()):
             free, total = torch.cuda.mem_get_info(index)
             devices.append(DeviceInfo(f"cuda:{index}", torch.cuda.get_device_name(index), total, free))
     if _mps_available():
         devices.append(DeviceInfo("mps", "Apple GPU (Metal)", None, None))
-    total, free = _cpu_memory()
-    devices.append(DeviceInfo("cpu", _cpu_name(), total, free))
+    cpu_total, cpu_free = _cpu_memory()
+    devices.append(DeviceInfo("cpu", _cpu_name(), cpu_total, cpu_free))
     return devices
 
 

@@ -34,8 +34,7 @@ import gc
 import re
 import sys
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterator
 
 import torch
 
@@ -122,7 +121,7 @@ def peak_resident_bytes() -> int | None:
 
 
 @contextlib.contextmanager
-def _sampled_peak(result: list[int]) -> Any:
+def _sampled_peak(result: list[int]) -> Iterator[None]:
     """Sample the resident size every millisecond while the block runs; the maximum goes to ``result``."""
     stop = threading.Event()
     peak = [resident_bytes() or 0]
@@ -153,7 +152,7 @@ class PeakMeter:
         self.baseline = baseline
         self.peak: int | None = None
         self._sampled: list[int] = []
-        self._sampler: contextlib.AbstractContextManager | None = None
+        self._sampler: contextlib.AbstractContextManager[None] | None = None
 
     def __enter__(self) -> PeakMeter:
         collect_garbage()
@@ -185,8 +184,8 @@ class PeakMeter:
             top = self._sampled[0] if self._sampled else 0
             self.peak = top - self._start if top and resident_bytes() is not None else None
         else:
-            top = peak_resident_bytes()
-            self.peak = None if top is None else max(0, top - self._start)
+            high_water = peak_resident_bytes()
+            self.peak = None if high_water is None else max(0, high_water - self._start)
 
 
 def measure_peak(fn: Callable[[], object], device: str, baseline: int | None = None) -> int | None:

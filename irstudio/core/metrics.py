@@ -123,7 +123,8 @@ def gaussian_window_1d(radius: int = _SSIM_RADIUS, sigma: float = _SSIM_SIGMA) -
     """Normalised 1-D Gaussian of length ``2 radius + 1`` (its outer product is MATLAB's fspecial)."""
     offsets = np.arange(-radius, radius + 1, dtype=np.float64)
     weights = np.exp(-(offsets**2) / (2.0 * sigma**2))
-    return weights / weights.sum()
+    normalised: np.ndarray = weights / weights.sum()
+    return normalised
 
 
 def _filter_valid(channel: np.ndarray, window: np.ndarray) -> np.ndarray:

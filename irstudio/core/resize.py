@@ -67,7 +67,8 @@ def cubic(x: np.ndarray) -> np.ndarray:
     absx3 = absx**3
     inner = (1.5 * absx3 - 2.5 * absx2 + 1.0) * (absx <= 1)
     outer = (-0.5 * absx3 + 2.5 * absx2 - 4.0 * absx + 2.0) * ((absx > 1) & (absx <= 2))
-    return inner + outer
+    kernel: np.ndarray = inner + outer
+    return kernel
 
 
 def contributions(in_length: int, out_length: int, scale: float) -> tuple[np.ndarray, np.ndarray]:

@@ -245,7 +245,7 @@ def _plan_area(
     cols = split_axis(area.x0, area.x1, tile=tile, multiple=multiple, offset=offset)
     row_layout = _axis_layout(rows, (outer.y0, outer.y1), _band_half_width(rows, band, context, multiple))
     col_layout = _axis_layout(cols, (outer.x0, outer.x1), _band_half_width(cols, band, context, multiple))
-    tiles = []
+    tiles: list[Tile] = []
     for (y0, y1), ((wy0, wy1), ramps_y) in zip(rows, row_layout, strict=True):
         for (x0, x1), ((wx0, wx1), ramps_x) in zip(cols, col_layout, strict=True):
             core = Region(y0, x0, y1, x1)

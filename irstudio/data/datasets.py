@@ -172,7 +172,7 @@ def _to_tensor(image: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(np.ascontiguousarray(image.transpose(2, 0, 1), dtype=np.float32))
 
 
-class TrainPatches(Dataset):
+class TrainPatches(Dataset[tuple[torch.Tensor, torch.Tensor]]):
     """Draw number → ``(input, target)`` float32 CHW tensors (see the module docstring).
 
     ``patch`` is the *input* side (the target is ``patch * scale``), as in the SR papers.

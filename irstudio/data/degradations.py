@@ -35,7 +35,7 @@ def add_gaussian_noise(
     """
     shape = (*image.shape[:2], 1) if gray and image.ndim == 3 else image.shape
     noise = rng.standard_normal(shape, dtype=np.float32) * np.float32(sigma / 255.0)
-    noisy = image + noise
+    noisy: np.ndarray = image + noise
     return np.clip(noisy, 0.0, 1.0) if clip else noisy.astype(np.float32)
 
 
@@ -50,6 +50,8 @@ def jpeg_compress(image: np.ndarray, quality: int) -> np.ndarray:
     if not ok:
         raise RuntimeError("OpenCV could not encode the JPEG")
     decoded = cv2.imdecode(encoded, cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise RuntimeError("OpenCV could not decode the JPEG it encoded")
     return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB).astype(np.float32) / 255.0
 
 
@@ -110,7 +112,8 @@ def motion_kernel(length: float, angle: float) -> np.ndarray:
         ):
             if 0 <= yy < side and 0 <= xx < side:
                 kernel[yy, xx] += weight
-    return (kernel / kernel.sum()).astype(np.float32)
+    normalised: np.ndarray = (kernel / kernel.sum()).astype(np.float32)
+    return normalised
 
 
 def motion_blur(image: np.ndarray, length: float, angle: float) -> np.ndarray:
@@ -141,7 +144,10 @@ def rain_layer(
     seeds *= rng.uniform(0.5, 1.0, size=(height, width)).astype(np.float32)
     spread_sigma = width_px / 2.3548 if width_px > 1 else 0.0
     layer = motion_blur(gaussian_blur(seeds, spread_sigma), length, angle)
-    return np.clip(layer * np.float32(brightness / _streak_peak(length, angle, spread_sigma)), 0.0, 1.0)
+    streaks: np.ndarray = np.clip(
+        layer * np.float32(brightness / _streak_peak(length, angle, spread_sigma)), 0.0, 1.0
+    )
+    return streaks
 
 
 def _streak_peak(length: float, angle: float, spread_sigma: float) -> float:
@@ -176,7 +182,8 @@ def add_rain(
         width_px=width,
         brightness=brightness,
     )
-    return np.clip(image + layer[:, :, None], 0.0, 1.0).astype(np.float32)
+    rainy: np.ndarray = np.clip(image + layer[:, :, None], 0.0, 1.0).astype(np.float32)
+    return rainy
 
 
 def __getattr__(name: str) -> object:

@@ -16,7 +16,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import Any, ClassVar, Protocol, TypeGuard, Union
 
 import numpy as np
 
@@ -33,11 +33,17 @@ def _sample(rng: np.random.Generator, bounds: Range) -> float:
     return float(low) if low == high else float(rng.uniform(low, high))
 
 
-def _is_number(value: object) -> bool:
+def _is_number(value: object) -> TypeGuard[float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _set_range(step: object, field_name: str, low: float, high: float, cast: type = float) -> None:
+class _Step(Protocol):
+    """A degradation step: a dataclass named in TOML by its ``kind``."""
+
+    kind: ClassVar[str]
+
+
+def _set_range(step: _Step, field_name: str, low: float, high: float, cast: type = float) -> None:
     """Check ``step.<field_name>`` is a range in [low, high] (a single number v means (v, v)) and store
     it as a tuple of ``cast``; raise ``ValueError`` naming the step and field otherwise."""
     bounds = getattr(step, field_name)
@@ -47,16 +53,16 @@ def _set_range(step: object, field_name: str, low: float, high: float, cast: typ
     if not ok or not (low <= bounds[0] <= bounds[1] <= high):
         shown = list(bounds) if isinstance(bounds, (tuple, list)) else bounds
         raise ValueError(
-            f"{step.kind}.{field_name} must be a number or a range [low, high] with "  # type: ignore[attr-defined]
+            f"{step.kind}.{field_name} must be a number or a range [low, high] with "
             f"{low:g} <= low <= high <= {high:g}, got {shown!r}"
         )
     if cast is int and any(int(v) != v for v in bounds):
-        raise ValueError(f"{step.kind}.{field_name} must be whole numbers, got {list(bounds)}")  # type: ignore[attr-defined]
+        raise ValueError(f"{step.kind}.{field_name} must be whole numbers, got {list(bounds)}")
     object.__setattr__(step, field_name, (cast(bounds[0]), cast(bounds[1])))
 
 
 def _check_fraction(name: str, value: object) -> None:
-    if not (_is_number(value) and 0.0 <= value <= 1.0):  # type: ignore[operator]
+    if not (_is_number(value) and 0.0 <= value <= 1.0):
         raise ValueError(f"{name} must be a number in [0, 1], got {value!r}")
 
 
@@ -276,7 +282,8 @@ class RealPhoto:
         else:
             out = ops.jpeg_compress(out, _sample_int(rng, self.second_jpeg_quality))
             out = self._final_resize_and_sinc(out, out_h, out_w, rng)
-        return (np.round(np.clip(out, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
+        quantized: np.ndarray = (np.round(np.clip(out, 0.0, 1.0) * 255.0) / 255.0).astype(np.float32)
+        return quantized
 
     def _blur_and_resize(self, image: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """The first round's blur (sinc one time in ten) and resize, relative to the input size."""
@@ -307,7 +314,7 @@ def _sample_int(rng: np.random.Generator, bounds: tuple[int, int]) -> int:
 
 
 Step = Union[Noise, Downscale, Jpeg, Rain, GaussianBlur, MotionBlur, RealPhoto]  # noqa: UP007 (runtime alias)
-STEP_TYPES: dict[str, type] = {
+STEP_TYPES: dict[str, type[Step]] = {
     cls.kind: cls for cls in (Noise, Downscale, Jpeg, Rain, GaussianBlur, MotionBlur, RealPhoto)
 }
 
@@ -419,7 +426,7 @@ def _step_from_dict(entry: object, index: int) -> Step:
         raise ValueError(f"{where}: unknown kind {kind!r} (known: {', '.join(STEP_TYPES)})")
     cls = STEP_TYPES[kind]
     known = {item.name: item for item in dataclasses.fields(cls)}
-    arguments: dict[str, object] = {}
+    arguments: dict[str, Any] = {}  # TOML values: each step's __post_init__ checks them
     for key, value in entry.items():
         if key == "kind":
             continue

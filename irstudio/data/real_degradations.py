@@ -49,7 +49,8 @@ def _mahalanobis_grid(side: int, shape: KernelShape) -> np.ndarray:
     half = side // 2
     ys, xs = np.mgrid[-half : half + 1, -half : half + 1].astype(np.float64)
     points = np.stack([xs, ys], axis=-1)
-    return np.einsum("...i,ij,...j->...", points, inverse, points)
+    distances: np.ndarray = np.einsum("...i,ij,...j->...", points, inverse, points)
+    return distances
 
 
 def kernel_for(side: int, shape: KernelShape) -> np.ndarray:
@@ -69,7 +70,8 @@ def kernel_for(side: int, shape: KernelShape) -> np.ndarray:
         kernel = 1.0 / (1.0 + np.power(distance, shape.beta))
     else:
         raise ValueError(f"unknown kernel family {shape.family!r}")
-    return (kernel / kernel.sum()).astype(np.float32)
+    normalised: np.ndarray = (kernel / kernel.sum()).astype(np.float32)
+    return normalised
 
 
 def bessel_j1(x: np.ndarray) -> np.ndarray:
@@ -79,7 +81,8 @@ def bessel_j1(x: np.ndarray) -> np.ndarray:
     values = np.cos(tau[None, :] - np.asarray(x, dtype=np.float64).reshape(-1, 1) * np.sin(tau[None, :]))
     step = tau[1] - tau[0]
     integral = step * (values.sum(axis=1) - 0.5 * (values[:, 0] + values[:, -1]))
-    return (integral / math.pi).reshape(np.shape(x))
+    j1: np.ndarray = (integral / math.pi).reshape(np.shape(x))
+    return j1
 
 
 def sinc_kernel(side: int, cutoff: float) -> np.ndarray:
@@ -93,7 +96,8 @@ def sinc_kernel(side: int, cutoff: float) -> np.ndarray:
     safe = np.where(radius == 0, 1.0, radius)
     kernel = cutoff * bessel_j1(cutoff * safe) / (2.0 * math.pi * safe)
     kernel[half, half] = cutoff**2 / (4.0 * math.pi)
-    return (kernel / kernel.sum()).astype(np.float32)
+    normalised: np.ndarray = (kernel / kernel.sum()).astype(np.float32)
+    return normalised
 
 
 def random_sinc_kernel(rng: np.random.Generator) -> np.ndarray:
@@ -155,14 +159,16 @@ def add_poisson_noise(image: np.ndarray, scale: float, rng: np.random.Generator,
     else:
         source = np.clip(image, 0.0, 1.0)
     noise = rng.poisson(source * levels).astype(np.float32) / levels - source
-    return np.clip(image + noise * np.float32(scale), 0.0, 1.0).astype(np.float32)
+    noisy: np.ndarray = np.clip(image + noise * np.float32(scale), 0.0, 1.0).astype(np.float32)
+    return noisy
 
 
 def add_read_noise(image: np.ndarray, sigma: float, rng: np.random.Generator, *, gray: bool) -> np.ndarray:
     """Gaussian noise of std ``sigma`` (0-255 scale), colour or one plane for all channels; clipped."""
     shape = (*image.shape[:2], 1) if gray else image.shape
     noise = rng.standard_normal(shape, dtype=np.float32) * np.float32(sigma / 255.0)
-    return np.clip(image + noise, 0.0, 1.0).astype(np.float32)
+    noisy: np.ndarray = np.clip(image + noise, 0.0, 1.0).astype(np.float32)
+    return noisy
 
 
 __all__ = [

@@ -7,6 +7,8 @@ so tiles with the runner's default 16 px context reproduce the whole-image resul
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 import torch
@@ -15,7 +17,7 @@ from torch import nn
 from irstudio.core.resize import imresize
 
 
-def _per_image(x: torch.Tensor, fn) -> torch.Tensor:
+def _per_image(x: torch.Tensor, fn: Callable[[np.ndarray], np.ndarray]) -> torch.Tensor:
     """Apply ``fn`` (HxWx3 float32 numpy in [0,1] -> HxWx3) to each image of the batch."""
     outputs = []
     for image in x.detach().float().cpu().permute(0, 2, 3, 1).numpy():
@@ -69,4 +71,5 @@ class NLMeansBicubic(nn.Module):
         self.upscale = Bicubic(scale=scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.upscale(self.denoise(x))
+        y: torch.Tensor = self.upscale(self.denoise(x))
+        return y

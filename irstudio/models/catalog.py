@@ -9,10 +9,12 @@ re-measures them.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from functools import partial
 from typing import Any
+
+from torch import nn
 
 from irstudio.models import baselines
 from irstudio.models.architectures import ASID, AST, COMPACTER, LIR
@@ -59,7 +61,14 @@ def _arch_spec(
     )
 
 
-def _baseline(model_id: str, name: str, tasks: tuple[Task, ...], scale: int, build, description: str):
+def _baseline(
+    model_id: str,
+    name: str,
+    tasks: tuple[Task, ...],
+    scale: int,
+    build: Callable[[], nn.Module],
+    description: str,
+) -> ModelSpec:
     return ModelSpec(
         id=model_id,
         name=name,
@@ -252,7 +261,10 @@ def shipped_specs(entries: Iterable[ShippedWeights]) -> tuple[ModelSpec, ...]:
         if preset is None:
             raise WeightsError(f"manifest entry '{shipped.id}': unknown preset '{shipped.preset}'")
         entry = shipped.entry
-        tasks = tuple(Task(task) for task in entry.get("tasks", [entry.get("task", preset.tasks[0].value)]))
+        names = entry.get("tasks", [entry.get("task", preset.tasks[0].value)])
+        if not isinstance(names, list):  # a number or null raised TypeError, which stopped the app
+            raise WeightsError(f"manifest entry '{shipped.id}': 'tasks' must be a list of task names")
+        tasks = tuple(Task(task) for task in names)
         specs.append(
             replace(
                 preset,

@@ -50,10 +50,10 @@ def _peel(checkpoint: object) -> Mapping[object, object]:
     seen: set[int] = set()
     while id(current) not in seen:
         seen.add(id(current))
-        inner = next((current[k] for k in WRAPPER_KEYS if isinstance(current.get(k), Mapping)), None)
+        inner = next((value for k in WRAPPER_KEYS if isinstance(value := current.get(k), Mapping)), None)
         if inner is None:
             return current
-        current = inner  # type: ignore[assignment]
+        current = inner
     raise ValueError("checkpoint wrappers nest in a cycle")
 
 

@@ -57,7 +57,7 @@ class ArchDescriptor(Generic[ConfigT]):
     tile_multiple: Callable[[ConfigT], int] = field(repr=False)
     attention_modules: Callable[[ConfigT], tuple[str, ...]] = field(repr=False)
     half_dtypes: tuple[str, ...]
-    from_official: Callable[[Mapping[str, Tensor]], dict[str, Tensor]] = field(repr=False)
+    from_official: Callable[[Mapping[str, object]], dict[str, Tensor]] = field(repr=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not _NAME.match(self.name):
@@ -76,7 +76,7 @@ class ArchDescriptor(Generic[ConfigT]):
         config_type = self.config_type
         if not (isinstance(config_type, type) and dataclasses.is_dataclass(config_type)):
             raise self._fail(f"config_type {config_type!r} is not a dataclass")
-        if not config_type.__dataclass_params__.frozen:  # type: ignore[attr-defined]
+        if not config_type.__dataclass_params__.frozen:  # type: ignore[attr-defined]  # not in typeshed's DataclassInstance
             raise self._fail(f"config_type {config_type.__name__} is not frozen")
         if not isinstance(self.presets, Mapping) or not self.presets:
             raise self._fail("needs at least one preset")

@@ -71,8 +71,9 @@ def chunked_conv(
     weights (no activation split)."""
     sizes = (conv.out_channels // parts,) * parts if isinstance(parts, int) else parts
     if not torch.jit.is_tracing():
-        y = conv(x)
-        return (depthwise(y) if depthwise is not None else y).split(sizes, dim=1)
+        y: Tensor = conv(x)
+        split_parts: tuple[Tensor, ...] = (depthwise(y) if depthwise is not None else y).split(sizes, dim=1)
+        return split_parts
     outs = [_conv_part(conv, x, w, b) for w, b in _weight_parts(conv, sizes)]
     if depthwise is None:
         return tuple(outs)

@@ -205,7 +205,7 @@ def _content_kind(path: Path) -> str:
     return "unknown"
 
 
-def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, object], dict[str, str]]:
+def read_weights(path: str | os.PathLike[str]) -> tuple[Mapping[str, object], dict[str, str]]:
     """The raw contents of a weight file: (state dict or wrapper, metadata; empty for .pth).
 
     The format is read from the file's first bytes (a safetensors file named ``.bin`` is read as
@@ -227,9 +227,14 @@ def read_weights(path: str | os.PathLike[str]) -> tuple[dict[str, object], dict[
         raise WeightsError(f"{path.name}: the file is empty (0 bytes)")
     if kind == "unknown":
         raise WeightsError(f"{path.name}: not a weight file (neither safetensors nor a PyTorch checkpoint)")
-    raw, metadata = _read_safetensors(path) if kind == "safetensors" else (_read_pickle(path), {})
+    raw: Mapping[str, object]
+    metadata: dict[str, str]
+    if kind == "safetensors":
+        raw, metadata = _read_safetensors(path)
+    else:
+        raw, metadata = _read_pickle(path), {}
     _require_finite(raw, path.name)
-    return raw, metadata  # type: ignore[return-value]
+    return raw, metadata
 
 
 def _require_finite(raw: Mapping[str, object], source: str, prefix: str = "") -> None:
@@ -295,7 +300,7 @@ def state_dict_for(
     official_error = None
     if spec.from_official is not None:
         try:
-            return spec.from_official(raw)  # type: ignore[arg-type]
+            return spec.from_official(raw)
         except ValueError as error:
             official_error = error
     detail = describe_mismatch(model, plain) if plain else "no tensors at the top level"

@@ -66,7 +66,7 @@ class ModelSpec:
     hparams: dict[str, object] = field(default_factory=dict, compare=False)
     learned: bool = True
     weights: str | None = None
-    from_official: Callable[[Mapping[str, Tensor]], dict[str, Tensor]] | None = field(
+    from_official: Callable[[Mapping[str, object]], dict[str, Tensor]] | None = field(
         default=None, repr=False, compare=False
     )
     description: str = ""

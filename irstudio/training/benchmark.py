@@ -27,6 +27,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -70,7 +71,7 @@ class SpeedResult:
     pixels_per_second: float
 
 
-def _preset_arch(model_id: str) -> ArchDescriptor:
+def _preset_arch(model_id: str) -> ArchDescriptor[Any]:
     """The architecture with the preset ``model_id`` (an id the registry lacks); exits when none has it."""
     arch = architecture_of_preset(model_id)
     if arch is None:
@@ -88,7 +89,8 @@ def build_model(model_id: str) -> nn.Module:
 def _output_scale(model: nn.Module, device: torch.device) -> int:
     with torch.no_grad():
         probe = torch.rand(1, 3, 32, 32, device=device)
-        return model(probe).shape[-1] // 32
+        out: torch.Tensor = model(probe)
+        return out.shape[-1] // 32
 
 
 def _synchronize(device: torch.device) -> None:

@@ -23,10 +23,11 @@ import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
+from torch import Tensor
 
 from irstudio.core.atomic import atomic_write
 from irstudio.models.loading import is_unsafe_pickle_refusal
@@ -43,6 +44,20 @@ class CheckpointError(ValueError):
 StateDict = dict[str, Any]
 
 
+class RngState(TypedDict):
+    """One process's generator states (``capture_rng``): tensors and plain numbers, weights_only-safe."""
+
+    python_version: int
+    python: Tensor  # int64, Mersenne Twister words and position
+    python_gauss: float | None
+    numpy_keys: Tensor  # int64 copy of the uint32 key
+    numpy_pos: int
+    numpy_has_gauss: int
+    numpy_cached: float
+    torch: Tensor
+    cuda: list[Tensor]  # one per device; empty without CUDA
+
+
 @dataclass(frozen=True)
 class TrainingCheckpoint:
     """Everything a run needs to continue exactly (see the module docstring for each field)."""
@@ -53,7 +68,7 @@ class TrainingCheckpoint:
     ema: StateDict | None
     optimizer: StateDict
     schedule: StateDict
-    rng: list[dict[str, Any]]
+    rng: list[RngState]
     world_size: int
     model_id: str
     task: str
@@ -155,11 +170,13 @@ def prune_checkpoints(run_dir: str | Path, keep: int) -> list[Path]:
 # Random generator states as tensors
 
 
-def capture_rng() -> dict[str, object]:
+def capture_rng() -> RngState:
     """This process's python, numpy (legacy global), torch and CUDA generator states, weights_only-safe."""
     version, python_state, gauss = random.getstate()
-    _, keys, position, has_gauss, cached = np.random.get_state()
-    state: dict[str, object] = {
+    numpy_state = np.random.get_state(legacy=True)
+    assert isinstance(numpy_state, tuple)  # the dict form is for generators other than MT19937
+    _, keys, position, has_gauss, cached = numpy_state
+    state: RngState = {
         "python_version": int(version),
         "python": torch.tensor(python_state, dtype=torch.int64),
         "python_gauss": gauss,
@@ -173,24 +190,24 @@ def capture_rng() -> dict[str, object]:
     return state
 
 
-def restore_rng(state: dict[str, object]) -> None:
+def restore_rng(state: RngState) -> None:
     """Put back generator states captured by ``capture_rng`` (CUDA only when devices exist)."""
-    python_state = tuple(int(v) for v in state["python"].tolist())  # type: ignore[union-attr]
-    random.setstate((int(state["python_version"]), python_state, state["python_gauss"]))  # type: ignore[arg-type]
-    keys = state["numpy_keys"].numpy().astype(np.uint32)  # type: ignore[union-attr]
+    python_state = tuple(int(v) for v in state["python"].tolist())
+    random.setstate((int(state["python_version"]), python_state, state["python_gauss"]))
+    keys = state["numpy_keys"].numpy().astype(np.uint32)
     np.random.set_state(
         (
             "MT19937",
             keys,
             int(state["numpy_pos"]),
-            int(state["numpy_has_gauss"]),  # type: ignore[arg-type]
+            int(state["numpy_has_gauss"]),
             float(state["numpy_cached"]),
         )
-    )  # type: ignore[arg-type]
-    torch.set_rng_state(state["torch"])  # type: ignore[arg-type]
+    )
+    torch.set_rng_state(state["torch"])
     cuda_states = state.get("cuda") or []
-    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():  # type: ignore[arg-type]
-        torch.cuda.set_rng_state_all(cuda_states)  # type: ignore[arg-type]
+    if cuda_states and torch.cuda.is_available() and len(cuda_states) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda_states)
 
 
 # --------------------------------------------------------------------------------------------------

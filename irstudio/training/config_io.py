@@ -18,6 +18,7 @@ import types
 import typing
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeGuard, TypeVar
 
 from irstudio.data import Degradation
 from irstudio.training.config import ConfigError, TrainConfig
@@ -32,19 +33,25 @@ else:  # pragma: no cover - Python 3.10
             "reading TOML on Python 3.10 needs the 'tomli' package (pip install tomli)"
         ) from error
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+_D = TypeVar("_D", bound="DataclassInstance")
 
 # --------------------------------------------------------------------------------------------------
 # dict -> dataclasses
 
 
 def _type_name(hint: object) -> str:
-    return {
+    names: dict[object, str] = {
         str: "a string",
         int: "an integer",
         float: "a number",
         bool: "true or false",
         Path: "a path (string)",
-    }.get(hint, getattr(hint, "__name__", str(hint)))  # type: ignore[arg-type]
+    }
+    name: str = getattr(hint, "__name__", str(hint))
+    return names.get(hint, name)
 
 
 def _convert(hint: object, value: object, where: str, base: Path | None) -> object:
@@ -65,8 +72,8 @@ def _convert(hint: object, value: object, where: str, base: Path | None) -> obje
             return Degradation.from_dict(value)
         except ValueError as error:
             raise ConfigError(str(error)) from None
-    if dataclasses.is_dataclass(hint):
-        return _build(hint, value, where, base)  # type: ignore[arg-type]
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return _build(hint, value, where, base)
     checks = {
         bool: lambda v: isinstance(v, bool),
         int: lambda v: isinstance(v, int) and not isinstance(v, bool),
@@ -74,17 +81,18 @@ def _convert(hint: object, value: object, where: str, base: Path | None) -> obje
         str: lambda v: isinstance(v, str),
         Path: lambda v: isinstance(v, (str, Path)),
     }
-    if hint not in checks:
+    if not isinstance(hint, type) or hint not in checks:
         raise TypeError(f"{where}: unsupported field type {hint!r}")
     if not checks[hint](value):
         raise ConfigError(f"{where} must be {_type_name(hint)}, got {value!r}")
-    if hint is float and not math.isfinite(float(value)):  # type: ignore[arg-type]
+    # The isinstance tests below repeat what checks[hint] has just ensured (for the type checker).
+    if hint is float and isinstance(value, (int, float)) and not math.isfinite(value):
         raise ConfigError(f"{where} must be a finite number, got {value!r}")
     if hint is Path and not str(value).strip():
         raise ConfigError(f"{where} must name a folder or file, got an empty path")
-    if hint is Path and base is not None and not Path(value).is_absolute():  # type: ignore[arg-type]
-        return (base / Path(value)).resolve()  # type: ignore[arg-type]
-    return hint(value)  # type: ignore[operator]
+    if hint is Path and base is not None and isinstance(value, (str, Path)) and not Path(value).is_absolute():
+        return (base / Path(value)).resolve()
+    return hint(value)
 
 
 def _convert_tuple(hint: object, value: object, where: str, base: Path | None) -> tuple[object, ...]:
@@ -101,7 +109,7 @@ def _convert_tuple(hint: object, value: object, where: str, base: Path | None) -
     )
 
 
-def _build(cls: type, data: object, where: str, base: Path | None) -> object:
+def _build(cls: type[_D], data: object, where: str, base: Path | None) -> _D:
     """Instantiate dataclass ``cls`` from a mapping, refusing unknown keys and missing required ones."""
     label = where or "the top level"
     if not isinstance(data, Mapping):
@@ -131,7 +139,7 @@ def config_from_dict(data: Mapping[str, object], *, base_dir: str | Path | None 
     """Build and validate a ``TrainConfig``; relative paths given in ``data`` are resolved against
     ``base_dir`` when it is given (defaults such as ``output_dir = runs`` are left as they are)."""
     base = Path(base_dir).resolve() if base_dir is not None else None
-    return _build(TrainConfig, data, "", base)  # type: ignore[return-value]
+    return _build(TrainConfig, data, "", base)
 
 
 def parse_toml(text: str, *, base_dir: str | Path | None = None) -> TrainConfig:
@@ -173,11 +181,7 @@ def _plain(value: object) -> object:
     if isinstance(value, Degradation):
         return value.to_dict()
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {
-            item.name: _plain(getattr(value, item.name))
-            for item in dataclasses.fields(value)
-            if getattr(value, item.name) is not None
-        }
+        return _plain_fields(value)
     if isinstance(value, Path):
         return str(value)
     if isinstance(value, (tuple, list)):
@@ -185,9 +189,17 @@ def _plain(value: object) -> object:
     return value
 
 
+def _plain_fields(value: DataclassInstance) -> dict[str, object]:
+    return {
+        item.name: _plain(getattr(value, item.name))
+        for item in dataclasses.fields(value)
+        if getattr(value, item.name) is not None
+    }
+
+
 def config_to_dict(config: TrainConfig) -> dict[str, object]:
     """Plain JSON/TOML data (None fields left out, paths as strings); ``config_from_dict`` inverts it."""
-    return _plain(config)  # type: ignore[return-value]
+    return _plain_fields(config)
 
 
 def config_to_json(config: TrainConfig) -> str:
@@ -212,7 +224,7 @@ def _toml_value(value: object) -> str:
     raise TypeError(f"cannot write {value!r} to TOML")
 
 
-def _is_table_array(value: object) -> bool:
+def _is_table_array(value: object) -> TypeGuard[list[dict[str, object]]]:
     return isinstance(value, list) and bool(value) and all(isinstance(item, dict) for item in value)
 
 
@@ -226,7 +238,7 @@ def _toml_table(lines: list[str], table: Mapping[str, object], path: tuple[str, 
             _toml_table(lines, value, (*path, key))
     for key, value in table.items():
         if _is_table_array(value):
-            for item in value:  # type: ignore[union-attr]
+            for item in value:
                 lines.extend(["", f"[[{'.'.join((*path, key))}]]"])
                 _toml_table(lines, item, (*path, key))
 

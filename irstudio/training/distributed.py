@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -53,15 +56,15 @@ class Distributed:
         dist.all_reduce(tensor, op=dist.ReduceOp.MAX)
         return [bool(v) for v in tensor.tolist()]
 
-    def gather(self, value: object) -> list[object]:
+    def gather(self, value: T) -> list[T]:
         """``value`` from every process, in rank order (a list of one without distribution)."""
         if not self.enabled:
             return [value]
-        gathered: list[object] = [None] * self.world_size
+        gathered: list[Any] = [None] * self.world_size  # all_gather_object fills in every rank's value
         dist.all_gather_object(gathered, value)
         return gathered
 
-    def broadcast(self, value: object) -> object:
+    def broadcast(self, value: T) -> T:
         """Rank 0's ``value`` on every process."""
         if not self.enabled:
             return value

@@ -75,7 +75,8 @@ def run_to_end(events: Generator[TrainEvent, None, TrainSummary]) -> TrainSummar
         try:
             next(events)
         except StopIteration as finished:
-            return finished.value
+            summary: TrainSummary = finished.value
+            return summary
 
 
 class _Loop:

@@ -18,7 +18,8 @@ def build_optimizer(
     """AdamW over the trainable parameters; no weight decay on biases and norm weights (1-D tensors).
     ``fused`` None: the fused kernel (one pass over all parameters) for CPU and CUDA fp32
     parameters, else foreach; False: foreach (what training used before, for the benchmark)."""
-    decayed, plain = [], []
+    decayed: list[nn.Parameter] = []
+    plain: list[nn.Parameter] = []
     for parameter in model.parameters():
         if parameter.requires_grad:
             (decayed if parameter.ndim > 1 else plain).append(parameter)

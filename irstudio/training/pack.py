@@ -114,7 +114,8 @@ def make_pack(
         except ImageError as exc:
             skipped.append(f"{image_path}: {exc}")
             continue
-        for box in _crop_boxes(*pixels.shape[:2], crop, crops_per_image, rng):
+        height, width = pixels.shape[:2]
+        for box in _crop_boxes(height, width, crop, crops_per_image, rng):
             y0, x0, y1, x1 = box
             target = out / f"{len(entries):05d}.png"
             write_image(target, pixels[y0:y1, x0:x1])

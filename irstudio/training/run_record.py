@@ -104,7 +104,7 @@ def run_facts(run_dir: Path, *, hardware: str | None = None) -> dict[str, Any]:
     degradation = (
         config_to_dict(config).get("degradation") or config.degradation_for(task, spec.scale).to_dict()
     )
-    facts = {
+    facts: dict[str, Any] = {
         "preset": spec.id,
         "architecture": spec.arch,
         "task": task,

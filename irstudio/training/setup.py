@@ -103,7 +103,8 @@ def _pick_device(config: TrainConfig, dist: Distributed) -> torch.device:
 def native_bf16(device: torch.device) -> bool:
     """Whether ``device`` computes bf16 natively (CUDA with bf16, a CPU with AVX512_BF16/AMX)."""
     if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
+        supported: bool = torch.cuda.is_bf16_supported()
+        return supported
     return device.type == "cpu" and cpu_has_native_bf16()
 
 
@@ -191,7 +192,7 @@ def _prepare_in_group(
     config: TrainConfig,
     spec: ModelSpec,
     task: str,
-    checkpoint: tuple[Path, dict[str, object], list[str]] | None,
+    checkpoint: tuple[Path, TrainingCheckpoint, list[str]] | None,
     dist: Distributed,
 ) -> Prepared:
     device = _pick_device(config, dist)

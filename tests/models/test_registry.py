@@ -79,3 +79,16 @@ def test_manifest_entries_become_registry_entries_on_their_preset(tmp_path) -> N
     )
     with pytest.raises(WeightsError, match="unknown preset 'nope'"):
         shipped_specs([ShippedWeights("x", "nope", Path("w.safetensors"), "0" * 64, {})])
+
+
+@pytest.mark.parametrize("tasks", [5, None, "denoise"])
+def test_a_manifest_entry_whose_tasks_are_not_a_list_is_refused_by_name(tasks: object) -> None:
+    from pathlib import Path
+
+    from irstudio.models.catalog import shipped_specs
+    from irstudio.models.loading import ShippedWeights, WeightsError
+
+    entry = {"id": "bad", "preset": "compacter-x1", "tasks": tasks}
+    shipped = ShippedWeights("bad", "compacter-x1", Path("w.safetensors"), "0" * 64, entry)
+    with pytest.raises(WeightsError, match="manifest entry 'bad': 'tasks' must be a list"):
+        shipped_specs([shipped])

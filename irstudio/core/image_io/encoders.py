@@ -70,14 +70,14 @@ def _write_png(
     ihdr_end = 8 + 8 + 13 + 4  # signature, IHDR length+type, IHDR data, CRC
     if bytes(data[12:16]) != b"IHDR":
         raise OSError("the PNG encoder produced an unexpected layout")
-    fp.write(data[:ihdr_end])
+    fp.write(data[:ihdr_end].data)  # .data: the array's buffer (typeshed's Buffer needs 3.12 stubs)
     for kind, payload in colour_chunks:
         fp.write(_png_chunk(kind, payload))
     if icc:
         fp.write(_png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc)))
     if exif:
         fp.write(_png_chunk(b"eXIf", exif.removeprefix(_EXIF_PREFIX)))
-    fp.write(data[ihdr_end:])
+    fp.write(data[ihdr_end:].data)
 
 
 def _png_chunk(kind: bytes, payload: bytes) -> bytes:

@@ -27,6 +27,7 @@ from typing import Any, BinaryIO
 from PIL import (
     BmpImagePlugin,
     Image,
+    ImageFile,
     JpegImagePlugin,
     PngImagePlugin,
     WebPImagePlugin,
@@ -47,7 +48,7 @@ from irstudio.core.image_io.png import colour_chunks_from_pillow
 from irstudio.core.image_io.raw import has_raw_signature, is_raw_suffix, opened_raw, tiff_is_raw
 from irstudio.core.image_io.tiff import tiff_header
 
-_PILLOW_CLASSES: dict[str, type[Image.Image]] = {
+_PILLOW_CLASSES: dict[str, type[ImageFile.ImageFile]] = {
     "PNG": PngImagePlugin.PngImageFile,
     # JpegImageFile, not Pillow's jpeg_factory: an MPO file is read as its primary JPEG image.
     "JPEG": JpegImagePlugin.JpegImageFile,
@@ -305,8 +306,9 @@ def _check_pixel_limit(info: ImageInfo, max_pixels: int | None) -> None:
     _check_size(info.path, (info.width, info.height), max_pixels)
 
 
-def _avif_class(path: Path) -> type[Image.Image]:
+def _avif_class(path: Path) -> type[ImageFile.ImageFile]:
     plugin = optional.avif_plugin()
     if plugin is None:
         raise MissingCodecError(f"{path}: {optional.MISSING['AVIF']}", path=path, package="Pillow")
-    return plugin.AvifImageFile
+    avif_class: type[ImageFile.ImageFile] = plugin.AvifImageFile  # the module is looked up at run time
+    return avif_class

@@ -131,7 +131,7 @@ def decode_heif(image: Any, info: ImageInfo) -> DecodedSamples:
 def _widened(samples: np.ndarray, depth: int) -> np.ndarray:
     """``depth``-bit values (9-15) as 16-bit ones by bit replication: 0 stays 0, the maximum becomes 65535."""
     values = np.minimum(samples, (1 << depth) - 1).astype(np.uint16, copy=False)  # a new array
-    widened = np.left_shift(values, 16 - depth)
+    widened: np.ndarray = np.left_shift(values, 16 - depth)
     np.right_shift(values, 2 * depth - 16, out=values)
     widened |= values
     return widened

@@ -97,7 +97,7 @@ def _upright_exif(raw: bytes | None) -> bytes | None:
 
 def _valid_orientation(value: object) -> int:
     try:
-        orientation = int(value)  # type: ignore[call-overload]
+        orientation = int(value)  # type: ignore[call-overload]  # any tag value: int() raises, caught below
     except (TypeError, ValueError):
         return 1
     return orientation if 1 <= orientation <= 8 else 1

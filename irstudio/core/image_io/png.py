@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import os
 import struct
-from collections.abc import Iterator
-from typing import BinaryIO
+from collections.abc import Iterator, Mapping
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -64,12 +64,12 @@ def png_pixel_bytes(path: os.PathLike[str] | str) -> np.ndarray:
         position = len(PNG_SIGNATURE)
         for offset, total in kept:
             stream.seek(offset)
-            stream.readinto(memoryview(out)[position : position + total])
+            stream.readinto(out.data[position : position + total])
             position += total
         return out
 
 
-def colour_chunks_from_pillow(info: dict) -> tuple[tuple[bytes, bytes], ...]:
+def colour_chunks_from_pillow(info: Mapping[str | tuple[int, int], Any]) -> tuple[tuple[bytes, bytes], ...]:
     """(type, payload) of the gAMA, cHRM and sRGB chunks Pillow parsed into ``info``.
 
     Pillow stores gAMA and cHRM divided by 100000; multiplying back and rounding restores the

@@ -129,9 +129,11 @@ def _value(order: str, entry: tuple[int, int, bytes] | None) -> int | None:
         return None
     kind, _, field = entry
     if kind == 3:
-        return struct.unpack(order + "H", field[:2])[0]
+        short: int = struct.unpack(order + "H", field[:2])[0]
+        return short
     if kind in (4, 13):
-        return struct.unpack(order + "I", field)[0]
+        long: int = struct.unpack(order + "I", field)[0]
+        return long
     return None
 
 
@@ -183,7 +185,7 @@ def _metadata(fp: BinaryIO, path: Path) -> tuple[bytes | None, str | None]:
     try:
         fp.seek(0)
         tags = Image.Exif()
-        tags.load_from_fp(_Remagicked(fp, magic))  # type: ignore[arg-type]
+        tags.load_from_fp(_Remagicked(fp, magic))  # type: ignore[arg-type]  # Pillow's stub wants IO[bytes]; it calls only read, seek, tell
         camera = _camera_name(tags)
         exif = _exif_from_tiff_tags(tags)
         if _ORIENTATION in exif:

@@ -138,7 +138,7 @@ def _decode_with_opencv(info: ImageInfo) -> DecodedSamples:
         raise UnreadableImageError(
             f"{path}: the PNG data is damaged or truncated ({exc})", path=path
         ) from exc
-    samples = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    samples: np.ndarray | None = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
     del encoded
     if samples is None:
         raise UnreadableImageError(f"{path}: the {info.format} data is damaged or truncated", path=path)
@@ -175,13 +175,13 @@ def _orient(samples: np.ndarray, orientation: int) -> np.ndarray:
     if orientation == 4:
         return samples[::-1]
     if orientation == 5:
-        return samples.swapaxes(0, 1)
+        return np.swapaxes(samples, 0, 1)
     if orientation == 6:
-        return samples[::-1].swapaxes(0, 1)
+        return np.swapaxes(samples[::-1], 0, 1)
     if orientation == 7:
-        return samples[::-1, ::-1].swapaxes(0, 1)
+        return np.swapaxes(samples[::-1, ::-1], 0, 1)
     if orientation == 8:
-        return samples[:, ::-1].swapaxes(0, 1)
+        return np.swapaxes(samples[:, ::-1], 0, 1)
     return samples
 
 

@@ -30,7 +30,7 @@ SAMPLE_MAX = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 """The integer sample types photos are read and written in, each with its full-scale value."""
 
 
-def sample_type(bit_depth: int) -> np.dtype:
+def sample_type(bit_depth: int) -> np.dtype[np.unsignedinteger]:
     """The integer sample type of a bit depth: uint8 for 8, uint16 for 16."""
     return np.dtype(np.uint8 if bit_depth == 8 else np.uint16)
 
@@ -50,7 +50,10 @@ def to_uint8(rgb: np.ndarray) -> np.ndarray:
 
 
 def _quantize_float(
-    values: np.ndarray, max_value: int, dtype: type[np.integer], out: np.ndarray | None = None
+    values: np.ndarray,
+    max_value: int,
+    dtype: type[np.unsignedinteger] | np.dtype[np.unsignedinteger],
+    out: np.ndarray | None = None,
 ) -> np.ndarray:
     """Clip to [0, 1], scale by ``max_value``, round half up, into ``out`` (new when None);
     reused row-block buffers bound memory."""
@@ -90,7 +93,8 @@ def to_depth(values: np.ndarray, bit_depth: int, out: np.ndarray | None = None) 
     if values.dtype == target:
         return values
     if values.dtype == np.uint8:
-        return values.astype(np.uint16) * np.uint16(257)
+        widened: np.ndarray = values.astype(np.uint16) * np.uint16(257)
+        return widened
     if values.dtype == np.uint16:
         return ((values.astype(np.uint32) * 2 + 257) // 514).astype(np.uint8)
     raise TypeError(f"pixel values must be float, uint8 or uint16, got {values.dtype}")
@@ -107,7 +111,8 @@ def resize_alpha(alpha: np.ndarray, out_h: int, out_w: int) -> np.ndarray:
     if out_h < 1 or out_w < 1:
         raise ValueError(f"output size must be positive, got {out_h}x{out_w}")
     if plane.shape == (out_h, out_w):
-        return np.ascontiguousarray(plane).copy()
+        copied: np.ndarray = np.ascontiguousarray(plane).copy()
+        return copied
     enlarging = out_h >= plane.shape[0] and out_w >= plane.shape[1]
     interpolation = cv2.INTER_CUBIC if enlarging else cv2.INTER_AREA
     resized = cv2.resize(plane, (out_w, out_h), interpolation=interpolation)

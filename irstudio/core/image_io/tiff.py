@@ -27,6 +27,7 @@ from typing import BinaryIO
 
 import numpy as np
 import tifffile
+from numpy.typing import NDArray
 from PIL import Image
 
 from irstudio.core.image_io.info import ImageInfo, UnreadableImageError
@@ -203,7 +204,7 @@ def _interpret(page: tifffile.TiffPage, samples: np.ndarray) -> DecodedSamples:
         colour, colour_scale = _palette(page, colour[..., 0])
     elif photometric == _PHOTOMETRIC.SEPARATED:
         colour, colour_scale = _cmyk_to_rgb(colour, scale), 1.0
-    if alpha is not None and int(page.extrasamples[alpha_index]) == 1:
+    if alpha is not None and alpha_index is not None and int(page.extrasamples[alpha_index]) == 1:
         colour, colour_scale = _unpremultiplied(colour, colour_scale, alpha, scale), 1.0
     return DecodedSamples(colour, colour_scale, alpha, scale)
 
@@ -235,14 +236,15 @@ def _cmyk_to_rgb(cmyk: np.ndarray, scale: float) -> np.ndarray:
     """RGB float32 in [0, 1] as (1 - C)(1 - K), (1 - M)(1 - K), (1 - Y)(1 - K)."""
     ink = cmyk.astype(np.float32) / np.float32(scale)
     paper = 1.0 - ink[..., 3:4]
-    return (1.0 - ink[..., :3]) * paper
+    rgb: np.ndarray = (1.0 - ink[..., :3]) * paper
+    return rgb
 
 
 def _unpremultiplied(
     colour: np.ndarray, colour_scale: float, alpha: np.ndarray, alpha_scale: float
 ) -> np.ndarray:
     """Straight colour float32 in [0, 1] from premultiplied samples (0 where alpha is 0)."""
-    straight = colour.astype(np.float32) / np.float32(colour_scale)
+    straight: NDArray[np.float32] = colour.astype(np.float32) / np.float32(colour_scale)
     weight = alpha.astype(np.float32)[..., None] / np.float32(alpha_scale)
     transparent = np.broadcast_to(weight <= 0, straight.shape)
     np.divide(straight, weight, out=straight, where=~transparent)

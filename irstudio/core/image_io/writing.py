@@ -106,7 +106,7 @@ def _colour_chunks_for_output(
     chunks = source.colour_chunks if source is not None else ()
     if fmt == "PNG" or not chunks:
         return chunks
-    if icc is None and not any(kind == b"sRGB" for kind, _ in chunks):
+    if source is not None and icc is None and not any(kind == b"sRGB" for kind, _ in chunks):
         _log.warning(
             "%s: the PNG's gamma/chromaticity chunks have no place in %s; samples written as they are",
             source.path,

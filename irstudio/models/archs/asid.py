@@ -76,6 +76,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -223,7 +224,8 @@ class _GatedConvFeedForward(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         gate, value = chunked_conv(self.project_in, x, 2, depthwise=self.dwconv)
-        return self.project_out(F.gelu(gate) * value)
+        y: Tensor = self.project_out(F.gelu(gate) * value)
+        return y
 
 
 class _ChannelMean(nn.Module):
@@ -249,7 +251,8 @@ class _SqueezeExcitation(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.gate(x)
+        weights: Tensor = self.gate(x)
+        return x * weights
 
 
 class _MBConvResidual(nn.Module):
@@ -267,7 +270,8 @@ class _MBConvResidual(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.fn(x)
+        y: Tensor = self.fn(x)
+        return x + y
 
 
 class _LocalBlock(nn.Module):
@@ -278,7 +282,8 @@ class _LocalBlock(nn.Module):
         self.net = _MBConvResidual(channels)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.net(x)
+        y: Tensor = self.net(x)
+        return y
 
 
 class _AttentionMap(nn.Module):
@@ -324,7 +329,8 @@ class _SharedMapAttention(nn.Module):
         self.to_out = nn.Sequential(nn.Linear(channels, channels, bias=False))
 
     def forward(self, tokens: Tensor, attn_map: Tensor) -> Tensor:
-        return self.to_out(attn_map @ self.to_v(tokens))
+        y: Tensor = self.to_out(attn_map @ self.to_v(tokens))
+        return y
 
 
 class _SpatialBlock(nn.Module):
@@ -353,7 +359,8 @@ class _SpatialBlock(nn.Module):
 
     def _attend(self, tokens: Tensor, shared_map: Tensor | None) -> tuple[Tensor, Tensor]:
         if self.computes_attention:
-            return self.attn(tokens)
+            attended: tuple[Tensor, Tensor] = self.attn(tokens)  # (output, attention map)
+            return attended
         if shared_map is None:
             raise ValueError("this block reuses group A's attention map: pass shared_map")
         return self.attn(tokens, shared_map), shared_map
@@ -401,7 +408,8 @@ class _ChannelAttention(nn.Module):
         q = F.normalize(q, dim=-2)  # each channel over its group's tokens
         k = F.normalize(k, dim=-2)
         attn_map = self.attend((q.transpose(-2, -1) @ k) * self.temperature)
-        return self.project_out(merge(v @ attn_map.transpose(-2, -1), x.shape, self.window_size))
+        y: Tensor = self.project_out(merge(v @ attn_map.transpose(-2, -1), x.shape, self.window_size))
+        return y
 
 
 class _ChannelBlock(nn.Module):
@@ -422,7 +430,8 @@ class _ChannelBlock(nn.Module):
         x = x + self.cttn1(self.canorm1(x))
         x = x + self.gfn1(self.cnorm1(x))
         x = x + self.cttn2(self.canorm2(x))
-        return x + self.gfn2(self.cnorm2(x))
+        x = x + self.gfn2(self.cnorm2(x))
+        return x
 
 
 # --------------------------------------------------------------------------- distillation block and group
@@ -506,14 +515,16 @@ class _IDSG(nn.Module):
     def __init__(self, channels: int, window_size: int, bias: bool, computes_attention: bool) -> None:
         super().__init__()
         block = _IDSABlock(channels, window_size, computes_attention)
-        self.residual_layer: nn.Module = nn.ModuleList([block]) if computes_attention else block
+        self.residual_layer: nn.ModuleList | _IDSABlock = (
+            nn.ModuleList([block]) if computes_attention else block
+        )
         self.res_end = nn.Conv2d(channels, channels, 1, bias=bias)
         self.esa = _ESA(max(channels // 4, 16), channels)
 
     def idsa(self) -> _IDSABlock:
         """The group's IDSA block."""
         layer = self.residual_layer
-        return layer[0] if isinstance(layer, nn.ModuleList) else layer  # type: ignore[return-value]
+        return cast(_IDSABlock, layer[0]) if isinstance(layer, nn.ModuleList) else layer
 
     def forward(self, x: Tensor, maps: tuple[Tensor, ...] | None = None) -> tuple[Tensor, tuple[Tensor, ...]]:
         out, maps = self.idsa()(x, maps)
@@ -571,8 +582,9 @@ class ASID(nn.Module):
         h, w = x.shape[-2:]
         # to _padded_size; reflect where both pads are smaller than their sides, else replicate on both
         x = pad_to_multiple(x * 2.0 - 1.0, self.window_size, minimum=ESA_MIN_SIDE, fallback="both")
-        features = self.input(x)
-        out, maps = features, None
+        features: Tensor = self.input(x)
+        out: Tensor = features
+        maps: tuple[Tensor, ...] | None = None
         for group in self.groups():
             out, maps = group(out, maps)
         out = self.up(self.output(out) + features)
@@ -647,7 +659,7 @@ def config_from_state_dict(state_dict: Mapping[str, Tensor]) -> ASIDConfig:
     )
 
 
-def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def from_official_state_dict(state_dict: Mapping[str, object]) -> dict[str, Tensor]:
     """Map an official ASID/ASIDd8 checkpoint to our state dict (same key names: unwrapping only).
 
     Accepts the raw ``state_dict`` the authors ship, optionally wrapped ({"params_ema"|"params"|"state_dict"|

@@ -83,7 +83,7 @@ import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Final, NamedTuple, cast
 
 import torch
 from torch import Tensor, nn
@@ -92,7 +92,7 @@ from irstudio.models.checkpoint_keys import unwrap_checkpoint
 from irstudio.models.descriptor import ArchDescriptor
 from irstudio.models.layers import chunked_linear_on_map, linear_on_map, pad_to_multiple
 
-NUM_LEVELS = 4  # encoder levels = decoder levels = number of 2x downsamplings
+NUM_LEVELS: Final = 4  # encoder levels = decoder levels = number of 2x downsamplings
 HALF_DTYPES: tuple[str, ...] = ("bf16",)
 
 
@@ -289,6 +289,9 @@ class WindowAttentionSparse(nn.Module):
     Learned fusion weights: ``w`` (2,), ``softmax(w)[0]`` on the dense branch, ``[1]`` on the sparse one.
     """
 
+    relative_position_index: Tensor  # buffers
+    shift_masks: Tensor  # only when shift_size > 0
+
     def __init__(
         self,
         dim: int,
@@ -334,7 +337,8 @@ class WindowAttentionSparse(nn.Module):
             logits = add_shift_masks(logits, grid, self.shift_masks)
         attn = self.attn_drop(self.attend(logits, torch.softmax(self.w, dim=0)).fused)
         out = (attn @ v).transpose(1, 2).reshape(b, n, c)
-        return self.proj_drop(self.proj(out))
+        projected: Tensor = self.proj_drop(self.proj(out))
+        return projected
 
 
 # --------------------------------------------------------------------------------------------------
@@ -363,8 +367,9 @@ class FRFN(nn.Module):
         # (compiled graphs ran a generic transpose of it after the depthwise conv; see models/layers.py).
         x = _to_channels_first(x)
         x = torch.cat((self.partial_conv3(x[:, : self.dim_conv]), x[:, self.dim_conv :]), dim=1)
-        x1, x2 = (self.linear1[1](part) for part in chunked_linear_on_map(self.linear1[0], x, 2))
-        return _to_channels_last(linear_on_map(self.linear2[0], self.dwconv(x1) * x2))
+        fc1, fc2 = cast(nn.Linear, self.linear1[0]), cast(nn.Linear, self.linear2[0])
+        x1, x2 = (self.linear1[1](part) for part in chunked_linear_on_map(fc1, x, 2))
+        return _to_channels_last(linear_on_map(fc2, self.dwconv(x1) * x2))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -426,7 +431,8 @@ class TransformerBlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         if self.att:
             x = x + self.drop_path(self._attention(self.norm1(x)))
-        return x + self.drop_path(self.mlp(self.norm2(x)))
+        x = x + self.drop_path(self.mlp(self.norm2(x)))
+        return x
 
 
 class BasicASTLayer(nn.Module):
@@ -514,7 +520,8 @@ class OutputProj(nn.Module):
         self.proj = nn.Sequential(nn.Conv2d(in_channel, out_channel, 3, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.proj(_to_channels_first(x))
+        y: Tensor = self.proj(_to_channels_first(x))
+        return y
 
 
 # --------------------------------------------------------------------------------------------------
@@ -635,7 +642,8 @@ class AST(nn.Module):
         for j in range(NUM_LEVELS):
             y = torch.cat((getattr(self, f"upsample_{j}")(y), skips[NUM_LEVELS - 1 - j]), dim=-1)
             y = getattr(self, f"decoderlayer_{j}")(y)
-        return x + self.output_proj(y)
+        out: Tensor = self.output_proj(y)
+        return x + out
 
     def forward(self, x: Tensor) -> Tensor:
         h, w = x.shape[-2:]
@@ -695,7 +703,7 @@ _OFFICIAL_KEY = re.compile(
 )
 
 
-def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def from_official_state_dict(state_dict: Mapping[str, object]) -> dict[str, Tensor]:
     """Map an official AST checkpoint to this module's state dict.
 
     Accepts the raw state dict or the training checkpoint ``{'epoch', 'state_dict', 'optimizer'}`` (or

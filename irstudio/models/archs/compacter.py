@@ -111,6 +111,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -231,9 +232,11 @@ class SpatialAttentionMap(nn.Module):
     (B * nW, heads, w*w, d); ``mask`` (nW, w*w, w*w) additive or None. Returns (B * nW, heads, w*w, w*w).
     """
 
+    relative_position_index: Tensor  # buffer
+
     def __init__(self, *, window_size: int, num_heads: int, head_dim: int) -> None:
         super().__init__()
-        self.scale = head_dim**-0.5
+        self.scale: float = head_dim**-0.5
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window_size - 1) ** 2, num_heads))
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
         self.register_buffer(
@@ -269,6 +272,8 @@ class ChannelAttentionMap(nn.Module):
     times the products of this step (about 10 % more multiply-adds for the whole model). Owns
     ``temperature`` (heads, 1, 1), init 1.
     """
+
+    outside_heads: Tensor  # buffer
 
     def __init__(self, *, num_heads: int, channels: int) -> None:
         super().__init__()
@@ -317,7 +322,8 @@ class SpatialGate(nn.Module):
 
 def _depthwise_tokens(conv: nn.Conv2d, tokens: Tensor) -> Tensor:
     """A depthwise (or any) convolution on tokens (B, H, W, C) -> tokens (B, H, W, C')."""
-    return conv(tokens.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+    y: Tensor = conv(tokens.permute(0, 3, 1, 2))
+    return y.permute(0, 2, 3, 1)
 
 
 class CASA(nn.Module):
@@ -366,7 +372,7 @@ class CASA(nn.Module):
     def _channel(self, q: Tensor, k: Tensor, v: Tensor) -> Tensor:
         batch, height, width, channels = q.shape
         q, k, v = (t.reshape(batch, height * width, channels) for t in (q, k, v))
-        attn = self.channel_map(q, k)  # (B, C, C), block-diagonal over the heads
+        attn: Tensor = self.channel_map(q, k)  # (B, C, C), block-diagonal over the heads
         return (v @ attn.transpose(-2, -1)).reshape(batch, height, width, channels)
 
     def forward(self, tokens: Tensor, mask: Tensor | None) -> Tensor:
@@ -399,7 +405,8 @@ class DSGM(nn.Module):
         a, b = chunked_conv(self.project_in, tokens.permute(0, 3, 1, 2), 2)
         local = F.gelu(self.dwconv(a))
         selected = b * self.select.on_map(b)
-        return self.project_out(local * selected).permute(0, 2, 3, 1)
+        y: Tensor = self.project_out(local * selected)
+        return y.permute(0, 2, 3, 1)
 
 
 class CompacterBlock(nn.Module):
@@ -431,7 +438,8 @@ class CompacterBlock(nn.Module):
 
     def forward(self, tokens: Tensor, mask: Tensor | None) -> Tensor:
         tokens = tokens + self.attn(self.norm1(tokens), mask)
-        return tokens + self.ffn(self.norm2(tokens))
+        tokens = tokens + self.ffn(self.norm2(tokens))
+        return tokens
 
 
 class ResidualGroup(nn.Module):
@@ -468,7 +476,8 @@ class ResidualGroup(nn.Module):
         tokens = x.permute(0, 2, 3, 1).contiguous()
         for block in self.blocks:
             tokens = block(tokens, mask)
-        return x + self.conv(tokens.permute(0, 3, 1, 2))
+        y: Tensor = self.conv(tokens.permute(0, 3, 1, 2))
+        return x + y
 
 
 class Compacter(nn.Module):
@@ -515,7 +524,7 @@ class Compacter(nn.Module):
         )
 
     def _needs_shift_mask(self) -> bool:
-        return any(len(group.blocks) > 1 for group in self.layers)
+        return any(len(cast(ResidualGroup, group).blocks) > 1 for group in self.layers)
 
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
@@ -528,7 +537,7 @@ class Compacter(nn.Module):
             mask = _shift_mask(padded_h, padded_w, self.window_size, shift, features)
         for group in self.layers:
             features = group(features, mask)
-        out = self.upsample(features)
+        out: Tensor = self.upsample(features)
         if self.upscale == 1:
             out = out + padded
         return out[..., : height * self.upscale, : width * self.upscale]
@@ -583,7 +592,7 @@ def _key_patterns() -> tuple[re.Pattern[str], ...]:
     return tuple(re.compile(f"^{pattern}$") for pattern in sorted(patterns))
 
 
-def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def from_official_state_dict(state_dict: Mapping[str, object]) -> dict[str, Tensor]:
     """Map a Compacter checkpoint to our state dict.
 
     No official weights exist, so "official" means our own layout, possibly wrapped by a

@@ -85,6 +85,7 @@ import dataclasses
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -256,7 +257,8 @@ class ConvBlock(nn.Module):
         self.act = nn.PReLU()
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.act(self.conv(x))
+        y: Tensor = self.act(self.conv(x))
+        return y
 
 
 class ChannelAttention(nn.Module):
@@ -273,7 +275,8 @@ class ChannelAttention(nn.Module):
         )
 
     def forward(self, x: Tensor) -> Tensor:
-        return x * self.attention(x)
+        weights: Tensor = self.attention(x)
+        return x * weights
 
 
 class ResBlock(nn.Module):
@@ -290,7 +293,8 @@ class ResBlock(nn.Module):
 
     def branch(self, x: Tensor) -> Tensor:
         """The inverted-bottleneck path, before the residual scale."""
-        return self.conv_3(self.act(self.layernorm(self.conv_2(self.conv_1(x)))))
+        y: Tensor = self.conv_3(self.act(self.layernorm(self.conv_2(self.conv_1(x)))))
+        return y
 
     def forward(self, x: Tensor) -> Tensor:
         return x + self.branch(x) * self.alpha
@@ -304,7 +308,8 @@ class ResCABlock(ResBlock):
         self.ca = ChannelAttention(dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        return x + self.ca(self.branch(x)) * self.alpha
+        attended: Tensor = self.ca(self.branch(x))
+        return x + attended * self.alpha
 
 
 class PatchAttention(nn.Module):
@@ -336,12 +341,13 @@ class PatchAttention(nn.Module):
         y = self.down(x)
         # pixel (i * rows + a, j * cols + b) belongs to group (a, b); MLP input order is (channel, i, j)
         groups = y.view(n, -1, p, rows, p, cols).permute(0, 3, 5, 1, 2, 4).reshape(n, rows * cols, -1)
-        return self.mlp(groups).view(n, 1, rows, cols)
+        gates: Tensor = self.mlp(groups)
+        return gates.view(n, 1, rows, cols)
 
     def forward(self, x: Tensor) -> Tensor:
         n, c, h, w = x.shape
         p = self.patch_size
-        gates = self.gate(self.group_gates(x))
+        gates: Tensor = self.gate(self.group_gates(x))
         rows, cols = h // p, w // p
         gated = x.view(n, c, p, rows, p, cols) * gates.view(n, 1, 1, rows, 1, cols)
         return self.beta * x + gated.view(n, c, h, w)
@@ -357,7 +363,8 @@ class SimpleGate(nn.Module):
         self.gamma = nn.Parameter(torch.zeros(1, dim, 1, 1))
 
     def forward(self, x: Tensor) -> Tensor:
-        first, second = self.conv(self.norm(x)).chunk(2, dim=1)
+        halves: Tensor = self.conv(self.norm(x))
+        first, second = halves.chunk(2, dim=1)
         return x + first * second * self.gamma
 
 
@@ -372,7 +379,8 @@ class AttentionBlock(nn.Module):
         self.rescablock = ResCABlock(dim)
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.rescablock(self.sg(self.pa(self.resblock(x))))
+        y: Tensor = self.rescablock(self.sg(self.pa(self.resblock(x))))
+        return y
 
 
 def _gaussian_taps(size: int = _GAUSS_SIZE, sigma: float = _GAUSS_SIGMA) -> Tensor:
@@ -390,6 +398,9 @@ class Filters(nn.Module):
     8 kernels and the high-pass, ``beta`` (1,) the identity. ``response`` (a ``MapTap``) sees the filter
     response without the identity term.
     """
+
+    edge_kernels: Tensor  # buffers
+    gauss_taps: Tensor
 
     def __init__(self, dim: int) -> None:
         super().__init__()
@@ -416,7 +427,7 @@ class Filters(nn.Module):
         return x - blurred
 
     def forward(self, x: Tensor) -> Tensor:
-        response = self.response(self.edges(x) + self.high_pass(x) * self.alpha[8])
+        response: Tensor = self.response(self.edges(x) + self.high_pass(x) * self.alpha[8])
         return response + x * self.beta[0]
 
 
@@ -452,8 +463,9 @@ class EAABlock(nn.Module):
     def forward(self, x: Tensor) -> Tensor:
         lq = self.stage1(x)
         hq = self.stage4(self.stage3(self.stage2(lq)))
-        y = self.stage5(torch.cat([hq, lq], dim=1))
-        return y + x - self.transpose(lq - hq)
+        y: Tensor = self.stage5(torch.cat([hq, lq], dim=1))
+        correction: Tensor = self.transpose(lq - hq)
+        return y + x - correction
 
 
 def _validate(
@@ -499,11 +511,12 @@ class LIR(nn.Module):
         self.config = LIRConfig(
             img_channel=img_channel,
             dim=dim,
-            left_blk_num=tuple(left_blk_num),
+            # tuple(): callers may pass lists (configs read from JSON); the lengths are the annotated ones
+            left_blk_num=cast("tuple[int, int]", tuple(left_blk_num)),
             bottom_blk_num=bottom_blk_num,
-            right_blk_num=tuple(right_blk_num),
-            patch_sizes=tuple(patch_sizes),
-            dim_scales=tuple(dim_scales),
+            right_blk_num=cast("tuple[int, int]", tuple(right_blk_num)),
+            patch_sizes=cast("tuple[int, int, int, int, int]", tuple(patch_sizes)),
+            dim_scales=cast("tuple[int, int, int, int, int]", tuple(dim_scales)),
         )
         self.period = tile_multiple(self.config)
         self.min_side = min_side(self.config)
@@ -548,7 +561,9 @@ class LIR(nn.Module):
         hq = self.EAA4(self.down(torch.cat([self.upsample2(x), lq], dim=1)))
         degradation = lq - hq
         x = self.EAA5(self.upsample1(hq)) + head - self.transpose1(degradation)
-        return self.Conv_tail(x) + img - self.transpose2(degradation)
+        tail: Tensor = self.Conv_tail(x)
+        correction: Tensor = self.transpose2(degradation)
+        return tail + img - correction
 
     def forward(self, x: Tensor) -> Tensor:
         height, width = x.shape[-2:]
@@ -568,7 +583,7 @@ def _is_stray_kernel(key: str) -> bool:
     return len(parts) >= 2 and parts[-1] in _OFFICIAL_KERNEL_KEYS and parts[-2] == "0"
 
 
-def from_official_state_dict(state_dict: Mapping[str, Tensor]) -> dict[str, Tensor]:
+def from_official_state_dict(state_dict: Mapping[str, object]) -> dict[str, Tensor]:
     """Map an official LIR checkpoint (``Dongqi-Fan/LIR``) to this module's state dict.
 
     Accepts the raw state dict or BasicSR's ``{"params": ..., "params_ema": ...}`` (``params_ema`` wins, as
