@@ -28,7 +28,7 @@ def main(argv: list[str] | None = None, *, smoke: bool = False) -> int:
     import torch
     from PySide6.QtWidgets import QApplication
 
-    from irstudio.core.device import default_cpu_threads
+    from irstudio.core import default_cpu_threads
     from irstudio.gui.main_window import MainWindow
     from irstudio.paths import APP_NAME
 

@@ -33,13 +33,11 @@ import numpy as np
 import torch
 
 from irstudio import __version__, paths
-from irstudio.core.device import DeviceInfo, list_devices, resolve_device
+from irstudio.core import DeviceInfo, list_devices, resolve_device
 from irstudio.core.image_io import read_image
-from irstudio.inference.planning import plan_for
-from irstudio.inference.runner import restore
-from irstudio.models.catalog import REGISTRY, resolve_id
+from irstudio.inference import plan_for, restore
+from irstudio.models import REGISTRY, ModelSpec, resolve_id
 from irstudio.models.loading import ShippedWeights, load_model, read_manifest, verify_weights
-from irstudio.models.spec import ModelSpec
 from irstudio.qt_platform import install_hint, missing_qt_libraries, uses_xcb
 
 __all__ = ["SAMPLE_NAME", "CheckResult", "SelfTestReport", "run_self_test", "smallest_presets"]
@@ -75,7 +73,6 @@ class SelfTestReport:
 
     lines: list[str] = field(default_factory=list)
     checks: list[CheckResult] = field(default_factory=list)
-    used_fallback: bool = False
 
     @property
     def passed(self) -> bool:
@@ -219,7 +216,6 @@ def _check_models(
         for entry in entries:
             _check_shipped(recorder, entry, device, rgb)
         return
-    recorder.report.used_fallback = True
     recorder.say(
         "  note: no shipped weights in the manifest; checking every classical baseline and the "
         "smallest random-init preset of each architecture instead"
@@ -230,7 +226,7 @@ def _check_models(
 
 
 def _describe_manifest(manifest: Path, entries: list[ShippedWeights]) -> str:
-    entries.extend(read_manifest(manifest))
+    entries.extend(read_manifest(manifest).entries)
     where = manifest if manifest.is_file() else f"{manifest} (absent)"
     return f"{len(entries)} shipped model(s) listed in {where}"
 

@@ -19,6 +19,7 @@ from irstudio.core.cancel import Cancelled
 from irstudio.core.device import DeviceError
 from irstudio.core.image_io import READ_SUFFIXES, ImageError
 from irstudio.core.signals import interrupted_exit
+from irstudio.inference.cluster import ClusterError
 from irstudio.inference.evaluation import EvalDataError
 from irstudio.models.loading import WeightsError
 from irstudio.models.registry import UnknownModelError
@@ -29,6 +30,7 @@ EXPECTED_ERRORS = (
     DeviceError,
     EvalDataError,
     UnknownModelError,
+    ClusterError,
     ValueError,
     OSError,
 )

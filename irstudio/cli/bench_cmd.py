@@ -156,14 +156,14 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _default_models() -> list[str]:
-    from irstudio.models.catalog import REGISTRY
+    from irstudio.models import REGISTRY
 
     return [spec.id for spec in REGISTRY if spec.learned]
 
 
 def _shipped_models() -> list[str]:
     """The models with shipped weights (what a new user runs first)."""
-    from irstudio.models.catalog import REGISTRY
+    from irstudio.models import REGISTRY
 
     return [spec.id for spec in REGISTRY if spec.learned and spec.weights]
 
@@ -202,7 +202,7 @@ def _prepared_run(config: dict[str, Any], timeout: float | None) -> dict[str, An
     """Choose backend, precision and tile in one process (exports and probes fill the caches), then
     measure in a fresh one that finds them cached, so their memory is not in the measured peak.
     Classical baselines and unknown ids have nothing to prepare."""
-    from irstudio.models.catalog import resolve_id
+    from irstudio.models import resolve_id
 
     try:
         learned = resolve_id(config["model"]).learned
@@ -217,7 +217,7 @@ def _prepared_run(config: dict[str, Any], timeout: float | None) -> dict[str, An
 
 
 def _hardware_line(device_name: str, threads: int | None) -> str:
-    from irstudio.core.device import resolve_device
+    from irstudio.core import resolve_device
     from irstudio.inference.backends import bench_threads, describe_hardware, use_threads
 
     device = resolve_device(device_name)
@@ -458,11 +458,10 @@ def _prepare(config: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
     """(spec, device, model, AutoPlan) for a worker, threads set to the physical cores on CPU."""
     import torch
 
-    from irstudio.core.device import resolve_device
+    from irstudio.core import resolve_device
+    from irstudio.inference import auto_plan
     from irstudio.inference.backends import bench_threads, use_threads
-    from irstudio.inference.planning import auto_plan
-    from irstudio.models.catalog import resolve_id
-    from irstudio.models.loading import open_model
+    from irstudio.models import open_model, resolve_id
 
     device = resolve_device(config["device"])
     if device.spec == "cpu":
@@ -487,8 +486,8 @@ def _prepare(config: dict[str, Any]) -> tuple[Any, Any, Any, Any]:
 
 def _timed_restore(module: Any, image: Any, plan: Any) -> tuple[Any, float, int]:
     """(output, seconds, tiles) for one tiled restore."""
+    from irstudio.inference import restore
     from irstudio.inference.backends import synchronize
-    from irstudio.inference.runner import restore
 
     tiles = [0]
 
@@ -553,8 +552,8 @@ def _untiled_pixel_limit(auto: Any) -> int | None:
 def _overhead(module: Any, plan: Any, repeat: int, pixel_limit: int | None = None) -> dict[str, Any]:
     """Tiled vs untiled on the same square image, two tiles wide, or as wide as an untiled pass fits
     in ``pixel_limit`` (same backend and precision); ``skipped`` when that is not wider than a tile."""
+    from irstudio.inference import restore
     from irstudio.inference.backends import interleaved_medians
-    from irstudio.inference.runner import restore
 
     if plan.tile is None:
         return {}
@@ -583,8 +582,8 @@ def _overhead(module: Any, plan: Any, repeat: int, pixel_limit: int | None = Non
 def _latencies(module: Any, spec: Any, plan: Any, sizes: Sequence[int], repeat: int) -> dict[str, float]:
     import torch
 
+    from irstudio.core import Precision
     from irstudio.inference.backends import median_seconds
-    from irstudio.inference.runner import _precision
 
     device = torch.device(plan.device)
     latency = {}
@@ -592,7 +591,7 @@ def _latencies(module: Any, spec: Any, plan: Any, sizes: Sequence[int], repeat: 
         x = torch.rand(1, spec.in_channels, size, size, device=device)
 
         def forward(x: torch.Tensor = x) -> None:
-            with torch.inference_mode(), _precision(device, plan.dtype):
+            with torch.inference_mode(), Precision(plan.dtype).autocast(device):
                 module(x)
 
         latency[str(size)] = 1e3 * median_seconds(forward, device, repeat=repeat, warmup=1)
@@ -684,7 +683,7 @@ def bench_memory(config: dict[str, Any]) -> dict[str, Any]:
         release_free_heap,
         resident_bytes,
     )
-    from irstudio.inference.runner import restore
+    from irstudio.inference import restore
 
     spec, device, _model, auto = _prepare(config)
     plan, module = auto.plan, auto.module

@@ -77,7 +77,7 @@ def _plan_line(stderr: str, model_id: str) -> str:
 
 def cold_row(model_id: str, megapixels: float, threads: int | None, timeout: float | None) -> dict[str, Any]:
     """Cold and warm ``irstudio restore`` of one model (see module doc)."""
-    from irstudio.models.catalog import resolve_id
+    from irstudio.models import resolve_id
 
     spec = resolve_id(model_id)
     with tempfile.TemporaryDirectory(prefix="irstudio-cold-") as folder:

@@ -44,11 +44,10 @@ def _flops(model: Any, shape: tuple[int, int]) -> int:
 def model_at_cpu_tile(model_id: str) -> tuple[Any, Any, int]:
     """(spec, eval-mode model, side): the model and the read side of its architecture's committed
     CPU tile (core + context on both sides), the shape the engine benches run."""
-    from irstudio.core.device import resolve_device
+    from irstudio.core import resolve_device
     from irstudio.inference.planning import plan_for, read_side
     from irstudio.inference.planning.known import known_cpu_plan
-    from irstudio.models.catalog import resolve_id
-    from irstudio.models.loading import open_model
+    from irstudio.models import open_model, resolve_id
 
     spec = resolve_id(model_id)
     model = open_model(spec).eval()

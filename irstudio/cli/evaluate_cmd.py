@@ -8,6 +8,9 @@ that is infinite (the output equals the target exactly) is ``null``.
 It runs the way ``irstudio restore`` does (``restore_cmd.open_and_plan``), except that
 ``--precision auto`` means fp32 on the CPU: scores are reported as the papers do, and do not depend on
 the engine (OpenVINO and ONNX Runtime are used only where they match PyTorch within 1e-4).
+
+``--cluster [ADDRESS]`` scores the images on a Ray cluster's workers (``cli.cluster_cmd``): the same
+lines and JSON, the same numbers (each image degraded with its own seed), ``plan`` the workers'.
 """
 
 from __future__ import annotations
@@ -16,13 +19,16 @@ import argparse
 import json
 import math
 import sys
+from collections.abc import Generator
 from pathlib import Path
 
 from irstudio import paths
+from irstudio.cli import cluster_cmd
 from irstudio.cli.arguments import NON_NEGATIVE, NON_NEGATIVE_NUMBER, POSITIVE, QUALITY, SEED
 from irstudio.cli.restore_cmd import AUTO, add_plan_arguments, open_and_plan
 from irstudio.core.device import resolve_device
-from irstudio.inference.evaluation import EvalProtocol, evaluate, find_cases
+from irstudio.inference.cluster import evaluate_on_cluster
+from irstudio.inference.evaluation import EvalProtocol, EvalSummary, ImageScore, evaluate, find_cases
 from irstudio.models.library import resolve_model
 from irstudio.models.spec import Task
 
@@ -46,6 +52,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--device", default="auto")
     add_plan_arguments(parser)
     parser.add_argument("--json", action="store_true")
+    cluster_cmd.add_cluster_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -71,46 +78,58 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         metric_space=args.metric_space,
     )
-    cases = find_cases(args.data, protocol, _read_ids(args.ids))
-    if args.precision == AUTO and resolve_device(args.device).spec == "cpu":
-        args.precision = "fp32"  # scores in fp32, engine-independent (bf16 is for restoring photos)
-    device, chosen = open_and_plan(spec, args)
-    print(f"{spec.id} on {device.describe()}: {chosen.describe()}", file=sys.stderr)
-    results = evaluate(chosen.module, cases, protocol, chosen.plan)
+    cluster = args.cluster is not None
+    cases = find_cases(args.data.resolve() if cluster else args.data, protocol, _read_ids(args.ids))
+    if cluster:
+        with cluster_cmd.open_pool(args, fp32_on_cpu=True) as pool:
+            pool.wait_ready()
+            print(f"{spec.id} on the cluster: {pool.describe()}", file=sys.stderr)
+            summary = _show_scores(evaluate_on_cluster(pool, cases, protocol), as_json=args.json)
+            plan = cluster_cmd.plan_description(pool)
+    else:
+        if args.precision == AUTO and resolve_device(args.device).spec == "cpu":
+            args.precision = "fp32"  # scores in fp32, engine-independent (bf16 is for restoring photos)
+        device, chosen = open_and_plan(spec, args)
+        print(f"{spec.id} on {device.describe()}: {chosen.describe()}", file=sys.stderr)
+        summary = _show_scores(evaluate(chosen.module, cases, protocol, chosen.plan), as_json=args.json)
+        plan = chosen.describe()
+    _print_summary(spec.id, plan, summary, as_json=args.json)
+    return 0
+
+
+def _show_scores(results: Generator[ImageScore, None, EvalSummary], *, as_json: bool) -> EvalSummary:
+    """Print each image's score as it comes (on stderr with ``--json``); the summary."""
     while True:
         try:
             image_score = next(results)
         except StopIteration as finished:
-            summary = finished.value
-            break
-        if not args.json:
+            return finished.value
+        if not as_json:
             print(f"{image_score.name:<24} {image_score.psnr:7.3f} dB  SSIM {image_score.ssim:.4f}")
         else:
             print(f"{image_score.name}: {image_score.psnr:.3f} dB", file=sys.stderr)
-    if args.json:
-        print(
-            json.dumps(
-                {
-                    "model": spec.id,
-                    "protocol": summary.protocol,
-                    "plan": chosen.describe(),
-                    "psnr": _finite(summary.psnr),
-                    "ssim": _finite(summary.ssim),
-                    "n": len(summary.scores),
-                    "per_image": [
-                        {"name": s.name, "psnr": _finite(s.psnr), "ssim": _finite(s.ssim)}
-                        for s in summary.scores
-                    ],
-                },
-                allow_nan=False,
-            )
-        )
-    else:
+
+
+def _print_summary(model_id: str, plan: str, summary: EvalSummary, *, as_json: bool) -> None:
+    """The mean line, or with ``as_json`` the one JSON document (module doc)."""
+    if not as_json:
         print(
             f"{'mean':<24} {summary.psnr:7.3f} dB  SSIM {summary.ssim:.4f}  ({len(summary.scores)} images; "
             f"{summary.protocol})"
         )
-    return 0
+        return
+    document = {
+        "model": model_id,
+        "protocol": summary.protocol,
+        "plan": plan,
+        "psnr": _finite(summary.psnr),
+        "ssim": _finite(summary.ssim),
+        "n": len(summary.scores),
+        "per_image": [
+            {"name": s.name, "psnr": _finite(s.psnr), "ssim": _finite(s.ssim)} for s in summary.scores
+        ],
+    }
+    print(json.dumps(document, allow_nan=False))
 
 
 def _finite(value: float) -> float | None:

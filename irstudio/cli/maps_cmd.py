@@ -18,11 +18,18 @@ import sys
 from pathlib import Path
 
 from irstudio.cli.arguments import NON_NEGATIVE, POSITIVE
+from irstudio.core import Region
 from irstudio.core.image_io import OutputExistsError, read_image, write_image
-from irstudio.core.tiling import Region
-from irstudio.inference.maps import MapKind, MapRequest, MapsResult, compute_maps, layer_choices
-from irstudio.inference.maps.render import render_chart, render_map
-from irstudio.models.catalog import resolve_id
+from irstudio.inference.maps import (
+    MapKind,
+    MapRequest,
+    MapsResult,
+    compute_maps,
+    layer_choices,
+    render_chart,
+    render_map,
+)
+from irstudio.models import resolve_id
 
 
 def _pair(text: str) -> tuple[int, int]:

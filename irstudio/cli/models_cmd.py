@@ -1,10 +1,13 @@
-"""``irstudio models [--archs] [--json]``: the registry's models and the user's library.
+"""``irstudio models [--archs] [--json]``: the models the app offers, in the app's order and names.
 
-The table has a header row and columns as wide as their longest value. ``--json`` prints a list of
-objects with keys ``id``, ``arch``, ``task``, ``tasks``, ``scale``, ``params``, ``weights`` (file
-name or null) and ``source`` ("registry" or "library": a model the user trained and exported, run
-with ``irstudio restore --model <its id>``). ``--archs`` restricts the list to architecture presets
-and adds ``macs_720p`` (multiply-adds for a 1280x720 output).
+The list is ``models.choices.all_choices``, what the app's model panel shows: models with shipped
+weights, the user's library (models trained and exported, run with ``irstudio restore --model <its
+id>``), classical baselines, then the untrained architecture presets, each with its label. The table
+has a header row and columns as wide as their longest value. ``--json`` prints a list of objects with
+keys ``id``, ``name`` (the label), ``kind`` ("shipped", "library", "baseline" or "untrained"),
+``arch``, ``task``, ``tasks``, ``scale``, ``params``, ``weights`` (file name or null) and ``source``
+("registry" or "library"). ``--archs`` restricts the list to the registry's learned models (shipped
+and presets) and adds ``macs_720p`` (multiply-adds for a 1280x720 output).
 """
 
 from __future__ import annotations
@@ -13,9 +16,7 @@ import argparse
 import json
 
 from irstudio import paths
-from irstudio.models.catalog import REGISTRY
-from irstudio.models.library import library_models, library_spec
-from irstudio.models.spec import ModelSpec
+from irstudio.models import LIBRARY, ModelChoice, all_choices, library_models, manifest_records
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -25,27 +26,38 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.set_defaults(run=run)
 
 
-def describe(
-    spec: ModelSpec, *, with_macs: bool, source: str = "registry", weights: str | None = None
-) -> dict:
+def describe(choice: ModelChoice, *, with_macs: bool) -> dict[str, object]:
+    """``choice`` as the JSON object documented above."""
+    spec = choice.spec
     entry: dict[str, object] = {
-        "id": spec.id,
+        "id": choice.model_id,
+        "name": choice.label,
+        "kind": choice.kind,
         "arch": spec.arch,
-        "task": spec.tasks[0].value,
-        "tasks": [task.value for task in spec.tasks],
-        "scale": spec.scale,
+        "task": choice.tasks[0].value,
+        "tasks": [task.value for task in choice.tasks],
+        "scale": choice.scale,
         "params": spec.params,
-        "weights": weights if weights is not None else spec.weights,
-        "source": source,
+        "weights": choice.weights.name if choice.weights is not None else None,
+        "source": "library" if choice.kind == LIBRARY else "registry",
     }
     if with_macs:
         entry["macs_720p"] = spec.macs_720p
     return entry
 
 
+def listed_choices(*, archs: bool) -> list[ModelChoice]:
+    """What ``irstudio models`` lists: every choice (the installation's manifest, the user's library),
+    or with ``archs`` the registry's learned models only."""
+    library = [] if archs else library_models(paths.user_library_dir())
+    choices = all_choices(manifest=manifest_records(paths.manifest_path()), library=library)
+    return [choice for choice in choices if choice.spec.learned] if archs else choices
+
+
 def table(entries: list[dict[str, object]], *, with_macs: bool) -> list[str]:
     """The entries as text rows under a header, each column as wide as its longest cell."""
-    header = ["ID", "ARCH", "TASKS", "SCALE", "PARAMS", *(["GMAC@720p"] if with_macs else []), "WEIGHTS"]
+    macs_header = ["GMAC@720p"] if with_macs else []
+    header = ["ID", "ARCH", "TASKS", "SCALE", "PARAMS", *macs_header, "KIND", "WEIGHTS", "NAME"]
     rows = [header]
     for entry in entries:
         macs = entry.get("macs_720p")
@@ -56,7 +68,9 @@ def table(entries: list[dict[str, object]], *, with_macs: bool) -> list[str]:
             f"x{entry['scale']}",
             f"{entry['params']:,}",
             *([f"{macs / 1e9:.1f}" if isinstance(macs, int) else "-"] if with_macs else []),
+            str(entry["kind"]),
             f"{entry['weights'] or '-'}{' (your library)' if entry['source'] == 'library' else ''}",
+            str(entry["name"]),
         ]
         rows.append(row)
     widths = [max(len(row[column]) for row in rows) for column in range(len(header))]
@@ -70,12 +84,7 @@ def table(entries: list[dict[str, object]], *, with_macs: bool) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    specs = [s for s in REGISTRY if s.learned] if args.archs else list(REGISTRY)
-    entries = [describe(spec, with_macs=args.archs) for spec in specs]
-    if not args.archs:
-        for model in library_models(paths.user_library_dir()):
-            spec = library_spec(model)
-            entries.append(describe(spec, with_macs=False, source="library", weights=model.path.name))
+    entries = [describe(choice, with_macs=args.archs) for choice in listed_choices(archs=args.archs)]
     if args.json:
         print(json.dumps(entries, indent=2))
     else:

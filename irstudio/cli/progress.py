@@ -20,8 +20,9 @@ class ProgressLine:
         self.started = time.monotonic()
         self._last_drawn = float("-inf")
 
-    def update(self, done: int, total: int) -> None:
-        """Redraw, at most every ``interval`` seconds (and always on the last unit)."""
+    def update(self, done: int, total: int, note: str = "") -> None:
+        """Redraw, at most every ``interval`` seconds (and always on the last unit); ``note`` is
+        shown after the ETA (e.g. ``"2.4 files/s, 1 failed"``)."""
         now = time.monotonic()
         if done < total and now - self._last_drawn < self.interval:
             return
@@ -31,7 +32,9 @@ class ProgressLine:
         elapsed = now - self.started
         eta = elapsed / fraction - elapsed if fraction > 0 else 0.0
         bar = "#" * filled + "." * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total}  ETA {eta:5.1f}s")
+        self.stream.write(
+            f"\r{self.label} [{bar}] {done}/{total}  ETA {eta:5.1f}s{'  ' + note if note else ''}"
+        )
         self.stream.flush()
 
     def abort(self) -> None:

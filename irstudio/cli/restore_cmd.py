@@ -20,6 +20,9 @@ computer's calibration (``irstudio bench``) or the committed plan for the archit
 model converts it for OpenVINO (seconds, said on stderr, cached). On a GPU the precision and tile are
 measured once per model and device and remembered in ``paths.user_state_dir()``. Every run prints
 the plan it uses. ``--backend eager`` runs plain PyTorch (no conversion, no race).
+
+``--cluster [ADDRESS]`` restores the same inputs into the same outputs on a Ray cluster
+(``cli.cluster_cmd``, ``inference.cluster``): the model is loaded by each worker, not here.
 """
 
 from __future__ import annotations
@@ -32,8 +35,11 @@ from pathlib import Path
 from torch import nn
 
 from irstudio import paths
+from irstudio.cli import cluster_cmd
 from irstudio.cli.arguments import NON_NEGATIVE, POSITIVE
+from irstudio.cli.cluster_cmd import add_cluster_arguments
 from irstudio.cli.progress import ProgressLine
+from irstudio.core import PRECISION_NAMES
 from irstudio.core.device import DeviceInfo, resolve_device
 from irstudio.core.image_io import ImageError
 from irstudio.inference.backends import EAGER, ONNX, OPENVINO, OPENVINO_BF16
@@ -56,7 +62,7 @@ from irstudio.models.loading import open_model
 from irstudio.models.spec import ModelSpec
 
 AUTO = "auto"
-PRECISIONS = (AUTO, "fp32", "bf16", "fp16")
+PRECISIONS = (AUTO, *PRECISION_NAMES)
 BACKENDS = (AUTO, EAGER, OPENVINO, OPENVINO_BF16, ONNX)
 
 
@@ -84,6 +90,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--recursive", "-r", action="store_true", help="with a folder INPUT, include its subfolders"
     )
+    add_cluster_arguments(parser)
     parser.set_defaults(run=run)
 
 
@@ -194,6 +201,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"irstudio: error: {source}: no such file or folder", file=sys.stderr)
     if len(missing) == len(inputs):
         return 1  # before loading the model or measuring anything
+    if args.cluster is not None:
+        return _restore_on_cluster(args, spec.id, inputs, missing)
     device, chosen = open_and_plan(spec, args)
     plan, model = chosen.plan, chosen.module
     if args.out is not None:
@@ -220,6 +229,19 @@ def run(args: argparse.Namespace) -> int:
             )
             print(f"irstudio: error: {message}", file=sys.stderr)
     return 1 if failures else 0
+
+
+def _restore_on_cluster(
+    args: argparse.Namespace, model_id: str, inputs: list[Path], missing: list[Path]
+) -> int:
+    """``--cluster``: the same folders and files, restored by the cluster's workers (``cluster_cmd``)."""
+    if args.out is not None:
+        args.out.mkdir(parents=True, exist_ok=True)
+    folders = [source for source in inputs if source.is_dir()]
+    files = [source for source in inputs if source not in missing and not source.is_dir()]
+    folder_outputs = batch_output_dirs(folders, model_id, args.out, len(inputs))
+    file_outputs = file_targets(files, model_id, args.out)
+    return cluster_cmd.restore(args, model_id, folder_outputs, file_outputs, len(missing))
 
 
 def _distinct(inputs: list[Path]) -> list[Path]:

@@ -26,8 +26,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from irstudio.core.cancel import CancelToken
-from irstudio.core.signals import Terminated
+from irstudio.core import CancelToken, Terminated
 from irstudio.training import (
     CheckpointSaved,
     NonFiniteLossError,

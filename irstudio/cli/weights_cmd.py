@@ -15,7 +15,8 @@
   budget, default 40 MiB, traced in ``pack.json``) for runs on a borrowed GPU, which carries at most
   64 MiB besides the repository (``training.pack``).
 
-The manifest and README rendering live in ``models.manifest_doc``; this module runs things.
+The manifest is read by ``models.loading.read_manifest`` (strict); editing its document and the README
+rendering live in ``models.manifest_doc``; this module runs things.
 """
 
 from __future__ import annotations
@@ -25,16 +26,17 @@ import json
 import shlex
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from irstudio.cli.arguments import POSITIVE, POSITIVE_NUMBER, SEED
-from irstudio.core.atomic import atomic_write
+from irstudio.core import atomic_write
 from irstudio.inference.benchmarks import DEFAULT_DATA_ROOT, Benchmark, benchmarks_for
+from irstudio.models import read_manifest
 from irstudio.models.manifest_doc import (
     MAX_WEIGHTS_BYTES,
     file_sha256,
-    read_manifest_document,
     readme_with_table,
     upsert_entry,
     with_earlier_runs,
@@ -167,7 +169,7 @@ def _export(args: argparse.Namespace, weights_dir: Path) -> Path:
 
 def _ship(args: argparse.Namespace) -> int:
     manifest = manifest_path()
-    document = read_manifest_document(manifest)
+    document = read_manifest(manifest).document
     previous = next((entry for entry in document["models"] if entry.get("id") == args.id), None)
     if previous is not None and not args.replace:
         raise ValueError(f"{args.id}: already in {manifest.name} (--replace replaces it)")
@@ -190,14 +192,14 @@ def _ship(args: argparse.Namespace) -> int:
         score_on(args.id, benchmark, args.data_root)
         for benchmark in benchmarks_for(facts["task"], facts.get("scale", 1))
     ]
-    write_manifest_document(manifest, upsert_entry(read_manifest_document(manifest), entry))
+    write_manifest_document(manifest, upsert_entry(read_manifest(manifest).document, entry))
     return _table(argparse.Namespace(check=False))
 
 
 def _table(args: argparse.Namespace) -> int:
     readme = readme_path()
     current = readme.read_text(encoding="utf-8")
-    wanted = readme_with_table(current, read_manifest_document(manifest_path())["models"])
+    wanted = readme_with_table(current, read_manifest(manifest_path()).document["models"])
     if wanted == current:
         print(f"{readme.name}: the model table is up to date", file=sys.stderr)
         return 0
@@ -211,23 +213,20 @@ def _table(args: argparse.Namespace) -> int:
 
 
 def _verify(args: argparse.Namespace) -> int:
-    manifest = manifest_path()
     problems = 0
-    for entry in read_manifest_document(manifest)["models"]:
-        path = manifest.parent / entry["file"]
+    for shipped in read_manifest(manifest_path()).entries:
+        path = shipped.path
         ok = (
-            path.is_file()
-            and file_sha256(path) == entry["sha256"]
-            and path.stat().st_size < MAX_WEIGHTS_BYTES
+            path.is_file() and file_sha256(path) == shipped.sha256 and path.stat().st_size < MAX_WEIGHTS_BYTES
         )
-        print(f"{entry['id']:<22} {'ok' if ok else 'MISMATCH'}  {path.name}")
+        print(f"{shipped.id:<22} {'ok' if ok else 'MISMATCH'}  {path.name}")
         problems += not ok
         if args.scores:
-            problems += _verify_scores(entry, args.data_root)
+            problems += _verify_scores(shipped.entry, args.data_root)
     return 1 if problems else 0
 
 
-def _verify_scores(entry: dict[str, Any], data_root: str) -> int:
+def _verify_scores(entry: Mapping[str, Any], data_root: str) -> int:
     failures = 0
     for score in entry["scores"]:
         argv = shlex.split(score["command"])[1:]

@@ -1,10 +1,11 @@
 """Ground-truth mode: the "Ground truth" dock, degrading the shown photo, and the live score table.
 
-``GroundTruthController(window)`` docks a ``GroundTruthPanel``. "Degrade this photo" makes a
+``GroundTruthController(parent=..., state=..., runner=..., add_dock=..., select_task=..., warn=...,
+status=...)`` docks a ``GroundTruthPanel`` (``add_dock``). "Degrade this photo" makes a
 ``GroundTruthPair`` (``inference.ground_truth.make_ground_truth``, the degradation code training
 uses) on the ``GROUND_TRUTH_LANE`` worker; the degraded image then becomes the shown input, the
-clean photo the reference, and the model panel switches to the task that restores it. Degrading
-again starts from the same clean photo, not from the degraded one.
+clean photo the reference, and ``select_task`` switches the model panel to the task that restores
+it. Degrading again starts from the same clean photo, not from the degraded one.
 
 Scores: whenever a whole-image result is added or removed, the results not yet scored are scored
 (``score_result`` under the pair's protocol) on the same worker, newest request superseding older
@@ -18,31 +19,25 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
 import numpy as np
 from PySide6.QtCore import QObject, Qt
 
-from irstudio.core.cancel import CancelToken
+from irstudio.core import CancelToken
 from irstudio.core.image_io import LoadedImage
-from irstudio.gui.model_choices import TASKS, task_choice
+from irstudio.gui.state import AppState
+from irstudio.gui.tasks import Lane, TaskRunner
 from irstudio.gui.widgets.ground_truth_panel import GroundTruthPanel
-from irstudio.inference.ground_truth import (
-    GroundTruthPair,
-    GroundTruthSpec,
-    make_ground_truth,
-    score_input,
-    score_result,
-)
-
-if TYPE_CHECKING:
-    from irstudio.gui.main_window import MainWindow
+from irstudio.gui.window_parts import AddDock, Status, Warn
+from irstudio.inference import GroundTruthPair, GroundTruthSpec, make_ground_truth, score_input, score_result
+from irstudio.models import TASKS, task_choice
 
 __all__ = ["DEGRADE_KEY", "GROUND_TRUTH_LANE", "SCORE_KEY", "GroundTruthController", "is_gray_mode"]
 
 DEGRADE_KEY = "ground-truth:degrade"
 SCORE_KEY = "ground-truth:scores"
-GROUND_TRUTH_LANE = "ground-truth"
+GROUND_TRUTH_LANE = Lane.GROUND_TRUTH
 GRAY_MODES = frozenset({"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"})
 
 Score = tuple[float, float]
@@ -81,13 +76,25 @@ def _score_work(pair: GroundTruthPair, images: dict[str, np.ndarray], with_input
 
 
 class GroundTruthController(QObject):
-    """Wires the ground-truth panel to the window's state, runner and model panel."""
+    """Wires the ground-truth panel to the state and the runner; ``select_task(key)`` chooses the
+    model panel's task, ``warn``/``status`` tell the user."""
 
-    def __init__(self, window: MainWindow) -> None:
-        super().__init__(window)
-        self._window, self._state, self._runner = window, window.state, window.runner
+    def __init__(
+        self,
+        *,
+        parent: QObject,
+        state: AppState,
+        runner: TaskRunner,
+        add_dock: AddDock,
+        select_task: Callable[[str], None],
+        warn: Warn,
+        status: Status,
+    ) -> None:
+        super().__init__(parent)
+        self._state, self._runner, self._select_task_key = state, runner, select_task
+        self._warn, self._status = warn, status
         self.panel = GroundTruthPanel()
-        self.dock = window.add_scrolled_dock(
+        self.dock = add_dock(
             "Ground truth",
             "GroundTruthDock",
             self.panel,
@@ -108,8 +115,6 @@ class GroundTruthController(QObject):
         for signal in (self._state.result_added, self._state.result_removed):
             signal.connect(lambda _key: self.rescore())
         self._state.results_cleared.connect(self.rescore)
-        self._runner.finished.connect(self._on_finished)
-        self._runner.failed.connect(self._on_failed)
 
     @property
     def pair(self) -> GroundTruthPair | None:
@@ -120,7 +125,7 @@ class GroundTruthController(QObject):
         """Degrade the clean photo on the worker; False (with a status message) without a photo."""
         image = self._state.image
         if image is None:
-            self._window.show_status("Open a photo first, then degrade it")
+            self._status("Open a photo first, then degrade it")
             return False
         source = self._source if self._in_mode() else _Source(image, self._state.name)
         assert source is not None
@@ -131,8 +136,10 @@ class GroundTruthController(QObject):
             token.raise_if_cancelled()
             return generation, source, make_ground_truth(source.image.rgb, spec, is_gray=gray)
 
-        self._runner.submit(DEGRADE_KEY, work, lane=GROUND_TRUTH_LANE)
-        self._window.show_status(f"Degrading {source.name}: {spec.describe()}")
+        job = self._runner.submit(DEGRADE_KEY, work, lane=GROUND_TRUTH_LANE)
+        job.result.connect(self._on_degraded)
+        job.error.connect(lambda message: self._warn("Cannot degrade this photo", message))
+        self._status(f"Degrading {source.name}: {spec.describe()}")
         return True
 
     def rescore(self) -> None:
@@ -148,7 +155,9 @@ class GroundTruthController(QObject):
         self._show_table()
         if missing or self._input_row is None:
             work = _score_work(self._pair, missing, self._input_row is None)
-            self._runner.submit(SCORE_KEY, work, lane=GROUND_TRUTH_LANE)
+            job = self._runner.submit(SCORE_KEY, work, lane=GROUND_TRUTH_LANE)
+            job.result.connect(self._on_scored)
+            job.error.connect(lambda message: self._status(f"Scoring failed: {message}"))
 
     # ------------------------------------------------------------------ reactions
 
@@ -163,24 +172,18 @@ class GroundTruthController(QObject):
         self.panel.clear_scores()
         self.panel.set_protocol(self._idle_text)
 
-    def _on_finished(self, key: str, outcome: object) -> None:
-        if key == DEGRADE_KEY:
-            generation, source, pair = outcome  # type: ignore[misc]
-            self._show_pair(generation, source, pair)
-        elif key == SCORE_KEY:
-            pair, images, scores, input_row = outcome  # type: ignore[misc]
-            if pair is not self._pair:
-                return  # scored for an earlier pair
-            if input_row is not None:
-                self._input_row = input_row
-            self._scores.update({k: (images[k], s) for k, s in scores.items()})
-            self._show_table()
+    def _on_degraded(self, outcome: object) -> None:
+        generation, source, pair = outcome  # type: ignore[misc]
+        self._show_pair(generation, source, pair)
 
-    def _on_failed(self, key: str, message: str) -> None:
-        if key == DEGRADE_KEY:
-            self._window.show_error("Cannot degrade this photo", message)
-        elif key == SCORE_KEY:
-            self._window.show_status(f"Scoring failed: {message}")
+    def _on_scored(self, outcome: object) -> None:
+        pair, images, scores, input_row = outcome  # type: ignore[misc]
+        if pair is not self._pair:
+            return  # scored for an earlier pair
+        if input_row is not None:
+            self._input_row = input_row
+        self._scores.update({k: (images[k], s) for k, s in scores.items()})
+        self._show_table()
 
     def _show_pair(self, generation: int, source: _Source, pair: GroundTruthPair) -> None:
         """Make ``pair.degraded`` the shown input (the photo changed meanwhile: dropped)."""
@@ -211,9 +214,9 @@ class GroundTruthController(QObject):
     def _select_task(self, spec: GroundTruthSpec) -> None:
         task = next((t for t in TASKS if t.task is spec.task and t.scale == spec.scale), None)
         if task is None:
-            self._window.show_status(f"No task of the model panel restores {spec.describe()}")
+            self._status(f"No task of the model panel restores {spec.describe()}")
         else:
-            self._window.model_panel.set_task(task.key)
+            self._select_task_key(task.key)
 
     def _show_table(self) -> None:
         if self._pair is None or self._input_row is None:

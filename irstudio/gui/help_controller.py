@@ -1,15 +1,14 @@
 """The Help menu's dialogs: About, and "Self-test" (``irstudio.selftest`` run from the app).
 
-``HelpController(window)`` adds "Run self-test…" to the Help menu. It runs
-``irstudio.selftest.run_self_test(device=<the selected device>)`` (no Qt) under ``SELF_TEST_KEY``
+``HelpController(parent=..., runner=..., state=..., devices=..., status=...)`` makes the "Run
+self-test…" ``action`` (the window puts it in the Help menu). It runs
+``irstudio.selftest.run_self_test(device=<the state's device>)`` (no Qt) under ``SELF_TEST_KEY``
 on its own lane, ``SELF_TEST_LANE``, so it neither waits for nor disturbs restorations, and shows
 the report's text in a ``SelfTestDialog`` (it says "Running…" until the report arrives).
-``show_about()`` is the About box.
+``show_about()`` is the About box. Dialogs are children of ``parent``.
 """
 
 from __future__ import annotations
-
-from typing import TYPE_CHECKING
 
 import torch
 from PySide6.QtCore import QObject
@@ -25,17 +24,16 @@ from PySide6.QtWidgets import (
 )
 
 from irstudio import __version__, selftest
-from irstudio.core.cancel import CancelToken
-from irstudio.core.device import DeviceInfo
+from irstudio.core import CancelToken, DeviceInfo
+from irstudio.gui.state import AppState
+from irstudio.gui.tasks import Lane, TaskRunner
+from irstudio.gui.window_parts import Status
 from irstudio.paths import APP_NAME
-
-if TYPE_CHECKING:
-    from irstudio.gui.main_window import MainWindow
 
 __all__ = ["SELF_TEST_KEY", "SELF_TEST_LANE", "HelpController", "SelfTestDialog"]
 
 SELF_TEST_KEY = "self-test"
-SELF_TEST_LANE = "self-test"
+SELF_TEST_LANE = Lane.SELF_TEST
 
 
 class SelfTestDialog(QDialog):
@@ -76,46 +74,54 @@ class SelfTestDialog(QDialog):
 class HelpController(QObject):
     """Self-test through the runner; the About box."""
 
-    def __init__(self, window: MainWindow, devices: list[DeviceInfo]) -> None:
-        super().__init__(window)
-        self._window, self._devices = window, devices
+    def __init__(
+        self,
+        *,
+        parent: QWidget,
+        runner: TaskRunner,
+        state: AppState,
+        devices: list[DeviceInfo],
+        status: Status,
+    ) -> None:
+        super().__init__(parent)
+        self._parent, self._runner, self._state = parent, runner, state
+        self._devices, self._status = devices, status
         self.dialog: SelfTestDialog | None = None
-        self.action = QAction("Run &self-test…", window)
+        self.action = QAction("Run &self-test…", parent)
         self.action.setStatusTip("Check devices and models on a sample image")
         self.action.triggered.connect(lambda _checked=False: self.run_self_test())
-        window.commands.help_menu.insertAction(window.commands.about, self.action)
-        window.runner.finished.connect(self._on_finished)
-        window.runner.failed.connect(self._on_failed)
 
     def run_self_test(self) -> SelfTestDialog:
         """Show the dialog and start the self-test (again, when it already ran)."""
         if self.dialog is None:
-            self.dialog = SelfTestDialog(self._window)
+            self.dialog = SelfTestDialog(self._parent)
         self.dialog.show_running()
         self.dialog.show()
         self.dialog.raise_()
-        device = self._window.state.device
+        device = self._state.device
 
         def work(token: CancelToken) -> selftest.SelfTestReport:
             token.raise_if_cancelled()
             return selftest.run_self_test(device=device)  # looked up now: tests may replace it
 
-        self._window.runner.submit(SELF_TEST_KEY, work, lane=SELF_TEST_LANE)
+        job = self._runner.submit(SELF_TEST_KEY, work, lane=SELF_TEST_LANE)
+        job.result.connect(self._on_finished)
+        job.error.connect(self._on_failed)
         return self.dialog
 
-    def _on_finished(self, key: str, report: object) -> None:
-        if key == SELF_TEST_KEY and self.dialog is not None and isinstance(report, selftest.SelfTestReport):
+    def _on_finished(self, report: object) -> None:
+        if self.dialog is not None and isinstance(report, selftest.SelfTestReport):
             self.dialog.show_report(report)
-            self._window.show_status(report.summary())
+            self._status(report.summary())
 
-    def _on_failed(self, key: str, message: str) -> None:
-        if key == SELF_TEST_KEY and self.dialog is not None:
+    def _on_failed(self, message: str) -> None:
+        if self.dialog is not None:
             self.dialog.show_failure(message)
 
     def show_about(self) -> None:
         devices = "<br>".join(device.describe() for device in self._devices)
         QMessageBox.about(
-            self._window,
+            self._parent,
             f"About {APP_NAME}",
             f"<b>{APP_NAME} {__version__}</b><br>Restore photos with lightweight transformer networks: "
             f"restore, compare, look inside, fine-tune.<br><br>PyTorch {torch.__version__}<br>{devices}",

@@ -5,9 +5,15 @@ folder strip below, status bar with progress, ETA and Cancel.
 and settings, ``CompareView`` visible region → region previews. The work is in controllers:
 ``OpenController``, ``RunController``, ``SaveController``; ``GroundTruthController`` and
 ``InsideController`` (right docks), ``BatchController`` (File → Restore a folder…),
-``HelpController`` (self-test), ``TrainingDock`` (Run → Fine-tune a model…). Long work runs on the
-``TaskRunner``; errors are shown by ``show_error`` and the window stays usable. Settings are
-restored on start and saved on close; closing cancels all work and waits for the worker threads.
+``HelpController`` (self-test), ``TrainingDock`` (Run → Fine-tune a model…). The window builds
+each with exactly what it needs (runner, state, settings, the widgets it drives, callbacks such as
+``show_status``/``show_error``/``add_scrolled_dock``; see ``window_parts``), never itself, and puts
+their menu actions in its menus; no controller imports this module. The window owns the device
+lane's ``PlanCache`` (``device_cache``): restores keep models and plans in it and the Inside view
+opens its models from it, so the models held in memory stay bounded. Long work runs on the
+``TaskRunner`` (each job reports through its own ``JobHandle``); errors are shown by ``show_error``
+and the window stays usable. Settings are restored on start and saved on close; closing cancels all
+work and waits for the worker threads.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from irstudio.core.device import DeviceInfo, list_devices
+from irstudio.core import DeviceInfo, list_devices
 from irstudio.gui.actions import build_actions
 from irstudio.gui.batch_controller import BatchController
 from irstudio.gui.garbage import MainThreadCollector
@@ -36,6 +42,7 @@ from irstudio.gui.ground_truth_controller import GroundTruthController
 from irstudio.gui.help_controller import HelpController
 from irstudio.gui.inside_controller import InsideController
 from irstudio.gui.open_controller import OpenController
+from irstudio.gui.restore_jobs import PlanCache
 from irstudio.gui.run_controller import RunController
 from irstudio.gui.save_controller import SaveController
 from irstudio.gui.settings import Settings, default_store
@@ -146,11 +153,13 @@ class MainWindow(QMainWindow):
             "status": self.show_status,
         }
         self.opener = OpenController(parent=self, settings=self.settings, strip=self.thumbnails, **common)
+        self.device_cache = PlanCache()  # restores and the Inside view share its models (one lane)
         self.runs = RunController(
             parent=self,
             panel=self.model_panel,
             progress=self.progress,
             shown_rect=self.compare.visible_region,
+            cache=self.device_cache,
             **common,
         )
         self.saver = SaveController(
@@ -214,15 +223,62 @@ class MainWindow(QMainWindow):
     def _add_tools(self) -> None:
         """Ground truth and Inside (tabbed on the right; the side docks run the full height, the folder
         strip lies under the views only), batch and self-test dialogs, training (a floating dock)."""
-        self.ground_truth = GroundTruthController(self)
-        self.inside = InsideController(self)
+        self.ground_truth = GroundTruthController(
+            parent=self,
+            state=self.state,
+            runner=self.runner,
+            add_dock=self.add_scrolled_dock,
+            select_task=self.model_panel.set_task,
+            warn=self.show_error,
+            status=self.show_status,
+        )
+        self.inside = InsideController(
+            parent=self,
+            state=self.state,
+            runner=self.runner,
+            compare=self.compare,
+            panel=self.model_panel,
+            add_dock=self.add_scrolled_dock,
+            models=self.device_cache.models,
+        )
         self.tabifyDockWidget(self.ground_truth.dock, self.inside.dock)
         self.setCorner(Qt.Corner.BottomLeftCorner, Qt.DockWidgetArea.LeftDockWidgetArea)
         self.setCorner(Qt.Corner.BottomRightCorner, Qt.DockWidgetArea.RightDockWidgetArea)
         self.ground_truth.dock.raise_()
-        self.batch = BatchController(self)
-        self.help = HelpController(self, self._devices)
-        self.training = TrainingDock(self, self._devices)
+        self._add_dialogs()
+        self._add_training()
+
+    def _add_dialogs(self) -> None:
+        """File → Restore a folder… (above Save) and Help → Run self-test… (above About)."""
+        self.batch = BatchController(
+            parent=self,
+            runner=self.runner,
+            state=self.state,
+            settings=self.settings,
+            panel=self.model_panel,
+            status=self.show_status,
+        )
+        self.commands.file_menu.insertAction(self.commands.save, self.batch.action)
+        self.help = HelpController(
+            parent=self, runner=self.runner, state=self.state, devices=self._devices, status=self.show_status
+        )
+        self.commands.help_menu.insertAction(self.commands.about, self.help.action)
+
+    def _add_training(self) -> None:
+        """The Training dock; Run → Fine-tune a model… shows it."""
+        self.training = TrainingDock(
+            parent=self,
+            runner=self.runner,
+            settings=self.settings,
+            library_dir=self.library_dir,
+            manifest=self.manifest,
+            devices=self._devices,
+            add_dock=self.add_scrolled_dock,
+            refresh_library=self.model_panel.refresh_library,
+            status=self.show_status,
+        )
+        self.commands.run_menu.addSeparator()
+        self.commands.run_menu.addAction(self.training.action)
 
     # ------------------------------------------------------------------ public API
 

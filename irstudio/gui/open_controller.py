@@ -3,12 +3,12 @@
 ``OpenController`` reads files with ``core.image_io.read_image`` (every format it supports) and
 puts them into ``AppState``; an unreadable file gives a message ("Cannot open image") and leaves
 the current image as it was. Opening a file remembers its folder and adds it to the recent files,
-and lists its folder in the thumbnail strip (thumbnails are made on the "thumbnails" lane).
+and lists its folder in the thumbnail strip (thumbnails are made on ``Lane.THUMBNAILS``).
 
 Threads: the main thread never decodes a file. ``start_open(path)`` submits an ``open_work`` job
 (key ``OPEN_KEY``, lane ``OPEN_LANE``) to the ``TaskRunner``: the worker reads the file and builds
-its display picture (``CanvasImage``: QImages only, with its zoom pyramid), and the runner's
-``finished`` signal hands both to the main thread, which shows them. A newer open supersedes an
+its display picture (``CanvasImage``: QImages only, with its zoom pyramid), and the job's handle
+(``result``) hands both to the main thread, which shows them. A newer open supersedes an
 older one still in flight (the older one is never shown). ``prepared_picture(rgb)`` lets the view
 that shows the new image use the worker's picture instead of converting it again.
 
@@ -34,12 +34,12 @@ from PySide6.QtCore import QEventLoop, QMimeData, QObject, Qt
 from PySide6.QtGui import QGuiApplication, QImage
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QWidget
 
-from irstudio.core.cancel import CancelToken
+from irstudio.core import CancelToken
 from irstudio.core.image_io import READ_SUFFIXES, ImageInfo, LoadedImage, read_image
 from irstudio.gui.qimage import from_qimage
 from irstudio.gui.settings import Settings
 from irstudio.gui.state import AppState
-from irstudio.gui.tasks import TaskRunner, Work
+from irstudio.gui.tasks import JobHandle, Lane, TaskRunner, Work
 from irstudio.gui.widgets.image_canvas import CanvasImage
 from irstudio.gui.widgets.thumbnail_strip import ThumbnailStrip, thumbnail_work
 
@@ -47,7 +47,7 @@ __all__ = ["OPEN_KEY", "OPEN_LANE", "OpenController", "OpenedImage", "image_from
 
 THUMBNAILS_KEY = "thumbnails"
 OPEN_KEY = "open"
-OPEN_LANE = "io"
+OPEN_LANE = Lane.IO
 CLIPBOARD_NAME = "Clipboard"
 OPEN_ERROR_TITLE = "Cannot open image"
 _DECODED = "decoded"  # the progress item between reading and converting
@@ -112,11 +112,12 @@ def _local_images(mime: QMimeData) -> list[Path]:
 
 @dataclass(eq=False)
 class _Opening:
-    """One open in flight: its file, whether a failure drops it from the recent files, its outcome
-    (None while pending) and the local event loop of an ``open_file`` waiting for it."""
+    """One open in flight: its file, whether a failure drops it from the recent files, its job, its
+    outcome (None while pending) and the local event loop of an ``open_file`` waiting for it."""
 
     path: Path
     forget_on_failure: bool
+    job: JobHandle
     outcome: bool | None = None
     waiter: QEventLoop | None = None
 
@@ -141,10 +142,6 @@ class OpenController(QObject):
         self._opening: _Opening | None = None
         self._prepared: OpenedImage | None = None
         strip.file_activated.connect(self.start_open)
-        runner.progressed.connect(self._on_thumbnail)
-        runner.finished.connect(self._on_finished)
-        runner.failed.connect(self._on_failed)
-        runner.cancelled.connect(self._on_cancelled)
 
     def choose_file(self) -> None:
         patterns = " ".join(f"*{suffix}" for suffix in sorted(READ_SUFFIXES))
@@ -161,10 +158,13 @@ class OpenController(QObject):
         ``forget_on_failure``: remove ``path`` from the recent files if it cannot be read."""
         path = Path(path)
         self._conclude(False)  # an older open in flight is superseded
-        self._opening = _Opening(path, forget_on_failure)
+        job = self._runner.submit(OPEN_KEY, open_work(path), lane=OPEN_LANE)
+        job.result.connect(self._on_opened)
+        job.error.connect(self._on_failed)
+        job.cancelled.connect(self._on_cancelled)
+        self._opening = _Opening(path, forget_on_failure, job)
         QApplication.setOverrideCursor(Qt.CursorShape.BusyCursor)
         self._status(f"Opening {path.name}…")
-        self._runner.submit(OPEN_KEY, open_work(path), lane=OPEN_LANE)
 
     def open_file(self, path: Path) -> bool:
         """Open ``path`` and wait (events keep flowing) until it is shown (True) or not (False)."""
@@ -184,7 +184,7 @@ class OpenController(QObject):
     def cancel(self) -> None:
         """Stop the open in flight (it is not shown; a waiting ``open_file`` returns False)."""
         if self._opening is not None:
-            self._runner.cancel(OPEN_KEY)
+            self._opening.job.cancel()
             self._conclude(False)
 
     def prepared_picture(self, rgb: np.ndarray) -> CanvasImage | None:
@@ -203,8 +203,8 @@ class OpenController(QObject):
             opening.waiter.quit()
         return opening
 
-    def _on_finished(self, key: str, result: object) -> None:
-        if key != OPEN_KEY or self._opening is None or not isinstance(result, OpenedImage):
+    def _on_opened(self, result: object) -> None:
+        if self._opening is None or not isinstance(result, OpenedImage):
             return
         shown = False
         try:
@@ -213,9 +213,7 @@ class OpenController(QObject):
         finally:  # a waiting open_file must wake up whatever happened
             self._conclude(shown)
 
-    def _on_failed(self, key: str, message: str) -> None:
-        if key != OPEN_KEY:
-            return
+    def _on_failed(self, message: str) -> None:
         opening = self._conclude(False)
         if opening is None:
             return
@@ -224,8 +222,8 @@ class OpenController(QObject):
             self._settings.remove_recent(opening.path)
         self._warn(OPEN_ERROR_TITLE, message)
 
-    def _on_cancelled(self, key: str) -> None:
-        if key == OPEN_KEY and self._conclude(False) is not None:
+    def _on_cancelled(self) -> None:
+        if self._conclude(False) is not None:
             self._status("Opening cancelled")
 
     def _show(self, opened: OpenedImage) -> None:
@@ -301,9 +299,10 @@ class OpenController(QObject):
 
     def _show_folder(self, path: Path) -> None:
         if self._strip.set_folder(path.parent, path):
-            self._runner.submit(THUMBNAILS_KEY, thumbnail_work(self._strip.paths()), lane="thumbnails")
+            work = thumbnail_work(self._strip.paths())
+            job = self._runner.submit(THUMBNAILS_KEY, work, lane=Lane.THUMBNAILS)
+            job.progress.connect(self._on_thumbnail)
 
-    def _on_thumbnail(self, key: str, item: object) -> None:
-        if key == THUMBNAILS_KEY:
-            path, pixels = item  # type: ignore[misc]
-            self._strip.set_thumbnail(path, pixels)
+    def _on_thumbnail(self, item: object) -> None:
+        path, pixels = item  # type: ignore[misc]
+        self._strip.set_thumbnail(path, pixels)

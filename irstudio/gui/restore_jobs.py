@@ -1,7 +1,7 @@
 """Restoration as ``TaskRunner`` work: an immutable request in, a restored image out (no Qt here).
 
 ``restore_work(request, cache)`` returns the ``Work`` the device lane runs: resolve the device,
-fetch the model and its measured plan from the ``ModelCache`` (``inference.planning.auto_plan``:
+fetch the model and its measured plan from the ``PlanCache`` (``inference.planning.auto_plan``:
 backend, precision and tile size, measured once per model and device and cached on disk; the
 ``AutoPlan`` is kept in memory per model and options, so a second run reuses its module), then
 ``yield from run_tiled(...)`` with the plan's module (one ``TileProgress`` per tile, cancel
@@ -18,31 +18,32 @@ and must never run on the main thread.
 from __future__ import annotations
 
 import time
-from collections import OrderedDict
 from collections.abc import Generator
 from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from torch import nn
 
-from irstudio import paths
-from irstudio.core.cancel import CancelToken
-from irstudio.core.device import DeviceInfo, resolve_device
-from irstudio.core.memory import release_free_heap
-from irstudio.core.tiling import Region
-from irstudio.gui.model_choices import ModelChoice
-from irstudio.inference.planning import AutoPlan, auto_plan
-from irstudio.inference.planning.optimise import OptimiseStep, optimise
-from irstudio.inference.runner import TilePlan, run_tiled
-from irstudio.models.loading import open_model
+from irstudio import inference, paths
+from irstudio.core import CancelToken, DeviceInfo, Region, release_free_heap, resolve_device
+from irstudio.inference import (
+    AutoPlan,
+    ModelKey,
+    OptimiseStep,
+    TilePlan,
+    auto_plan,
+    model_key,
+    optimise,
+    run_tiled,
+)
+from irstudio.models import ModelChoice
 
 __all__ = [
     "AUTO_PRECISION",
     "CHOOSING_BACKEND",
-    "ModelCache",
+    "PlanCache",
     "PlanStep",
     "RestoreOutcome",
     "RestoreRequest",
@@ -55,9 +56,6 @@ __all__ = [
 AUTO_PRECISION = "auto"
 """``RunOptions.precision`` value that lets ``auto_plan`` choose (fp32 on the CPU, probed on GPUs)."""
 CHOOSING_BACKEND = "Preparing the model (slower the first time)…"
-
-UNTRAINED_SEED = 0
-"""Untrained presets are built from this seed, so their random weights are the same on every load."""
 
 
 @dataclass(frozen=True)
@@ -118,41 +116,39 @@ class RestoreOutcome:
         return f"{self.device}, {how}, {self.seconds:.2f} s"
 
 
-ModelKey = tuple[str, str, str]
-"""(choice key, weights path, device spec)."""
-PlanKey = tuple[str, str, str, str, int | None, int | None]
-"""(choice key, weights path, device spec, precision, tile, context)."""
+PlanKey = tuple[ModelKey, str, int | None, int | None]
+"""(model key, precision, tile, context)."""
 
 
 def _plan_key(choice: ModelChoice, device: str, options: RunOptions) -> PlanKey:
-    return (choice.key, str(choice.weights), device, options.precision, options.tile, options.context)
+    return (model_key(choice.spec, choice.weights, device), options.precision, options.tile, options.context)
 
 
-class ModelCache:
-    """Built models by (choice, device), the ``size`` most recent kept, and their measured plans by
-    (choice, weights, device, precision, tile, context); a plan goes when its model goes.
+def _same_model(key: ModelKey, choice: ModelChoice) -> bool:
+    """Whether ``key`` is ``choice``'s model (on any device)."""
+    return key[:2] == model_key(choice.spec, choice.weights, "")[:2]
+
+
+class PlanCache:
+    """Models for restores and their measured plans: ``models`` (an ``inference.ModelCache`` of
+    ``size``, which this cache owns: the window lends it to the Inside view, whose work runs on the
+    same lane) and the plans by (model, precision, tile, context); a plan goes when its model goes.
 
     ``state_dir``: where ``auto_plan`` keeps its verdicts (None: ``paths.user_state_dir()`` at
-    planning time). Not thread-safe: used only on one lane's thread.
+    planning time). The plans are not locked: used only on one lane's thread.
     """
 
     def __init__(self, size: int = 2, *, state_dir: Path | None = None) -> None:
-        self._size = size
         self._state_dir = state_dir
-        self._models: OrderedDict[ModelKey, nn.Module] = OrderedDict()
         self._plans: dict[PlanKey, AutoPlan] = {}
+        self.models = inference.ModelCache(size, on_evict=self._drop_plans_of)
+
+    def _drop_plans_of(self, key: ModelKey) -> None:
+        self._plans = {k: v for k, v in self._plans.items() if k[0] != key}
 
     def get(self, choice: ModelChoice, device: str) -> nn.Module:
-        key = (choice.key, str(choice.weights), device)
-        model = self._models.get(key)
-        if model is None:
-            model = self._load(choice).to(device)
-            self._models[key] = model
-            while len(self._models) > self._size:
-                evicted, _ = self._models.popitem(last=False)
-                self._plans = {k: v for k, v in self._plans.items() if k[:3] != evicted}
-        self._models.move_to_end(key)
-        return model
+        """``choice``'s model on ``device`` (opened on a miss: ``inference.open_on``)."""
+        return self.models.get(choice.spec, choice.weights, device)
 
     def cached_plan(self, choice: ModelChoice, device: str, options: RunOptions) -> AutoPlan | None:
         """The plan measured earlier for these options (its model still cached), else None."""
@@ -176,23 +172,15 @@ class ModelCache:
         self._plans[_plan_key(choice, device.spec, options)] = plan
         return plan
 
-    @staticmethod
-    def _load(choice: ModelChoice) -> nn.Module:
-        if choice.weights is not None or not choice.untrained:
-            return open_model(choice.spec, choice.weights)
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(UNTRAINED_SEED)
-            return open_model(choice.spec)
-
     def release_engines(self, choice: ModelChoice) -> str:
         """Drop ``choice``'s plans whose module holds an engine of its own (OpenVINO, ONNX Runtime:
         compiled graphs and memory arenas), return freed heap to the system, and give the last
         plan's description. The next run plans again in about a second (graphs cached on disk)."""
         described = ""
-        for key in [key for key in self._plans if key[0] == choice.key]:
+        for key in [key for key in self._plans if _same_model(key[0], choice)]:
             plan = self._plans[key]
             described = plan.describe()
-            if plan.module is not self._models.get(key[:3]):
+            if plan.module is not self.models.peek(key[0]):
                 del self._plans[key]
             del plan
         release_free_heap()
@@ -200,7 +188,7 @@ class ModelCache:
 
     def forget_plans(self, choice: ModelChoice) -> None:
         """Drop the plans of ``choice`` (measured again: the next run plans anew)."""
-        self._plans = {k: v for k, v in self._plans.items() if k[0] != choice.key}
+        self._plans = {k: v for k, v in self._plans.items() if not _same_model(k[0], choice)}
 
     def optimise(
         self, choice: ModelChoice, device: DeviceInfo, token: CancelToken
@@ -214,12 +202,16 @@ class ModelCache:
         return chosen
 
     def clear(self) -> None:
-        self._models.clear()
+        """Drop every model and plan."""
+        self.models.clear()
         self._plans.clear()
 
 
+"""The former name of ``PlanCache`` (gui/batch_controller.py still uses it)."""
+
+
 def plan_run(
-    choice: ModelChoice, device: DeviceInfo, options: RunOptions, cache: ModelCache
+    choice: ModelChoice, device: DeviceInfo, options: RunOptions, cache: PlanCache
 ) -> Generator[PlanStep, None, AutoPlan]:
     """The ``AutoPlan`` for a run, for ``yield from`` in worker-thread work: the one in ``cache``,
     else ``PlanStep(CHOOSING_BACKEND)`` and the measuring; then ``PlanStep(<description>,
@@ -245,7 +237,7 @@ def with_region(original: np.ndarray, restored: np.ndarray, region: Region, scal
     return canvas
 
 
-def restore_work(request: RestoreRequest, cache: ModelCache):
+def restore_work(request: RestoreRequest, cache: PlanCache):
     """The device-lane work for ``request``: yields ``PlanStep``s then ``TileProgress``, returns a
     ``RestoreOutcome``."""
 

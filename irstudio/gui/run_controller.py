@@ -1,4 +1,4 @@
-"""Running models: whole-image runs and region previews on the "device" lane, progress, cancel.
+"""Running models: whole-image runs and region previews on ``Lane.DEVICE``, progress, cancel.
 
 ``RunController.run()`` snapshots the current image, model choice and run options into a
 ``RestoreRequest`` and submits it under ``restore:<model key>`` (running the same model again
@@ -15,7 +15,12 @@ is prepared (converted for OpenVINO on its first run) the progress text says ``C
 is not tile time). ``optimise()`` (Run → Optimise for this computer) measures the chosen model
 under the key ``optimise``, step by step with progress and Cancel, and records the outcome for
 later runs. The plan used (backend, precision, tile) is in the result's details and the model panel's
-"Last run" line; the status bar says the time.
+"Last run" line; the status bar says the time. Models and plans are kept in ``cache`` (a
+``PlanCache``: the window's, whose models the Inside view shares; its own when none is given).
+
+Reports come through each job's ``JobHandle``; the controller keeps the handles of its jobs that have
+not concluded (the newest per key: a superseded job is silent), so the progress bar ends when the
+last of them ends and a starting run says how many more are queued.
 """
 
 from __future__ import annotations
@@ -25,11 +30,9 @@ from collections.abc import Callable
 
 from PySide6.QtCore import QObject, QRectF, QTimer
 
-from irstudio.core.device import resolve_device
-from irstudio.core.tiling import Region
-from irstudio.gui.model_choices import ModelChoice
+from irstudio.core import Region, resolve_device
 from irstudio.gui.restore_jobs import (
-    ModelCache,
+    PlanCache,
     PlanStep,
     RestoreOutcome,
     RestoreRequest,
@@ -37,19 +40,18 @@ from irstudio.gui.restore_jobs import (
     restore_work,
 )
 from irstudio.gui.state import AppState, Result
-from irstudio.gui.tasks import TaskRunner
+from irstudio.gui.tasks import JobHandle, Lane, TaskRunner
 from irstudio.gui.widgets.model_panel import ModelPanel
 from irstudio.gui.widgets.progress_status import ProgressStatus
-from irstudio.inference.planning import AutoPlan
-from irstudio.inference.planning.optimise import OptimiseStep
-from irstudio.inference.runner import TileProgress
+from irstudio.inference import AutoPlan, OptimiseStep, TileProgress
+from irstudio.models import ModelChoice
 
 __all__ = ["OPTIMISE_KEY", "PREVIEW_KEY", "RunController", "region_of"]
 
 RESTORE_PREFIX = "restore:"
 PREVIEW_KEY = "preview"
 OPTIMISE_KEY = "optimise"
-LANE = "device"
+LANE = Lane.DEVICE
 LIVE_PREVIEW_DELAY_MS = 300
 
 
@@ -58,10 +60,6 @@ def region_of(rect: QRectF, height: int, width: int) -> Region | None:
     y0, x0 = max(0, math.floor(rect.top())), max(0, math.floor(rect.left()))
     y1, x1 = min(height, math.ceil(rect.bottom())), min(width, math.ceil(rect.right()))
     return Region(y0, x0, y1, x1) if y1 > y0 and x1 > x0 else None
-
-
-def _is_ours(key: str) -> bool:
-    return key in (PREVIEW_KEY, OPTIMISE_KEY) or key.startswith(RESTORE_PREFIX)
 
 
 class RunController(QObject):
@@ -78,23 +76,18 @@ class RunController(QObject):
         warn: Callable[[str, str], None],
         status: Callable[[str], None],
         shown_rect: Callable[[], QRectF] | None = None,
+        cache: PlanCache | None = None,
     ) -> None:
         super().__init__(parent)
         self._state, self._runner, self._panel, self._progress = state, runner, panel, progress
         self._warn, self._status, self._shown_rect = warn, status, shown_rect
-        self._cache = ModelCache()
-        self._requests: dict[str, RestoreRequest] = {}
+        self._cache = cache if cache is not None else PlanCache()
         self._headings: dict[str, str] = {}  # key -> the progress text its run began with
+        self._jobs: dict[str, JobHandle] = {}  # key -> our newest job of it, until it concludes
         self._visible: QRectF | None = None
-        self._optimising: ModelChoice | None = None
         self.live_preview = False
         self._live_timer = QTimer(self, singleShot=True, interval=LIVE_PREVIEW_DELAY_MS)
         self._live_timer.timeout.connect(self._live_preview_now)
-        runner.started.connect(self._on_started)
-        runner.progressed.connect(self._on_progressed)
-        runner.finished.connect(self._on_finished)
-        runner.failed.connect(self._on_failed)
-        runner.cancelled.connect(self._on_cancelled)
         progress.cancel_requested.connect(self.cancel)
         state.image_changed.connect(self._on_image_changed)
         panel.model_selected.connect(lambda _key: self._schedule_live_preview())
@@ -117,7 +110,7 @@ class RunController(QObject):
         request = self._request(choice, options, None)
         if request is None:
             return False
-        self._submit(RESTORE_PREFIX + request.choice.key, request)
+        self._submit(RESTORE_PREFIX + request.choice.key, request, "Restoring with")
         return True
 
     def preview(
@@ -137,7 +130,7 @@ class RunController(QObject):
         if existing is not None and not existing.is_preview:
             self._status(f"{request.choice.label}: the whole image is already restored")
             return False
-        self._submit(PREVIEW_KEY, request)
+        self._submit(PREVIEW_KEY, request, "Previewing region with")
         return True
 
     def optimise(self) -> bool:
@@ -148,18 +141,38 @@ class RunController(QObject):
             self._status("Choose a learned model to optimise")
             return False
         options, cache = self._panel.run_options(), self._cache
-        self._optimising = choice
 
         def work(token):
             device = resolve_device(options.device)
             return (yield from cache.optimise(choice, device, token))
 
-        self._runner.submit(OPTIMISE_KEY, work, lane=LANE)
+        job = self._runner.submit(OPTIMISE_KEY, work, lane=LANE)
+        self._follow(job, lambda: f"Optimising {choice.label} for this computer")
+        job.result.connect(self._on_optimised)
+        job.error.connect(lambda message: self._on_failed(OPTIMISE_KEY, "Optimisation failed", message))
         return True
 
-    def _submit(self, key: str, request: RestoreRequest) -> None:
-        self._requests[key] = request
-        self._runner.submit(key, restore_work(request, self._cache), lane=LANE)
+    def _submit(self, key: str, request: RestoreRequest, what: str) -> None:
+        """Run ``request`` under ``key``; its progress text begins with ``what`` and the model."""
+        job = self._runner.submit(key, restore_work(request, self._cache), lane=LANE)
+        self._follow(job, lambda: f"{what} {request.choice.label}{self._more_queued()}")
+        job.result.connect(lambda outcome: self._on_restored(key, outcome))
+        name = request.choice.label
+        job.error.connect(lambda message: self._on_failed(key, "Restoration failed", f"{name}: {message}"))
+
+    def _follow(self, job: JobHandle, heading: Callable[[], str]) -> None:
+        """Track ``job`` (it replaces our older job of its key, which is silent now): when it starts,
+        the progress bar begins with ``heading()``; it shows its steps; cancelled, it says so."""
+        key = job.key
+        self._jobs[key] = job
+        job.started.connect(lambda: self._begin(key, heading()))
+        job.progress.connect(lambda item: self._on_progressed(key, item))
+        job.cancelled.connect(lambda: self._on_cancelled(key))
+
+    def _more_queued(self) -> str:
+        """`` (n more queued)`` while ``n`` other jobs of ours wait behind the one starting."""
+        queued = len(self._jobs) - 1
+        return f" ({queued} more queued)" if queued > 0 else ""
 
     def cancel(self) -> None:
         """Stop every restoration (each stops before its next tile; nothing is stored); the
@@ -207,23 +220,11 @@ class RunController(QObject):
         self.cancel()
         self._visible = None
 
-    def _on_started(self, key: str) -> None:
-        if key == OPTIMISE_KEY and self._optimising is not None:
-            self._headings[key] = f"Optimising {self._optimising.label} for this computer"
-            self._progress.begin(self._headings[key])
-            return
-        request = self._requests.get(key)
-        if request is None or not _is_ours(key):
-            return
-        what = "Previewing region with" if key == PREVIEW_KEY else "Restoring with"
-        queued = sum(1 for k in self._runner.active_keys() if _is_ours(k)) - 1
-        more = f" ({queued} more queued)" if queued > 0 else ""
-        self._headings[key] = f"{what} {request.choice.label}{more}"
-        self._progress.begin(self._headings[key])
+    def _begin(self, key: str, heading: str) -> None:
+        self._headings[key] = heading
+        self._progress.begin(heading)
 
     def _on_progressed(self, key: str, item: object) -> None:
-        if not _is_ours(key):
-            return
         if isinstance(item, TileProgress):
             self._progress.report(item.index + 1, item.total)
         elif isinstance(item, OptimiseStep):
@@ -239,16 +240,21 @@ class RunController(QObject):
         else:
             self._progress.set_text(f"{heading}: {step.text}")
 
-    def _on_finished(self, key: str, outcome: object) -> None:
-        if key == OPTIMISE_KEY and isinstance(outcome, AutoPlan):
-            self._concluded(key)
-            message = f"Optimised for this computer: {outcome.describe()}"
+    def _on_optimised(self, plan: object) -> None:
+        self._concluded(OPTIMISE_KEY)
+        if isinstance(plan, AutoPlan):
+            message = f"Optimised for this computer: {plan.describe()}"
             self._status(message)
             self._panel.show_plan(message)
-            return
-        if not _is_ours(key) or not isinstance(outcome, RestoreOutcome):
-            return
+
+    def _on_restored(self, key: str, outcome: object) -> None:
         self._concluded(key)
+        if isinstance(outcome, RestoreOutcome):
+            self._store(outcome)
+
+    def _store(self, outcome: RestoreOutcome) -> None:
+        """Add a run's result to the state, unless its image is gone or it is a preview over a
+        whole-image result."""
         request = outcome.request
         if request.generation != self._state.generation:
             return  # computed for an image that is no longer shown
@@ -269,24 +275,17 @@ class RunController(QObject):
         self._status(f"{label}: restored in {outcome.seconds:.1f} s")  # how: the panel's Last run
         self._panel.show_plan(f"{label}: {outcome.details()}")
 
-    def _on_failed(self, key: str, message: str) -> None:
-        if key == OPTIMISE_KEY:
-            self._concluded(key)
-            self._warn("Optimisation failed", message)
-            return
-        if _is_ours(key):
-            request = self._concluded(key)
-            name = request.choice.label if request is not None else "the model"
-            self._warn("Restoration failed", f"{name}: {message}")
+    def _on_failed(self, key: str, title: str, message: str) -> None:
+        self._concluded(key)
+        self._warn(title, message)
 
     def _on_cancelled(self, key: str) -> None:
-        if _is_ours(key):
-            self._concluded(key)
-            self._status("Cancelled")
+        self._concluded(key)
+        self._status("Cancelled")
 
-    def _concluded(self, key: str) -> RestoreRequest | None:
-        request = self._requests.pop(key, None)
+    def _concluded(self, key: str) -> None:
+        """Forget the job of ``key`` (it concluded); the progress bar ends with our last job."""
+        self._jobs.pop(key, None)
         self._headings.pop(key, None)
-        if not any(_is_ours(k) for k in self._runner.active_keys()):
+        if not self._jobs:
             self._progress.end()
-        return request

@@ -2,10 +2,10 @@
 
 ``SaveController.save_current()`` shows the ``SaveDialog`` for the active result (default name
 ``<stem>_<model>.png`` beside the original). ``save_result(key, options)`` asks before replacing
-an existing file (No is the default answer; No writes nothing) and then writes on the "io" lane
+an existing file (No is the default answer; No writes nothing) and then writes on ``Lane.IO``
 with ``core.image_io.write_image``: EXIF (orientation reset) and the RGB ICC profile of the source
 are kept, alpha is carried (resized for SR), 8 or 16 bit as chosen, atomically. ``saved(Path)``
-is emitted when the file is written.
+is emitted when the file is written (the write's own ``JobHandle`` reports it).
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QDialog, QMessageBox, QWidget
 
-from irstudio.core.cancel import CancelToken
+from irstudio.core import CancelToken
 from irstudio.core.image_io import ImageInfo, resize_alpha, write_image
 from irstudio.gui.save_dialog import SaveDialog, SaveOptions, default_name
 from irstudio.gui.settings import Settings
 from irstudio.gui.state import AppState, Result
-from irstudio.gui.tasks import TaskRunner
+from irstudio.gui.tasks import Lane, TaskRunner
 from irstudio.paths import resources_dir
 
 __all__ = ["SAVE_KEY", "SaveController"]
@@ -76,8 +76,6 @@ class SaveController(QObject):
         super().__init__(parent)
         self._parent, self._state, self._settings, self._runner = parent, state, settings, runner
         self._active_key, self._warn, self._status = active_key, warn, status
-        runner.finished.connect(self._on_finished)
-        runner.failed.connect(self._on_failed)
 
     def _result_to_save(self) -> Result | None:
         key = self._active_key()
@@ -130,7 +128,9 @@ class SaveController(QObject):
         if alpha is not None and alpha.shape != (height, width):
             alpha = resize_alpha(alpha, height, width)
         work = _write_work(options.path, result.image, alpha, image.info, options, overwrite)
-        self._runner.submit(SAVE_KEY, work, lane="io")
+        job = self._runner.submit(SAVE_KEY, work, lane=Lane.IO)
+        job.result.connect(self._on_written)
+        job.error.connect(self._on_failed)
         self._settings.save_folder = str(options.path.parent)
         self._status(f"Saving {options.path.name}…")
         return True
@@ -145,11 +145,10 @@ class SaveController(QObject):
         )
         return answer == QMessageBox.StandardButton.Yes
 
-    def _on_finished(self, key: str, written: object) -> None:
-        if key == SAVE_KEY and isinstance(written, Path):
+    def _on_written(self, written: object) -> None:
+        if isinstance(written, Path):
             self._status(f"Saved {written}")
             self.saved.emit(written)
 
-    def _on_failed(self, key: str, message: str) -> None:
-        if key == SAVE_KEY:
-            self._warn("Cannot save", message)
+    def _on_failed(self, message: str) -> None:
+        self._warn("Cannot save", message)

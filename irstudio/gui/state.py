@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from irstudio.core import Region
 from irstudio.core.image_io import LoadedImage
-from irstudio.core.tiling import Region
 
 __all__ = ["AppState", "Result"]
 

@@ -1,26 +1,41 @@
 """Run long work off the main thread: generators on one serialized worker thread per lane.
 
-``TaskRunner.submit(key, work, lane="device")`` calls ``work(token)`` on the lane's thread and
-iterates the generator it returns. Each yielded item is reported as ``progressed(key, item)``; the
-generator's return value as ``finished(key, result)``; an exception as ``failed(key, message)``
-(a user-facing sentence; the traceback goes to the log); a cancellation as ``cancelled(key)``.
-All four signals are emitted on the thread that owns the runner (the main thread), through queued
-connections, so slots may touch widgets.
+``TaskRunner.submit(key, work, lane=Lane.DEVICE)`` calls ``work(token)`` on the lane's thread,
+iterates the generator it returns and gives back a ``JobHandle``: that job's own reports, which no
+other job emits. Each yielded item is reported as ``handle.progress(item)``; the generator's return
+value as ``handle.result(value)``; an exception as ``handle.error(message)`` (a user-facing
+sentence; the traceback goes to the log); a cancellation as ``handle.cancelled()``. ``started()``
+comes when the job leaves its lane's queue; ``finished()`` after whichever of ``result``/``error``/
+``cancelled`` ended it (exactly one of them). Every handle signal is emitted on the thread that owns
+the runner (the main thread; the lanes reach it through queued connections), so slots may touch
+widgets. Connect to the handle right after ``submit``: nothing is reported before control returns to
+the event loop.
 
-Lanes: one ``QThread`` per lane name, created on first use; jobs of a lane run one after the other
-in submission order ("device" is the compute lane for the GPU/CPU, "io" for file work,
-"thumbnails" for the folder strip). A lane's thread never runs two jobs at once.
+Handles: ``handle.key``, ``handle.lane``, ``handle.cancel()``, ``handle.superseded``,
+``handle.concluded``. The runner keeps a handle until its job concludes; whoever wants it later
+(to cancel it) keeps a reference. ``job(key)`` is the newest unconcluded job's handle of a key.
+
+Lanes: one ``QThread`` per ``Lane``, created on first use; jobs of a lane run one after the other in
+submission order (``Lane.DEVICE`` is the compute lane for the GPU/CPU, ``Lane.IO`` for file work,
+``Lane.THUMBNAILS`` for the folder strip, …; see ``Lane``). A lane's thread never runs two jobs at
+once.
 
 Supersession: a ``submit`` with a key that already has a pending or running job cancels that job's
-token; the superseded job is silent from then on (none of its signals reach listeners), so
-``progressed``/``finished``/``cancelled`` for a key always belong to its newest job. A superseded
-job that had not started yet is skipped without calling ``work``.
+token; the superseded job is silent from then on (its handle emits nothing more, ``finished``
+included, and says ``superseded``), so reports for a key always belong to its newest job. A
+superseded job that had not started yet is skipped without calling ``work``.
 
-Cancellation is cooperative: ``cancel(key)`` sets the job's ``CancelToken``; the work checks it
-(``raise_if_cancelled``) and the runner also checks it after every yielded item and closes the
-generator, so work stops at its next yield at the latest. A job whose token was set is reported
-as ``cancelled`` even if its generator returned, and its result is dropped. Threads are never
-terminated: ``shutdown(timeout_ms)`` cancels everything, stops the lanes' event loops and waits.
+Cancellation is cooperative: ``handle.cancel()`` (or ``cancel(key)``: the key's newest job) sets the
+job's ``CancelToken``; the work checks it (``raise_if_cancelled``) and the runner also checks it
+after every yielded item and closes the generator, so work stops at its next yield at the latest.
+Items yielded after the token was set are not reported. A job whose token was set is reported as
+``cancelled`` even if its generator returned, and its result is dropped. Threads are never
+terminated: ``shutdown(timeout_ms)`` cancels everything, stops the lanes' event loops and waits;
+handles of jobs that had not concluded emit nothing after it.
+
+No signal of the runner broadcasts a job's news: whoever submits a job hears it through its handle.
+What spans jobs is asked, not broadcast: ``is_busy``, ``active_keys``, ``job(key)`` (e.g. the run
+controller counts its own unconcluded handles for "n more queued" and to end the progress bar).
 
 ``work`` must not touch widgets or ``AppState``: give it an immutable snapshot of what it needs.
 """
@@ -32,16 +47,16 @@ import itertools
 import logging
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any
 
 from PySide6.QtCore import QDeadlineTimer, QObject, QThread, Signal, Slot
 
-from irstudio.core.cancel import Cancelled, CancelToken
-from irstudio.core.device import DeviceError, is_out_of_memory
+from irstudio.core import Cancelled, CancelToken, DeviceError, is_out_of_memory
 from irstudio.core.image_io import ImageError
-from irstudio.models.loading import WeightsError
+from irstudio.models import WeightsError
 
-__all__ = ["TaskRunner", "Work", "describe_error"]
+__all__ = ["JobHandle", "Lane", "TaskRunner", "Work", "describe_error"]
 
 _log = logging.getLogger(__name__)
 
@@ -50,8 +65,30 @@ Work = Callable[[CancelToken], Generator[Any, None, Any]]
 
 _FINISHED, _FAILED, _CANCELLED = "finished", "failed", "cancelled"
 
-_UNFINISHED_LANES: list[_Lane] = []
+_UNFINISHED_LANES: list[_LaneThread] = []
 """Lanes whose thread outlived ``shutdown``'s wait: kept referenced until the process exits."""
+
+
+class Lane(str, Enum):
+    """The runner's lanes: one worker thread each, its jobs one after another. A lane of its own
+    keeps long work from blocking, or being cancelled with, the interactive work of another."""
+
+    DEVICE = "device"
+    """Interactive compute: restorations, previews, optimising, Inside maps (Esc cancels it)."""
+    BATCH = "batch"
+    """Folder restorations (hours)."""
+    TRAINING = "training"
+    """Fine-tuning runs (hours)."""
+    GROUND_TRUTH = "ground-truth"
+    """Degrading the photo and scoring results against it."""
+    IO = "io"
+    """File work: opening, saving, training exports."""
+    THUMBNAILS = "thumbnails"
+    """The folder strip's thumbnails."""
+    PREVIEW = "preview"
+    """Training-pair previews of the Training panel."""
+    SELF_TEST = "self-test"
+    """Help → Run self-test."""
 
 
 def describe_error(error: BaseException) -> str:
@@ -65,12 +102,60 @@ def describe_error(error: BaseException) -> str:
 
 @dataclass(eq=False)
 class _Job:
+    """What a lane's worker gets: no Qt object (the handle stays on the main thread)."""
+
     id: int
     key: str
-    lane: str
+    lane: Lane
     work: Work = field(repr=False)
     token: CancelToken = field(default_factory=CancelToken, repr=False)
-    superseded: bool = False
+
+
+class JobHandle(QObject):
+    """One submitted job as the main thread sees it; only this job emits these signals (see the
+    module docstring for their order). Created by ``TaskRunner.submit`` on the runner's thread."""
+
+    started = Signal()
+    progress = Signal(object)  # a yielded item
+    result = Signal(object)  # the work's return value
+    error = Signal(str)  # a sentence for the user
+    cancelled = Signal()
+    finished = Signal()  # after result, error or cancelled
+
+    def __init__(self, job: _Job) -> None:
+        super().__init__()
+        self._id, self._key, self._lane, self._token = job.id, job.key, job.lane, job.token
+        self._superseded = False  # (the work itself is not kept: its snapshot may be large)
+        self._concluded = False
+
+    def __repr__(self) -> str:
+        return f"JobHandle(key={self._key!r}, lane={self._lane.value!r}, id={self._id})"
+
+    @property
+    def key(self) -> str:
+        return self._key
+
+    @property
+    def lane(self) -> Lane:
+        return self._lane
+
+    @property
+    def superseded(self) -> bool:
+        """True once a newer job with the same key replaced this one (it is silent then)."""
+        return self._superseded
+
+    @property
+    def concluded(self) -> bool:
+        """True once ``result``, ``error`` or ``cancelled`` was emitted."""
+        return self._concluded
+
+    def cancel(self) -> bool:
+        """Ask this job to stop: it reports ``cancelled`` (unless it was superseded); False when
+        it had already concluded (nothing happens then)."""
+        if self._concluded:
+            return False
+        self._token.cancel()
+        return True
 
 
 class _LaneWorker(QObject):
@@ -113,15 +198,15 @@ class _LaneWorker(QObject):
                 raise Cancelled("cancelled by the user")
 
 
-class _Lane(QObject):
-    """A thread and its worker; ``dispatch`` queues a job onto the worker's thread."""
+class _LaneThread(QObject):
+    """A lane's thread and its worker; ``dispatch`` queues a job onto the worker's thread."""
 
     dispatch = Signal(object)
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, lane: Lane) -> None:
         super().__init__()
         self.thread = QThread()
-        self.thread.setObjectName(f"irstudio-{name}")
+        self.thread.setObjectName(f"irstudio-{lane.value}")
         self.worker = _LaneWorker()
         self.worker.moveToThread(self.thread)
         self.dispatch.connect(self.worker.run_job)
@@ -130,48 +215,51 @@ class _Lane(QObject):
 
 
 class TaskRunner(QObject):
-    """Runs ``Work`` generators on serialized lanes and reports on the owner's (main) thread."""
-
-    started = Signal(str)
-    progressed = Signal(str, object)
-    finished = Signal(str, object)
-    failed = Signal(str, str)
-    cancelled = Signal(str)
+    """Runs ``Work`` generators on serialized lanes; each job reports through its ``JobHandle`` on
+    the owner's (main) thread."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self._lanes: dict[str, _Lane] = {}
-        self._jobs: dict[int, _Job] = {}  # submitted, not concluded (superseded ones included)
-        self._current: dict[str, _Job] = {}  # the newest job per key
+        self._lanes: dict[Lane, _LaneThread] = {}
+        self._jobs: dict[int, JobHandle] = {}  # submitted, not concluded (superseded ones included)
+        self._current: dict[str, JobHandle] = {}  # the newest job per key
         self._ids = itertools.count(1)
         self._closed = False
 
-    def submit(self, key: str, work: Work, *, lane: str = "device") -> None:
-        """Queue ``work`` on ``lane`` under ``key``, superseding (cancelling) the key's older job."""
+    def submit(self, key: str, work: Work, *, lane: Lane = Lane.DEVICE) -> JobHandle:
+        """Queue ``work`` on ``lane`` under ``key``, superseding (cancelling, silencing) the key's
+        older job; returns the new job's handle. Call on the runner's thread. A lane's value string
+        is taken for the lane; any other lane raises ``ValueError``; ``RuntimeError`` after
+        ``shutdown``."""
         if self._closed:
             raise RuntimeError("the task runner was shut down")
+        lane = Lane(lane)
         older = self._current.get(key)
         if older is not None:
-            older.superseded = True
-            older.token.cancel()
+            older._superseded = True
+            older._token.cancel()
         job = _Job(next(self._ids), key, lane, work)
-        self._jobs[job.id] = job
-        self._current[key] = job
+        handle = JobHandle(job)
+        self._jobs[job.id] = handle
+        self._current[key] = handle
         self._lane(lane).dispatch.emit(job)
+        return handle
+
+    def job(self, key: str) -> JobHandle | None:
+        """The handle of ``key``'s newest job while it has not concluded, else None."""
+        return self._current.get(key)
 
     def cancel(self, key: str) -> bool:
-        """Ask the key's job to stop (it reports ``cancelled``); False when the key has no job."""
-        job = self._current.get(key)
-        if job is None:
-            return False
-        job.token.cancel()
-        return True
+        """Ask the key's newest job to stop (it reports ``cancelled``); False when the key has none."""
+        handle = self._current.get(key)
+        return handle is not None and handle.cancel()
 
-    def cancel_all(self, lane: str | None = None) -> None:
+    def cancel_all(self, lane: Lane | None = None) -> None:
         """Ask every job (of ``lane``, when given) to stop."""
-        for job in list(self._jobs.values()):
-            if lane is None or job.lane == lane:
-                job.token.cancel()
+        lane = Lane(lane) if lane is not None else None
+        for handle in list(self._jobs.values()):
+            if lane is None or handle.lane is lane:
+                handle._token.cancel()
 
     def is_busy(self, key: str | None = None) -> bool:
         """True while ``key`` has a job not yet concluded; without a key, while any job has."""
@@ -199,45 +287,47 @@ class TaskRunner(QObject):
 
     # ------------------------------------------------------------------ main-thread side
 
-    def _lane(self, name: str) -> _Lane:
-        lane = self._lanes.get(name)
-        if lane is None:
-            lane = _Lane(name)
-            lane.worker.started.connect(self._on_started)
-            lane.worker.progressed.connect(self._on_progressed)
-            lane.worker.concluded.connect(self._on_concluded)
-            self._lanes[name] = lane
-        return lane
+    def _lane(self, lane: Lane) -> _LaneThread:
+        thread = self._lanes.get(lane)
+        if thread is None:
+            thread = _LaneThread(lane)
+            thread.worker.started.connect(self._on_started)
+            thread.worker.progressed.connect(self._on_progressed)
+            thread.worker.concluded.connect(self._on_concluded)
+            self._lanes[lane] = thread
+        return thread
 
-    def _listened(self, job_id: int) -> _Job | None:
-        """The job if its reports still reach listeners (known and not superseded)."""
-        job = self._jobs.get(job_id)
-        return job if job is not None and not job.superseded else None
+    def _listened(self, job_id: int) -> JobHandle | None:
+        """The job's handle if its reports still reach listeners (known and not superseded)."""
+        handle = self._jobs.get(job_id)
+        return handle if handle is not None and not handle.superseded else None
 
     @Slot(int)
     def _on_started(self, job_id: int) -> None:
-        job = self._listened(job_id)
-        if job is not None:
-            self.started.emit(job.key)
+        handle = self._listened(job_id)
+        if handle is not None:
+            handle.started.emit()
 
     @Slot(int, object)
     def _on_progressed(self, job_id: int, item: object) -> None:
-        job = self._listened(job_id)
-        if job is not None and not job.token.cancelled:
-            self.progressed.emit(job.key, item)
+        handle = self._listened(job_id)
+        if handle is not None and not handle._token.cancelled:
+            handle.progress.emit(item)
 
     @Slot(int, str, object)
     def _on_concluded(self, job_id: int, outcome: str, payload: object) -> None:
-        job = self._jobs.pop(job_id, None)
-        if job is None:
+        handle = self._jobs.pop(job_id, None)  # held here while its slots run
+        if handle is None:
             return
-        if self._current.get(job.key) is job:
-            del self._current[job.key]
-        if job.superseded:
+        if self._current.get(handle.key) is handle:
+            del self._current[handle.key]
+        if handle.superseded:
             return
+        handle._concluded = True
         if outcome == _FINISHED:
-            self.finished.emit(job.key, payload)
+            handle.result.emit(payload)
         elif outcome == _FAILED:
-            self.failed.emit(job.key, str(payload))
+            handle.error.emit(str(payload))
         else:
-            self.cancelled.emit(job.key)
+            handle.cancelled.emit()
+        handle.finished.emit()

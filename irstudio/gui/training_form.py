@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from irstudio import paths
-from irstudio.core.cancel import Cancelled, CancelToken
+from irstudio.core import Cancelled, CancelToken
 from irstudio.data import (
     DatasetError,
     Degradation,
@@ -52,8 +52,7 @@ from irstudio.data import (
     match_pairs,
     preview_pairs,
 )
-from irstudio.gui.model_choices import task_choice
-from irstudio.models.spec import Task
+from irstudio.models import Task, task_choice
 from irstudio.training import (
     ConfigError,
     DataSection,

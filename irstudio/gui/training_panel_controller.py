@@ -11,7 +11,7 @@ train_lane=...)`` answers the view's requests and tells it what to show:
   and a generated run name (``<model>-<task>-<time>``) that follows the model and the task until
   the user types one; a data folder with ``input/`` and ``target/`` subfolders is paired data.
 - The preview. A setting change recomputes the training pairs ``PREVIEW_DELAY_MS`` later (changes
-  in a row make one preview) under ``PREVIEW_KEY`` on the "preview" lane; ``preview_updated(n)``.
+  in a row make one preview) under ``PREVIEW_KEY`` on ``Lane.PREVIEW``; ``preview_updated(n)``.
 - Runs. Start checks the form (folder, numbers, a run name without checkpoints) and submits the
   training under ``TRAIN_KEY`` on ``train_lane``; Resume continues the named run from its latest
   checkpoint (up to Iterations). Stop asks the loop to end at the next step; it writes a
@@ -20,12 +20,13 @@ train_lane=...)`` answers the view's requests and tells it what to show:
   validations and checkpoints update the curves, the validation strip, progress, status and
   buttons; ``run_finished(TrainSummary)`` at the end.
 - Export. It asks a name (and before replacing a file), writes the run's EMA weights into the
-  library under ``EXPORT_KEY`` on the "io" lane, then emits ``model_exported(path)`` so the window
+  library under ``EXPORT_KEY`` on ``Lane.IO``, then emits ``model_exported(path)`` so the window
   can list the new model at once.
 
 Errors (bad folder, bad settings, a failed run or export) go to the view's message line. The
 controller is the view's child (it lives as long as the panel); it runs on the main thread, where
-the runner reports, and gives work only immutable snapshots (``TrainingForm``, ``TrainConfig``).
+each job's ``JobHandle`` reports, and gives work only immutable snapshots (``TrainingForm``,
+``TrainConfig``).
 """
 
 from __future__ import annotations
@@ -39,9 +40,8 @@ from PySide6.QtCore import QObject, QSettings, QTimer, Signal
 from PySide6.QtWidgets import QInputDialog, QLineEdit, QMessageBox
 
 from irstudio import paths
-from irstudio.core.cancel import CancelToken
-from irstudio.gui.model_choices import choices_for, library_models, read_manifest, task_choice
-from irstudio.gui.tasks import TaskRunner
+from irstudio.core import CancelToken
+from irstudio.gui.tasks import Lane, TaskRunner
 from irstudio.gui.training_form import (
     PreviewResult,
     TrainingForm,
@@ -61,6 +61,7 @@ from irstudio.gui.training_form import (
 )
 from irstudio.gui.widgets.progress_status import format_eta
 from irstudio.gui.widgets.training_panel import TrainingPanel
+from irstudio.models import choices_for, library_models, manifest_records, task_choice
 from irstudio.training import (
     CheckpointSaved,
     ConfigError,
@@ -86,7 +87,7 @@ __all__ = [
 TRAIN_KEY = "training"
 PREVIEW_KEY = "training-preview"
 EXPORT_KEY = "training-export"
-PREVIEW_LANE, EXPORT_LANE = "preview", "io"
+PREVIEW_LANE, EXPORT_LANE = Lane.PREVIEW, Lane.IO
 PREVIEW_DELAY_MS = 300
 SETTINGS_KEY = "training/form"
 
@@ -128,7 +129,7 @@ class TrainingPanelController(QObject):
         settings: QSettings | None = None,
         library_dir: Path | None = None,
         manifest_path: Path | None = None,
-        train_lane: str = "device",
+        train_lane: Lane = Lane.DEVICE,
     ) -> None:
         super().__init__(view)
         self.view, self.runner, self.train_lane, self._settings = view, runner, train_lane, settings
@@ -147,7 +148,6 @@ class TrainingPanelController(QObject):
         self._preview_timer.timeout.connect(self.refresh_preview)
         self._connect_view()
         self.set_form(self._stored_form())
-        self._listen(runner)
 
     def _connect_view(self) -> None:
         view = self.view
@@ -162,13 +162,6 @@ class TrainingPanelController(QObject):
         view.stop_requested.connect(self.stop)
         view.resume_requested.connect(self.resume)
         view.export_requested.connect(self.export_interactively)
-
-    def _listen(self, runner: TaskRunner) -> None:
-        runner.started.connect(self._on_started)
-        runner.progressed.connect(self._on_progressed)
-        runner.finished.connect(self._on_finished)
-        runner.failed.connect(self._on_failed)
-        runner.cancelled.connect(self._on_cancelled)
 
     # ------------------------------------------------------------------ the form
 
@@ -209,7 +202,7 @@ class TrainingPanelController(QObject):
         """Offer the task's learned models (manifest and library), selecting ``model_id``/``weights``."""
         task = task_choice(self.view.task())
         library = library_models(self.library_dir)
-        offered = choices_for(task, manifest=read_manifest(self._manifest_path), library=library)
+        offered = choices_for(task, manifest=manifest_records(self._manifest_path), library=library)
         self.view.set_model_choices([c for c in offered if c.spec.learned], model_id, weights)
 
     def _fill_runs(self) -> None:
@@ -262,10 +255,13 @@ class TrainingPanelController(QObject):
         if not form.folder:
             self.view.show_no_folder()
             return
+        work = preview_work(form, seed=self._preview_seed)
         try:
-            self.runner.submit(PREVIEW_KEY, preview_work(form, seed=self._preview_seed), lane=PREVIEW_LANE)
+            job = self.runner.submit(PREVIEW_KEY, work, lane=PREVIEW_LANE)
         except RuntimeError:  # the runner was shut down (the window is closing)
             return
+        job.result.connect(self._on_previewed)
+        job.error.connect(self._on_preview_failed)
 
     def _shuffle_preview(self) -> None:
         self._preview_seed += 1
@@ -334,7 +330,10 @@ class TrainingPanelController(QObject):
             return False
         self.view.set_commands(export=False)
         work = export_work(run_dir, name=name, library_dir=self.library_dir, overwrite=overwrite)
-        self.runner.submit(EXPORT_KEY, work, lane=EXPORT_LANE)
+        job = self.runner.submit(EXPORT_KEY, work, lane=EXPORT_LANE)
+        job.result.connect(lambda path: self._on_exported(Path(str(path))))
+        job.error.connect(self._on_export_failed)
+        job.cancelled.connect(self._update_buttons)
         return True
 
     def export_interactively(self) -> None:
@@ -387,7 +386,12 @@ class TrainingPanelController(QObject):
         self.view.set_progress_range(config.train.steps, "%v / %m steps")
         self.view.set_status("Waiting for the device (another job is running)…")
         work = training_work(config, resume=resume, stop=self._stop)
-        self.runner.submit(TRAIN_KEY, work, lane=self.train_lane)
+        job = self.runner.submit(TRAIN_KEY, work, lane=self.train_lane)
+        job.started.connect(self._on_started)
+        job.progress.connect(self._on_progressed)
+        job.result.connect(self._on_finished)
+        job.error.connect(self._on_failed)
+        job.cancelled.connect(self._on_cancelled)
 
     def _set_running(self, running: bool) -> None:
         self._running = running
@@ -415,16 +419,13 @@ class TrainingPanelController(QObject):
     def _redraw_curves(self) -> None:
         self.view.show_curves(self._loss_points, self._psnr_points)
 
-    # ------------------------------------------------------------------ runner reports
+    # ------------------------------------------------------------------ training reports
 
-    def _on_started(self, key: str) -> None:
-        if key == TRAIN_KEY:
-            self._job_started = True
-            self.view.set_status("Preparing: reading the images and building the model…")
+    def _on_started(self) -> None:
+        self._job_started = True
+        self.view.set_status("Preparing: reading the images and building the model…")
 
-    def _on_progressed(self, key: str, event: object) -> None:
-        if key != TRAIN_KEY:
-            return
+    def _on_progressed(self, event: object) -> None:
         if isinstance(event, StepLog):
             self._on_step(event)
         elif isinstance(event, Validation):
@@ -474,17 +475,12 @@ class TrainingPanelController(QObject):
             event.previews,
         )
 
-    def _on_finished(self, key: str, result: object) -> None:
-        if key == PREVIEW_KEY and isinstance(result, PreviewResult):
-            self._show_preview(result)
-        elif key == EXPORT_KEY:
-            self._on_exported(Path(str(result)))
-        elif key == TRAIN_KEY:
-            self._set_running(False)
-            if isinstance(result, TrainSummary):
-                self._report_summary(result)
-                self.run_finished.emit(result)
-            self._fill_runs()
+    def _on_finished(self, result: object) -> None:
+        self._set_running(False)
+        if isinstance(result, TrainSummary):
+            self._report_summary(result)
+            self.run_finished.emit(result)
+        self._fill_runs()
 
     def _report_summary(self, summary: TrainSummary) -> None:
         self.view.set_progress(summary.final_step)
@@ -500,30 +496,34 @@ class TrainingPanelController(QObject):
                 f"{summary.elapsed_s:.0f} s){scores}. Export it to use it in the app."
             )
 
+    def _on_failed(self, message: str) -> None:
+        self._set_running(False)
+        self.view.set_status("Training failed.")
+        self.view.show_message(f"Training failed: {message}", error=True)
+        self._fill_runs()
+
+    def _on_cancelled(self) -> None:
+        self._set_running(False)
+        stopped = "Training stopped; Resume continues it."
+        self.view.set_status(stopped if self._job_started else "Training cancelled.")
+        self._fill_runs()
+
+    # ------------------------------------------------------------------ preview and export reports
+
+    def _on_previewed(self, result: object) -> None:
+        if isinstance(result, PreviewResult):
+            self._show_preview(result)
+
+    def _on_preview_failed(self, message: str) -> None:
+        self.view.show_preview_message(f"No preview: {message}")
+        self.preview_updated.emit(0)
+
     def _on_exported(self, path: Path) -> None:
         self.view.show_message(f"Exported to {path}: it is in the model list now.")
         self.refresh_models()
         self._update_buttons()
         self.model_exported.emit(str(path))
 
-    def _on_failed(self, key: str, message: str) -> None:
-        if key == TRAIN_KEY:
-            self._set_running(False)
-            self.view.set_status("Training failed.")
-            self.view.show_message(f"Training failed: {message}", error=True)
-            self._fill_runs()
-        elif key == EXPORT_KEY:
-            self._update_buttons()
-            self.view.show_message(f"Export failed: {message}", error=True)
-        elif key == PREVIEW_KEY:
-            self.view.show_preview_message(f"No preview: {message}")
-            self.preview_updated.emit(0)
-
-    def _on_cancelled(self, key: str) -> None:
-        if key == TRAIN_KEY:
-            self._set_running(False)
-            stopped = "Training stopped; Resume continues it."
-            self.view.set_status(stopped if self._job_started else "Training cancelled.")
-            self._fill_runs()
-        elif key == EXPORT_KEY:
-            self._update_buttons()
+    def _on_export_failed(self, message: str) -> None:
+        self._update_buttons()
+        self.view.show_message(f"Export failed: {message}", error=True)

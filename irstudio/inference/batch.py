@@ -75,14 +75,18 @@ __all__ = [
     "BatchEvent",
     "BatchEventKind",
     "BatchItem",
+    "BatchLedger",
     "BatchReport",
     "BatchRequest",
     "FileFailure",
+    "ItemOutcome",
     "default_output_dir",
     "describe_file_error",
     "journal_path",
     "plan_batch",
     "read_journal",
+    "restore_item",
+    "restore_to_file",
     "run_batch",
     "run_batch_request",
 ]
@@ -106,12 +110,14 @@ class BatchError(ValueError):
 @dataclass(frozen=True)
 class BatchRequest:
     """What the batch dialog asks for: restore ``input_dir`` (with subfolders if ``recursive``) into
-    the mirrored tree ``output_dir`` with the model ``model_id``."""
+    the mirrored tree ``output_dir`` with the model ``model_id``; on this computer, or with
+    ``cluster`` (a Ray address, ``inference.cluster``) on that cluster's workers."""
 
     input_dir: Path
     output_dir: Path
     model_id: str
     recursive: bool = True
+    cluster: str = ""  # "" runs here; else auto, local, ray://HOST:PORT or HOST:PORT
 
 
 @dataclass(frozen=True)
@@ -399,20 +405,6 @@ def restore_to_file(
     return write_image(target, output, alpha=alpha, source=info, overwrite=overwrite)
 
 
-def _restore_item(
-    model: nn.Module, item: BatchItem, plan: TilePlan, cancel: CancelToken
-) -> Generator[tuple[int, int], None, Path]:
-    """Read, restore tile by tile (yields ``(tiles done, tiles planned)``), write atomically."""
-    steps = restore_to_file(model, item.source, item.target, plan, cancel)
-    with contextlib.closing(steps):
-        while True:
-            try:
-                step = next(steps)
-            except StopIteration as finished:
-                return finished.value
-            yield step.index + 1, step.total
-
-
 def describe_file_error(error: BaseException, source: Path) -> str:
     """Why restoring ``source`` failed (one of ``PER_FILE_ERRORS``), user-facing and without the
     file's path (``ImageError`` messages start with it)."""
@@ -421,6 +413,122 @@ def describe_file_error(error: BaseException, source: Path) -> str:
     if isinstance(error, (MemoryError, torch.OutOfMemoryError)):
         return f"out of memory ({error or 'no detail'}); try a smaller tile or another device"
     return f"{type(error).__name__}: {error}"
+
+
+@dataclass(frozen=True)
+class ItemOutcome:
+    """How one restored item ended: ``kind`` is WRITTEN, SKIPPED (``message``: why) or FAILED
+    (``message``: the reason, without the file's path)."""
+
+    kind: BatchEventKind
+    message: str = ""
+
+
+def restore_item(
+    model: nn.Module, item: BatchItem, plan: TilePlan, cancel: CancelToken = NEVER_CANCELLED
+) -> Generator[tuple[int, int], None, ItemOutcome]:
+    """Restore ``item`` with ``restore_to_file`` (never overwriting); yields ``(tiles done, tiles
+    planned)``, returns its ``ItemOutcome``: WRITTEN; SKIPPED ("output exists") when the output
+    appeared while it was restored; FAILED for ``PER_FILE_ERRORS``. It does not check beforehand
+    whether the output exists (``BatchLedger.precheck`` does). Any other exception and
+    ``Cancelled`` propagate. The one place a batch turns a file into an outcome: the local batch
+    and the cluster's workers (``inference.cluster``) both call it."""
+    steps = restore_to_file(model, item.source, item.target, plan, cancel)
+    try:
+        with contextlib.closing(steps):
+            while True:
+                try:
+                    step = next(steps)
+                except StopIteration:
+                    break
+                yield step.index + 1, step.total
+    except OutputExistsError:  # appeared while this file was being restored
+        return ItemOutcome(BatchEventKind.SKIPPED, "output exists")
+    except PER_FILE_ERRORS as error:
+        return ItemOutcome(BatchEventKind.FAILED, describe_file_error(error, item.source))
+    return ItemOutcome(BatchEventKind.WRITTEN)
+
+
+class BatchLedger:
+    """The running account of one batch: its report so far and its journal.
+
+    ``BatchLedger(total, journal)`` reads the journal (``journal`` None: no journal), refusing one
+    that cannot be written with ``BatchError`` before any file is restored. Items are numbered by
+    their ``index`` in the batch. ``precheck`` gives the event of an item that needs no restoring
+    (an unlisted folder: FAILED; an existing output: SKIPPED, "done in an earlier run" when the
+    journal records it as written from the same source); ``finish`` records an ``ItemOutcome``
+    (written and failed files are appended to the journal, skipped ones are not) and gives its
+    event; ``report()`` is the ``BatchReport``. Used by ``run_batch`` and by the cluster's driver,
+    so both keep the same journal. Not thread-safe.
+    """
+
+    def __init__(self, total: int, journal: Path | None) -> None:
+        self.total = total
+        self._journal = journal
+        self._earlier_entries = _check_journal(journal)
+        self._problem = ""
+        self._written: list[Path] = []
+        self._skipped: list[Path] = []
+        self._earlier: list[Path] = []
+        self._failed: list[FileFailure] = []
+
+    @property
+    def finished(self) -> int:
+        """Items finished so far (written, skipped or failed)."""
+        return len(self._written) + len(self._skipped) + len(self._failed)
+
+    def event(
+        self,
+        kind: BatchEventKind,
+        index: int,
+        item: BatchItem,
+        *,
+        tile: int = 0,
+        tiles: int = 0,
+        message: str = "",
+    ) -> BatchEvent:
+        """A ``BatchEvent`` about ``item`` with the batch's total and finished count."""
+        return BatchEvent(kind, item, index, self.total, self.finished, tile, tiles, message)
+
+    def precheck(self, index: int, item: BatchItem) -> BatchEvent | None:
+        """The FAILED or SKIPPED event of an item that is not to be restored (recorded), or None."""
+        if item.problem:
+            self._failed.append(FileFailure(item.source, item.relative, item.problem))
+            return self.event(BatchEventKind.FAILED, index, item, message=item.problem)
+        if not os.path.lexists(item.target):
+            return None
+        self._skipped.append(item.target)
+        earlier_run = _written_earlier(self._earlier_entries, item)
+        if earlier_run:
+            self._earlier.append(item.target)
+        reason = "done in an earlier run" if earlier_run else "output exists"
+        return self.event(BatchEventKind.SKIPPED, index, item, message=reason)
+
+    def finish(self, index: int, item: BatchItem, outcome: ItemOutcome) -> BatchEvent:
+        """Record ``outcome`` (and journal a written or failed file); its event."""
+        if outcome.kind is BatchEventKind.WRITTEN:
+            self._written.append(item.target)
+            self._record(item, "written")
+        elif outcome.kind is BatchEventKind.SKIPPED:
+            self._skipped.append(item.target)
+        else:
+            self._failed.append(FileFailure(item.source, item.relative, outcome.message))
+            self._record(item, "failed", outcome.message)
+        return self.event(outcome.kind, index, item, message=outcome.message)
+
+    def report(self) -> BatchReport:
+        """What the batch did so far."""
+        written, skipped, failed = tuple(self._written), tuple(self._skipped), tuple(self._failed)
+        return BatchReport(written, skipped, failed, tuple(self._earlier), self._problem)
+
+    def _record(self, item: BatchItem, status: str, message: str = "") -> None:
+        """Append to the journal; after a failure (disk full) stop, and say so in the report."""
+        if self._journal is None or self._problem:
+            return
+        try:
+            _append_journal(self._journal, item, status, message)
+        except OSError as error:
+            self._problem = error.strerror or str(error)
 
 
 def run_batch(
@@ -437,60 +545,25 @@ def run_batch(
     Raises ``Cancelled`` (checked before each tile and before each write) when ``cancel`` is set:
     the files finished so far stay written and journalled, the current one leaves nothing behind.
     """
-    total = len(items)
-    earlier_entries = _check_journal(journal)
-    journal_problem = ""
-    written: list[Path] = []
-    skipped: list[Path] = []
-    earlier: list[Path] = []
-    failed: list[FileFailure] = []
-
-    def record(item: BatchItem, status: str, message: str = "") -> None:
-        nonlocal journal_problem
-        if journal is None or journal_problem:
-            return
-        try:
-            _append_journal(journal, item, status, message)
-        except OSError as error:
-            journal_problem = error.strerror or str(error)
-
+    ledger = BatchLedger(len(items), journal)
     for index, item in enumerate(items):
         cancel.raise_if_cancelled()
-        finished = len(written) + len(skipped) + len(failed)
-        event = {"item": item, "index": index, "total": total}
-        if item.problem:
-            failed.append(FileFailure(item.source, item.relative, item.problem))
-            yield BatchEvent(BatchEventKind.FAILED, finished=finished + 1, message=item.problem, **event)
+        skipped = ledger.precheck(index, item)
+        if skipped is not None:
+            yield skipped
             continue
-        if os.path.lexists(item.target):
-            skipped.append(item.target)
-            earlier_run = _written_earlier(earlier_entries, item)
-            if earlier_run:
-                earlier.append(item.target)
-            reason = "done in an earlier run" if earlier_run else "output exists"
-            yield BatchEvent(BatchEventKind.SKIPPED, finished=finished + 1, message=reason, **event)
-            continue
-        yield BatchEvent(BatchEventKind.STARTED, finished=finished, **event)
-        try:
-            with contextlib.closing(_restore_item(model, item, plan, cancel)) as steps:
-                for tile, tiles in steps:
-                    yield BatchEvent(
-                        BatchEventKind.PROGRESS, finished=finished, tile=tile, tiles=tiles, **event
-                    )
-        except OutputExistsError:  # appeared while this file was being restored
-            skipped.append(item.target)
-            yield BatchEvent(BatchEventKind.SKIPPED, finished=finished + 1, message="output exists", **event)
-            continue
-        except PER_FILE_ERRORS as error:
-            reason = describe_file_error(error, item.source)
-            failed.append(FileFailure(item.source, item.relative, reason))
-            record(item, "failed", reason)
-            yield BatchEvent(BatchEventKind.FAILED, finished=finished + 1, message=reason, **event)
-            continue
-        written.append(item.target)
-        record(item, "written")
-        yield BatchEvent(BatchEventKind.WRITTEN, finished=finished + 1, **event)
-    return BatchReport(tuple(written), tuple(skipped), tuple(failed), tuple(earlier), journal_problem)
+        yield ledger.event(BatchEventKind.STARTED, index, item)
+        steps = restore_item(model, item, plan, cancel)
+        with contextlib.closing(steps):
+            while True:
+                try:
+                    tile, tiles = next(steps)
+                except StopIteration as finished:
+                    outcome = finished.value
+                    break
+                yield ledger.event(BatchEventKind.PROGRESS, index, item, tile=tile, tiles=tiles)
+        yield ledger.finish(index, item, outcome)
+    return ledger.report()
 
 
 def _check_journal(journal: Path | None) -> dict[Path, dict[str, object]]:

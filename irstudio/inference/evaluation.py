@@ -205,10 +205,24 @@ def evaluate(
     scores = []
     for index, case in enumerate(cases):
         cancel.raise_if_cancelled()
-        degraded, clean, is_gray = make_pair(case, protocol, index)
-        output = restore(model, degraded, plan, cancel)
-        psnr_value, ssim_value = score(output, clean, protocol, is_gray)
-        result = ImageScore(case.name, psnr_value, ssim_value)
+        result = score_case(model, case, index, protocol, plan, cancel)
         scores.append(result)
         yield result
     return EvalSummary(protocol.describe(), tuple(scores))
+
+
+def score_case(
+    model: nn.Module,
+    case: EvalCase,
+    index: int,
+    protocol: EvalProtocol,
+    plan: TilePlan,
+    cancel: CancelToken = NEVER_CANCELLED,
+) -> ImageScore:
+    """Degrade ``case`` (seeded by ``protocol.seed + index``: ``index`` is its place in the
+    benchmark), restore it and score it. The same numbers wherever it runs (``evaluate``, or a
+    cluster worker given the same index)."""
+    degraded, clean, is_gray = make_pair(case, protocol, index)
+    output = restore(model, degraded, plan, cancel)
+    psnr_value, ssim_value = score(output, clean, protocol, is_gray)
+    return ImageScore(case.name, psnr_value, ssim_value)

@@ -64,6 +64,7 @@ from irstudio.core.cancel import NEVER_CANCELLED, CancelToken
 from irstudio.core.device import is_out_of_memory, release_cached_memory
 from irstudio.core.image_io import SAMPLE_MAX, sample_type, to_depth
 from irstudio.core.memory import collect_garbage, release_free_heap
+from irstudio.core.precision import PRECISION_NAMES, Precision
 from irstudio.core.tiling import (
     Region,
     Tile,
@@ -78,8 +79,6 @@ from irstudio.core.tiling import (
 
 __all__ = ["OutOfMemoryError", "TilePlan", "TileProgress", "restore", "run_tiled"]
 
-_DTYPES = {"fp32": None, "fp16": torch.float16, "bf16": torch.bfloat16}
-
 
 class OutOfMemoryError(torch.OutOfMemoryError):
     """A tile at the smallest allowed size still ran out of memory."""
@@ -93,10 +92,10 @@ class TilePlan:
     fits in one tile). ``context``: pixels of real image read around each tile (input scale).
     ``multiple``: the model's size multiple (window size x internal downsampling): tile origins
     and sizes are aligned to it and border reads are padded (reflect) to it. ``scale``: output /
-    input size. ``device``: torch device string. ``dtype``: "fp32", "fp16" or "bf16" (autocast).
-    ``min_tile``: out-of-memory halving stops here. ``blend``: width of the raised-cosine band
-    across each seam, None = ``context // 2``, 0 = hard seams (pure crop). ``batch``: tiles of one
-    read shape run per forward (1 = one at a time).
+    input size. ``device``: torch device string. ``dtype``: a ``core.precision.Precision`` name,
+    "fp32", "bf16" or "fp16" (autocast). ``min_tile``: out-of-memory halving stops here. ``blend``:
+    width of the raised-cosine band across each seam, None = ``context // 2``, 0 = hard seams (pure
+    crop). ``batch``: tiles of one read shape run per forward (1 = one at a time).
     """
 
     tile: int | None = None
@@ -119,8 +118,8 @@ class TilePlan:
                 "multiple, scale, min_tile and batch must be >= 1 "
                 f"(got {self.multiple}, {self.scale}, {self.min_tile}, {self.batch})"
             )
-        if self.dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {sorted(_DTYPES)}, got {self.dtype!r}")
+        if self.dtype not in PRECISION_NAMES:
+            raise ValueError(f"dtype must be one of {', '.join(PRECISION_NAMES)}, got {self.dtype!r}")
         if self.blend is not None and self.blend < 0:
             raise ValueError(f"blend must be >= 0 or None, got {self.blend}")
 
@@ -212,13 +211,6 @@ def _read_tensor(image: np.ndarray, read: Region, multiple: int) -> torch.Tensor
     return torch.from_numpy(chw).unsqueeze(0)
 
 
-def _precision(device: torch.device, dtype: str) -> contextlib.AbstractContextManager:
-    half = _DTYPES[dtype]
-    if half is None:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=device.type, dtype=half)
-
-
 def _forward_tiles(
     model: nn.Module, image: np.ndarray, tiles: list[Tile], plan: TilePlan
 ) -> list[np.ndarray]:
@@ -229,7 +221,7 @@ def _forward_tiles(
     source = sources[0] if len(sources) == 1 else torch.cat(sources)
     del sources
     expected = (source.shape[2] * plan.scale, source.shape[3] * plan.scale)
-    with torch.inference_mode(), _precision(device, plan.dtype):
+    with torch.inference_mode(), Precision(plan.dtype).autocast(device):
         result = model(source.to(device))
     if result.ndim != 4 or result.shape[0] != len(tiles) or tuple(result.shape[2:]) != expected:
         raise ValueError(

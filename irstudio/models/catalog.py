@@ -280,7 +280,7 @@ def shipped_specs(entries: Iterable[ShippedWeights]) -> tuple[ModelSpec, ...]:
 
 def _manifest_specs() -> tuple[ModelSpec, ...]:
     try:
-        return shipped_specs(read_manifest())
+        return shipped_specs(read_manifest().entries)
     except (WeightsError, ValueError) as error:  # a broken manifest must not stop the app
         logging.getLogger(__name__).warning("shipped weights ignored: %s", error)
         return ()

@@ -24,10 +24,9 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 if TYPE_CHECKING:
     from torch import Tensor, nn
 
-__all__ = ["HALF_DTYPE_NAMES", "ArchDescriptor"]
+from irstudio.core.precision import REDUCED_PRECISION_NAMES
 
-HALF_DTYPE_NAMES = ("bf16", "fp16")
-"""The reduced precisions an architecture may allow (the runner's autocast dtypes)."""
+__all__ = ["ArchDescriptor"]
 
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _PRESET_ID = re.compile(r"^[a-z0-9][a-z0-9._-]*$")
@@ -46,8 +45,8 @@ class ArchDescriptor(Generic[ConfigT]):
     in [0, 1] to (N, 3, sH, sW), any H, W >= 1, on the default device. ``tile_multiple(config)``:
     the tile alignment, an int >= 1. ``attention_modules(config)``: the dotted names of the modules
     the map view hooks (distinct, non-empty strings). ``half_dtypes``: the reduced precisions it
-    allows, a subset of ``HALF_DTYPE_NAMES``. ``from_official(state_dict)``: the authors'
-    checkpoint (wrapped or not) -> our state dict; ``ValueError`` when it is not theirs.
+    allows, a subset of ``core.precision.REDUCED_PRECISION_NAMES``. ``from_official(state_dict)``:
+    the authors' checkpoint (wrapped or not) -> our state dict; ``ValueError`` when it is not theirs.
     """
 
     name: str
@@ -98,9 +97,10 @@ class ArchDescriptor(Generic[ConfigT]):
         dtypes = self.half_dtypes
         if not isinstance(dtypes, tuple) or len(set(dtypes)) != len(dtypes):
             raise self._fail(f"half_dtypes must be a tuple without repeats, got {dtypes!r}")
-        unknown = [dtype for dtype in dtypes if dtype not in HALF_DTYPE_NAMES]
+        unknown = [dtype for dtype in dtypes if dtype not in REDUCED_PRECISION_NAMES]
         if unknown:
-            raise self._fail(f"unknown half_dtypes {unknown} (known: {', '.join(HALF_DTYPE_NAMES)})")
+            known = ", ".join(REDUCED_PRECISION_NAMES)
+            raise self._fail(f"unknown half_dtypes {unknown} (known: {known})")
 
     def _check_preset(self, preset: str, config: ConfigT) -> None:
         """Each preset's tile multiple (an int >= 1) and attention module names (distinct, non-empty)."""

@@ -6,9 +6,13 @@ only through ``torch.load(weights_only=True)``: a pickle that would run code is 
 that does not fit the model raises ``WeightsMismatchError`` naming the missing, unexpected and
 wrongly shaped keys. Loading never runs code from the file.
 
-Shipped weights (weights/) are listed in ``weights/manifest.json`` (``read_manifest``); each file is
-checked against the manifest's sha256 before it is loaded (``verify_weights``): a file that differs
-(damaged download, partial copy, tampering) raises ``WeightsError`` naming it.
+Shipped weights (weights/) are listed in ``weights/manifest.json``. ``read_manifest`` is its one
+reader: strict (a malformed manifest raises ``WeightsError`` naming it), it returns a frozen
+``Manifest`` (typed ``entries``, lookups by id and file name, and the whole JSON ``document`` that
+the maintainers' ``irstudio weights`` edits). Callers that must not stop on a damaged manifest (the
+registry, the app's model lists) catch ``WeightsError`` themselves. Each file is checked against the
+manifest's sha256 before it is loaded (``verify_weights``): a file that differs (damaged download,
+partial copy, tampering) raises ``WeightsError`` naming it.
 """
 
 from __future__ import annotations
@@ -19,8 +23,9 @@ import os
 import pickle
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -83,13 +88,40 @@ def _manifest_entry(raw: object, index: int, folder: Path, source: str) -> Shipp
     return ShippedWeights(model_id, preset, folder / file_name, digest, dict(raw))
 
 
-def read_manifest(path: str | os.PathLike[str] | None = None) -> list[ShippedWeights]:
-    """The entries of a weights manifest (default: ``paths.manifest_path()``), in file order.
+@dataclass(frozen=True)
+class Manifest:
+    """A weights manifest as read by ``read_manifest``: its ``path``, its ``entries`` in file order
+    (ids unique) and the whole JSON ``document`` (``{"format": 1, "models": [...]}``, other keys kept)
+    for the maintainers' commands, which edit it and write it back (``models.manifest_doc``).
+
+    An absent manifest reads as no entries and ``{"format": 1, "models": []}``.
+    """
+
+    path: Path
+    entries: tuple[ShippedWeights, ...] = ()
+    document: Mapping[str, Any] = field(default_factory=lambda: {"format": 1, "models": []})
+
+    def by_id(self, model_id: str) -> ShippedWeights | None:
+        """The entry whose id is ``model_id``, or None."""
+        return next((entry for entry in self.entries if entry.id == model_id), None)
+
+    def by_file(self, file_name: str) -> ShippedWeights | None:
+        """The first entry whose weight file is named ``file_name`` (beside the manifest), or None."""
+        return next((entry for entry in self.entries if entry.path.name == file_name), None)
+
+    def records(self) -> dict[str, Mapping[str, object]]:
+        """Each entry's JSON object (task, training, scores, ...) by id, in file order."""
+        return {entry.id: entry.entry for entry in self.entries}
+
+
+def read_manifest(path: str | os.PathLike[str] | None = None) -> Manifest:
+    """The weights manifest at ``path`` (default: ``paths.manifest_path()``), checked.
 
     The manifest is ``{"format": 1, "models": [{"id", "sha256", optional "preset" (default: id),
     optional "file" (default: "<id>.safetensors"), ...}]}``; files are named relative to the
-    manifest's folder. A missing manifest means no shipped weights (an empty list); a malformed one
-    raises ``WeightsError`` naming it. Files are not opened here (see ``verify_weights``).
+    manifest's folder. A missing manifest means no shipped weights (no entries); a malformed one
+    raises ``WeightsError`` naming it (unreadable JSON, no 'models' list, an entry without an id, a
+    bad sha256 or file name, duplicate ids). Weight files are not opened here (``verify_weights``).
     """
     if path is None:
         from irstudio.paths import manifest_path
@@ -97,20 +129,20 @@ def read_manifest(path: str | os.PathLike[str] | None = None) -> list[ShippedWei
         path = manifest_path()
     path = Path(path)
     if not path.is_file():
-        return []
+        return Manifest(path)
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         raise WeightsError(f"{path.name}: not a readable weights manifest ({error})") from None
-    models = document.get("models") if isinstance(document, Mapping) else None
+    models = document.get("models") if isinstance(document, dict) else None
     if not isinstance(models, list):
         raise WeightsError(f"{path.name}: a weights manifest needs a 'models' list")
-    entries = [_manifest_entry(raw, index, path.parent, path.name) for index, raw in enumerate(models)]
+    entries = tuple(_manifest_entry(raw, index, path.parent, path.name) for index, raw in enumerate(models))
     ids = [entry.id for entry in entries]
     duplicates = sorted({model_id for model_id in ids if ids.count(model_id) > 1})
     if duplicates:
         raise WeightsError(f"{path.name}: duplicate ids {', '.join(duplicates)}")
-    return entries
+    return Manifest(path, entries, document)
 
 
 def verify_weights(path: str | os.PathLike[str], expected_sha256: str) -> Path:
@@ -139,10 +171,10 @@ def verified_shipped_path(file_name: str, manifest: str | os.PathLike[str] | Non
 
     Raises ``WeightsError`` when the manifest does not list the file or the digest differs.
     """
-    for entry in read_manifest(manifest):
-        if entry.path.name == file_name:
-            return verify_weights(entry.path, entry.sha256)
-    raise WeightsError(f"{file_name}: not listed in the weights manifest, so it cannot be verified")
+    entry = read_manifest(manifest).by_file(file_name)
+    if entry is None:
+        raise WeightsError(f"{file_name}: not listed in the weights manifest, so it cannot be verified")
+    return verify_weights(entry.path, entry.sha256)
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, Tensor], dict[str, str]]:

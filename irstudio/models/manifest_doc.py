@@ -1,8 +1,9 @@
 """weights/manifest.json as a document to edit, and the README model table rendered from it.
 
-``models.loading.read_manifest`` is the strict reader the app uses; this module keeps the whole
-JSON document (``{"format": 1, "models": [entry, ...]}``) for the maintainers' ``irstudio weights``
-command: replace or add an entry by id, write it back, and render the README table between
+The manifest is read by ``models.loading.read_manifest`` only (strict; its ``Manifest.document`` is
+the whole JSON, ``{"format": 1, "models": [entry, ...]}``). This module is what the maintainers'
+``irstudio weights`` command does with that document: replace or add an entry by id
+(``upsert_entry``), write it back (``write_manifest_document``), and render the README table between
 ``TABLE_START`` and ``TABLE_END``: one row per score with the model, its training, the score, the
 baseline and the ``irstudio eval`` command that reproduces it.
 """
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from irstudio.core.atomic import atomic_write
-from irstudio.models.loading import WeightsError, sha256_of
+from irstudio.models.loading import sha256_of
 
 MAX_WEIGHTS_BYTES = 16 * 2**20
 """Every shipped weights file stays under this size (the repository budget)."""
@@ -23,19 +24,6 @@ TABLE_START = "<!-- model-table:start (irstudio weights table) -->"
 TABLE_END = "<!-- model-table:end -->"
 
 file_sha256 = sha256_of
-
-
-def read_manifest_document(path: Path) -> dict[str, Any]:
-    """The manifest's JSON (an empty one when the file is absent); malformed raises ``WeightsError``."""
-    if not path.is_file():
-        return {"format": 1, "models": []}
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise WeightsError(f"{path.name}: not a readable weights manifest ({error})") from None
-    if not isinstance(document, dict) or not isinstance(document.get("models"), list):
-        raise WeightsError(f"{path.name}: a weights manifest needs a 'models' list")
-    return document
 
 
 def write_manifest_document(path: Path, document: Mapping[str, Any]) -> None:

@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 
 from torch import Tensor, nn
 
+from irstudio.core.precision import Precision
+
 
 class Task(str, enum.Enum):
     """What a model restores. The value is the command line's spelling."""
@@ -70,3 +72,8 @@ class ModelSpec:
         default=None, repr=False, compare=False
     )
     description: str = ""
+
+    @property
+    def precisions(self) -> tuple[str, ...]:
+        """The precisions it may run in: "fp32" first, then its ``half_dtypes`` (``core.precision``)."""
+        return (Precision.FP32.value, *self.half_dtypes)

@@ -64,14 +64,6 @@ class Distributed:
         dist.all_gather_object(gathered, value)
         return gathered
 
-    def broadcast(self, value: T) -> T:
-        """Rank 0's ``value`` on every process."""
-        if not self.enabled:
-            return value
-        box = [value]
-        dist.broadcast_object_list(box, src=0)
-        return box[0]
-
     def barrier(self) -> None:
         if self.enabled:
             dist.barrier()

@@ -42,7 +42,7 @@ def test_models_json_lists_every_model_with_the_documented_keys(capsys) -> None:
     ids = {e["id"] for e in entries}
     assert {"identity", "bicubic-x4", "nlmeans"} | PRESET_IDS <= ids
     for entry in entries:
-        assert {"id", "arch", "task", "scale", "params", "weights"} <= set(entry)
+        assert {"id", "name", "kind", "arch", "task", "scale", "params", "weights"} <= set(entry)
 
 
 def test_models_archs_json_lists_presets_with_macs(capsys) -> None:

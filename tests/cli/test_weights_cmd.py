@@ -11,10 +11,10 @@ import pytest
 
 from irstudio.cli import build_parser, main, weights_cmd
 from irstudio.inference.benchmarks import benchmarks_for
+from irstudio.models.loading import read_manifest
 from irstudio.models.manifest_doc import (
     TABLE_END,
     TABLE_START,
-    read_manifest_document,
     readme_with_table,
     render_table,
     total_pixels_seen,
@@ -97,7 +97,7 @@ def test_ship_exports_scores_and_rewrites_the_table(finished_run, shipping_root,
     argv = ["weights", "ship", str(finished_run.run_dir), "--id", "tiny-denoiser", "--recipe", "r.toml"]
     assert main(argv) == 0
 
-    entry = read_manifest_document(shipping_root / "weights" / "manifest.json")["models"][0]
+    entry = read_manifest(shipping_root / "weights" / "manifest.json").document["models"][0]
     weights = shipping_root / "weights" / entry["file"]
     assert weights.is_file() and len(entry["sha256"]) == 64
     assert [s["benchmark"] for s in entry["scores"]] == ["CBSD68 σ15", "CBSD68 σ25", "CBSD68 σ50"]
@@ -109,7 +109,7 @@ def test_ship_exports_scores_and_rewrites_the_table(finished_run, shipping_root,
 
     assert main(argv) == 1  # the id is taken: nothing replaced without --replace
     assert main([*argv, "--replace"]) == 0
-    assert len(read_manifest_document(shipping_root / "weights" / "manifest.json")["models"]) == 1
+    assert len(read_manifest(shipping_root / "weights" / "manifest.json").document["models"]) == 1
 
 
 def test_table_check_reports_a_stale_readme(shipping_root) -> None:
@@ -125,7 +125,7 @@ def test_verify_flags_a_changed_file(finished_run, shipping_root, monkeypatch, c
     )
     assert main(["weights", "ship", str(finished_run.run_dir), "--id", "tiny", "--recipe", "r.toml"]) == 0
     assert main(["weights", "verify"]) == 0
-    entry = read_manifest_document(shipping_root / "weights" / "manifest.json")["models"][0]
+    entry = read_manifest(shipping_root / "weights" / "manifest.json").document["models"][0]
     with open(shipping_root / "weights" / entry["file"], "ab") as handle:
         handle.write(b"\0")
     assert main(["weights", "verify"]) == 1
@@ -201,14 +201,14 @@ def test_a_run_continued_from_the_shipped_weights_keeps_the_earlier_record(
     manifest = shipping_root / "weights" / "manifest.json"
     ship = ["weights", "ship", "--id", "tiny-denoiser", "--recipe", "r.toml"]
     assert main([*ship, str(finished_run.run_dir)]) == 0
-    first = read_manifest_document(manifest)["models"][0]
+    first = read_manifest(manifest).document["models"][0]
     continued = tiny_config(tmp_path / "second", steps=2)
     continued = replace(
         continued, model=replace(continued.model, weights=shipping_root / "weights" / first["file"])
     )
     run_to_end(train(continued))
     assert main([*ship, str(continued.run_dir), "--replace"]) == 0
-    entry = read_manifest_document(manifest)["models"][0]
+    entry = read_manifest(manifest).document["models"][0]
     training = entry["training"]
     assert training["started_from"] == first["file"] and training["iterations"] == 2
     assert [record["iterations"] for record in training["earlier"]] == [3]

@@ -10,23 +10,22 @@ import torch
 from PIL import Image
 from PySide6.QtCore import QSettings
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import QApplication
 from torch import nn
 
-from irstudio.core.device import DeviceInfo
+from irstudio.core import DeviceInfo
 from irstudio.gui.main_window import MainWindow
-from irstudio.gui.model_choices import BASELINE, ModelChoice
-from irstudio.models.spec import ModelSpec, Task
+from irstudio.models import BASELINE, ModelChoice, ModelSpec, Task
 
 GATE_TIMEOUT_S = 10
 CPU_ONLY = [DeviceInfo("cpu", "Test CPU", None, None)]
 
 
-def restore_app_look():
+def restore_app_look(qapp):
     """Fixture body: the window applies its theme to the whole application; put the style sheet and
     palette back afterwards so other tests see Qt's defaults. Use as
-    ``_look = pytest.fixture(autouse=True)(restore_app_look)``."""
-    app = QApplication.instance()
+    ``_look = pytest.fixture(autouse=True)(restore_app_look)`` (``qapp``, pytest-qt's fixture, makes
+    the application when this test is the first to need one)."""
+    app = qapp
     sheet, palette = app.styleSheet(), QPalette(app.palette())
     yield
     app.setStyleSheet(sheet)

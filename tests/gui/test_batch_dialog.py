@@ -99,29 +99,31 @@ def test_start_emits_the_request_and_locks_the_form(qtbot, dialog: BatchDialog, 
 def test_a_batch_run_through_the_task_runner_shows_progress_and_the_error_at_the_end(
     qtbot, dialog: BatchDialog, tmp_path: Path
 ) -> None:
-    """Wired as the main window wires it: start_requested → TaskRunner → on_event / on_finished."""
+    """Wired as the batch controller wires it: start_requested → TaskRunner → the job's handle →
+    on_event / on_finished."""
     source = five_files_one_corrupt(tmp_path)
     runner = TaskRunner()
     seen: list[BatchEventKind] = []
+    reports: list[BatchReport] = []
 
     def start(request: BatchRequest) -> None:
         def work(token: CancelToken):
             return run_batch_request(request, Brighten(), TilePlan(tile=16, context=4), token)
 
-        runner.submit("batch", work)
+        job = runner.submit("batch", work)
+        job.progress.connect(lambda event: (seen.append(event.kind), dialog.on_event(event)))
+        job.result.connect(lambda report: (reports.append(report), dialog.on_finished(report)))
+        job.error.connect(dialog.on_failed)
 
     dialog.start_requested.connect(start)
-    runner.progressed.connect(lambda key, event: (seen.append(event.kind), dialog.on_event(event)))
-    runner.finished.connect(lambda key, report: dialog.on_finished(report))
-    runner.failed.connect(lambda key, message: dialog.on_failed(message))
     try:
         dialog.input_edit.setText(str(source))
         dialog.recursive_check.setChecked(True)  # the nested folders too
-        with qtbot.waitSignal(runner.finished, timeout=20_000) as blocker:
-            click(qtbot, dialog.start_button)
+        click(qtbot, dialog.start_button)
+        qtbot.waitUntil(lambda: len(reports) == 1, timeout=20_000)
     finally:
         assert runner.shutdown(5000)
-    report: BatchReport = blocker.args[1]
+    report = reports[0]
     assert len(report.written) == 4 and len(report.failed) == 1
     assert seen.count(BatchEventKind.PROGRESS) == 4 * 6
     assert dialog.progress_bar.value() == PROGRESS_STEPS and not dialog.is_running()

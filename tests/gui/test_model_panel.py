@@ -10,12 +10,11 @@ import pytest
 import torch
 from PySide6.QtCore import Qt
 
-from irstudio.core.device import DeviceInfo
-from irstudio.gui.model_choices import SHIPPED, ModelChoice, model_card, read_manifest
+from irstudio.core import DeviceInfo
 from irstudio.gui.restore_jobs import RunOptions
 from irstudio.gui.widgets.model_panel import ModelPanel
-from irstudio.inference.runner import TilePlan, restore
-from irstudio.models.catalog import REGISTRY
+from irstudio.inference import TilePlan, restore
+from irstudio.models import REGISTRY, SHIPPED, ModelChoice, manifest_records, model_card
 from irstudio.models.loading import load_model, save_weights
 from irstudio.paths import manifest_path
 from tests.gui.app_helpers import gradient_image, make_window, restore_app_look, write_png
@@ -203,6 +202,7 @@ def test_the_manifest_gives_training_data_and_scores(tmp_path: Path) -> None:
         "models": [
             {
                 "id": "asid-x2",
+                "sha256": "0" * 64,
                 "training": {
                     "data": "DIV2K 800 + Flickr2K",
                     "iterations": 500000,
@@ -221,7 +221,7 @@ def test_the_manifest_gives_training_data_and_scores(tmp_path: Path) -> None:
         ],
     }
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    entries = read_manifest(tmp_path / "manifest.json")
+    entries = manifest_records(tmp_path / "manifest.json")
     spec = REGISTRY.get("asid-x2")
     choice = ModelChoice(
         "asid-x2", spec.name, spec, SHIPPED, tmp_path / "asid-x2.safetensors", entries["asid-x2"]
@@ -237,14 +237,24 @@ def test_the_manifest_gives_training_data_and_scores(tmp_path: Path) -> None:
     worse = {**entries["asid-x2"], "scores": [{"benchmark": "B", "psnr": 1.0, "baseline": {"psnr": 2.0}}]}
     rows = dict(model_card(ModelChoice("asid-x2", spec.name, spec, SHIPPED, None, worse)))
     assert rows["Caution"] == "scores below its baseline on B: not yet a good choice"
-    assert read_manifest(tmp_path / "absent.json") == {}
-    (tmp_path / "bad.json").write_text("{not json")
-    assert read_manifest(tmp_path / "bad.json") == {}
+    assert manifest_records(tmp_path / "absent.json") == {}
+
+
+@pytest.mark.parametrize(
+    "document",
+    ["{not json", '{"format": 1}', '{"models": [{"id": "asid-x2"}]}'],  # unreadable, no list, no sha256
+)
+def test_a_damaged_manifest_lists_no_shipped_models_and_is_logged(tmp_path: Path, caplog, document) -> None:
+    """The strict reader refuses it; the model lists go on without shipped models (a warning logged)."""
+    (tmp_path / "bad.json").write_text(document)
+    with caplog.at_level("WARNING", logger="irstudio.models.choices"):
+        assert manifest_records(tmp_path / "bad.json") == {}
+    assert "shipped models not listed: bad.json" in caplog.text
 
 
 def test_every_shipped_model_card_shows_its_iterations_and_scores() -> None:
     """The cards read the real manifest's schema (training.iterations, a list of scores)."""
-    entries = read_manifest(manifest_path())
+    entries = manifest_records(manifest_path())
     assert entries
     for model_id, entry in entries.items():
         spec = REGISTRY.get(model_id)

@@ -21,7 +21,7 @@ from irstudio.core.cancel import CancelToken
 from irstudio.gui import restore_jobs
 from irstudio.gui.restore_jobs import (
     CHOOSING_BACKEND,
-    ModelCache,
+    PlanCache,
     PlanStep,
     RestoreOutcome,
     RestoreRequest,
@@ -34,9 +34,9 @@ from tests.gui.app_helpers import choice_for, gradient_image, make_window, resto
 
 
 @pytest.fixture
-def window_look(qtbot):
+def window_look(qtbot, qapp):
     """The window themes the whole application; put the look back afterwards."""
-    yield from restore_app_look()
+    yield from restore_app_look(qapp)
 
 
 RUN_TIMEOUT_MS = 30_000
@@ -85,7 +85,7 @@ def gated_recorder(monkeypatch: pytest.MonkeyPatch) -> PlanRecorder:
     return recording
 
 
-def drive(request: RestoreRequest, cache: ModelCache) -> tuple[list[object], RestoreOutcome]:
+def drive(request: RestoreRequest, cache: PlanCache) -> tuple[list[object], RestoreOutcome]:
     """Run ``restore_work`` to the end on this thread: (the items it yielded, its outcome)."""
     steps = restore_work(request, cache)(CancelToken())
     items: list[object] = []
@@ -99,7 +99,7 @@ def drive(request: RestoreRequest, cache: ModelCache) -> tuple[list[object], Res
 def test_the_work_reports_choosing_then_the_plan_then_tiles_and_reuses_the_plan(recorder, tmp_path) -> None:
     image = gradient_image(32, 32)
     choice = choice_for(nn.Identity())
-    cache = ModelCache(state_dir=tmp_path / "state")
+    cache = PlanCache(state_dir=tmp_path / "state")
     request = RestoreRequest(choice, image, RunOptions(device="cpu", tile=16, context=0), generation=0)
     items, outcome = drive(request, cache)
     description = "backend eager, fp32 (classical baseline), tile 16, not measured"
@@ -121,7 +121,7 @@ def test_the_work_reports_choosing_then_the_plan_then_tiles_and_reuses_the_plan(
 
 
 def test_a_plan_leaves_the_cache_with_its_model(recorder, tmp_path) -> None:
-    cache = ModelCache(size=1, state_dir=tmp_path)
+    cache = PlanCache(size=1, state_dir=tmp_path)
     first, second = choice_for(nn.Identity(), "first"), choice_for(nn.Identity(), "second")
     options = RunOptions(device="cpu", tile=16)
     image = gradient_image(16, 16)
@@ -203,7 +203,7 @@ def test_a_whole_image_run_gives_its_engine_back_and_previews_keep_it(tmp_path, 
         return replace(planned, module=ChannelsLast(model))
 
     monkeypatch.setattr(restore_jobs, "auto_plan", engine_plan)
-    cache = ModelCache(state_dir=tmp_path)
+    cache = PlanCache(state_dir=tmp_path)
     choice = choice_for(nn.Identity())
     options = RunOptions(device="cpu", tile=16, context=0)
     image = gradient_image(32, 32)

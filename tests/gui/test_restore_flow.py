@@ -13,9 +13,10 @@ from PySide6.QtWidgets import QMessageBox
 
 from irstudio.core.resize import imresize
 from irstudio.core.tiling import Region
-from irstudio.gui.restore_jobs import UNTRAINED_SEED, RunOptions
+from irstudio.gui.restore_jobs import RunOptions
 from irstudio.gui.run_controller import region_of
 from irstudio.gui.widgets.compare_view import CompareMode
+from irstudio.inference import UNTRAINED_SEED
 from irstudio.inference.runner import TilePlan, restore
 from irstudio.models.catalog import REGISTRY
 from tests.gui.app_helpers import (
@@ -136,7 +137,8 @@ def test_cancel_stops_within_one_tile_and_keeps_nothing(qtbot, tmp_path: Path) -
         assert not window.progress.isHidden() and window.progress.bar.maximum() == 16
         assert window.progress.label.text() == "Restoring with test-model"
         assert window.progress.eta.text().endswith("s left")
-        with qtbot.waitSignal(window.runner.cancelled, timeout=RUN_TIMEOUT_MS):
+        job = window.runner.job("restore:test-model")
+        with qtbot.waitSignal(job.cancelled, timeout=RUN_TIMEOUT_MS):
             window.commands.cancel.trigger()  # Esc
             # said at once, while the tile in flight still runs
             assert window.progress.label.text() == "Restoring with test-model: stopping…"
@@ -230,12 +232,14 @@ def test_region_of_a_view_rectangle_covers_whole_pixels_inside_the_image() -> No
 def test_errors_are_shown_and_the_app_stays_usable(qtbot, tmp_path: Path, warnings: list[str]) -> None:
     window, rgb = opened(qtbot, tmp_path)
     oom = choice_for(Failing(torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 8 GiB")), "oom")
-    with qtbot.waitSignal(window.runner.failed, timeout=RUN_TIMEOUT_MS):
-        window.runs.run(oom, RunOptions(tile=16, context=0, device="cpu"))
+    assert window.runs.run(oom, RunOptions(tile=16, context=0, device="cpu"))
+    with qtbot.waitSignal(window.runner.job("restore:oom").error, timeout=RUN_TIMEOUT_MS):
+        pass  # (reports reach the handle only once the event loop runs)
     assert len(warnings) == 1 and "Out of memory" in warnings[0]
     broken = choice_for(Failing(ValueError("weights do not fit")), "broken")
-    with qtbot.waitSignal(window.runner.failed, timeout=RUN_TIMEOUT_MS):
-        window.runs.run(broken)
+    assert window.runs.run(broken)
+    with qtbot.waitSignal(window.runner.job("restore:broken").error, timeout=RUN_TIMEOUT_MS):
+        pass
     assert "broken: weights do not fit" in warnings[1]
     assert window.progress.isHidden()
     select(window, "denoise", "identity")
@@ -269,7 +273,7 @@ def test_opening_another_image_cancels_runs_and_drops_their_results(qtbot, tmp_p
     window.runs.run(choice_for(model), RunOptions(tile=16, context=0))
     try:
         qtbot.waitUntil(model.reached.is_set, timeout=RUN_TIMEOUT_MS)
-        with qtbot.waitSignal(window.runner.cancelled, timeout=RUN_TIMEOUT_MS):
+        with qtbot.waitSignal(window.runner.job("restore:test-model").cancelled, timeout=RUN_TIMEOUT_MS):
             assert window.open_file(write_png(tmp_path / "other.png", gradient_image(8, 8, seed=3)))
             model.gate.set()
     finally:

@@ -22,10 +22,9 @@ from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import QApplication, QInputDialog, QMessageBox
 
 from irstudio import paths
-from irstudio.core.device import DeviceInfo
+from irstudio.core import DeviceInfo
 from irstudio.data import Downscale, GaussianBlur, Jpeg, Noise, Rain, RealPhoto
-from irstudio.gui.model_choices import LIBRARY, library_models
-from irstudio.gui.tasks import TaskRunner
+from irstudio.gui.tasks import Lane, TaskRunner
 from irstudio.gui.training_form import (
     TrainingForm,
     build_config,
@@ -38,6 +37,7 @@ from irstudio.gui.training_form import (
 )
 from irstudio.gui.training_panel_controller import TRAIN_KEY, TrainingPanelController
 from irstudio.gui.widgets.training_panel import EMPTY_CURVE_TEXT, THUMB, TrainingPanel
+from irstudio.models import LIBRARY, library_models
 from irstudio.training import ConfigError, StepLog, TrainSummary, latest_checkpoint
 from tests.training.helpers import make_folder
 
@@ -104,8 +104,16 @@ def short_form(images: Path, tmp_path: Path, **changes) -> TrainingForm:
     return replace(form, **changes)
 
 
-def is_step(key: str, event: object) -> bool:
-    return key == TRAIN_KEY and isinstance(event, StepLog)
+def is_step(event: object) -> bool:
+    return isinstance(event, StepLog)
+
+
+def wait_for_first_step(qtbot, runner: TaskRunner) -> None:
+    """Wait until the training job (just submitted: its handle has heard nothing yet) logs a step."""
+    run = runner.job(TRAIN_KEY)
+    assert run is not None
+    with qtbot.waitSignal(run.progress, timeout=RUN_TIMEOUT_MS, check_params_cb=is_step):
+        pass
 
 
 # ---------------------------------------------------------------------------------- the panel
@@ -226,8 +234,8 @@ def test_a_short_run_draws_curves_fills_the_validation_strip_and_exports(
 def test_stop_writes_a_checkpoint_and_resume_continues_to_the_end(qtbot, runner, tmp_path, images) -> None:
     panel, trainer = make_panel(qtbot, runner, tmp_path)
     trainer.set_form(short_form(images, tmp_path, steps=12, validate_every=4))
-    with qtbot.waitSignal(runner.progressed, timeout=RUN_TIMEOUT_MS, check_params_cb=is_step):
-        trainer.start()
+    assert trainer.start()
+    wait_for_first_step(qtbot, runner)
     with qtbot.waitSignal(trainer.run_finished, timeout=RUN_TIMEOUT_MS) as done:
         panel.stop_button.click()
         assert not panel.stop_button.isEnabled()
@@ -254,14 +262,14 @@ def test_stop_writes_a_checkpoint_and_resume_continues_to_the_end(qtbot, runner,
 
 def test_a_run_waiting_for_the_device_can_be_called_off(qtbot, runner, tmp_path, images) -> None:
     gate = threading.Event()
-    runner.submit("restore:busy", lambda _token: gate.wait(30), lane="device")  # a restoration runs
+    runner.submit("restore:busy", lambda _token: gate.wait(30), lane=Lane.DEVICE)  # a restoration runs
     panel, trainer = make_panel(qtbot, runner, tmp_path)
     trainer.set_form(short_form(images, tmp_path))
     assert trainer.start() and "Waiting for the device" in panel.status.text()
+    run = runner.job(TRAIN_KEY)
+    assert run is not None and run.lane is Lane.DEVICE
     panel.stop_button.click()
-    with qtbot.waitSignal(
-        runner.cancelled, timeout=RUN_TIMEOUT_MS, check_params_cb=lambda key: key == TRAIN_KEY
-    ):
+    with qtbot.waitSignal(run.cancelled, timeout=RUN_TIMEOUT_MS):
         gate.set()
     assert not trainer.is_running() and panel.status.text() == "Training cancelled."
     assert latest_checkpoint(tmp_path / "runs" / "run") is None
@@ -271,8 +279,8 @@ def test_closing_the_app_mid_run_still_writes_a_checkpoint(qtbot, tmp_path, imag
     tasks = TaskRunner()
     _panel, trainer = make_panel(qtbot, tasks, tmp_path)
     trainer.set_form(short_form(images, tmp_path, steps=1000))
-    with qtbot.waitSignal(tasks.progressed, timeout=RUN_TIMEOUT_MS, check_params_cb=is_step):
-        trainer.start()
+    assert trainer.start()
+    wait_for_first_step(qtbot, tasks)
     assert tasks.shutdown(30_000)  # what the window does on close: cancel everything and wait
     checkpoint = latest_checkpoint(tmp_path / "runs" / "run")
     assert checkpoint is not None and 1 <= checkpoint_step(checkpoint) < 1000
@@ -382,7 +390,7 @@ def test_settings_from_a_damaged_store_fall_back_to_defaults() -> None:
 
 
 def test_training_work_stops_with_a_checkpoint_when_closed_early(tmp_path, images) -> None:
-    from irstudio.core.cancel import CancelToken
+    from irstudio.core import CancelToken
 
     config = build_config(short_form(images, tmp_path, steps=50))
     stop, job = CancelToken(), CancelToken()

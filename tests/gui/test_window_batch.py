@@ -10,8 +10,7 @@ import torch
 
 from irstudio.core.image_io import read_image
 from irstudio.gui.batch_controller import BATCH_KEY, batch_ids
-from irstudio.gui.model_choices import LIBRARY, ModelChoice
-from irstudio.models.catalog import REGISTRY
+from irstudio.models import LIBRARY, REGISTRY, ModelChoice
 from tests.gui.app_helpers import gradient_image, make_window, restore_app_look, write_png
 
 _look = pytest.fixture(autouse=True)(restore_app_look)

@@ -12,8 +12,10 @@ import pytest
 import torch
 
 from irstudio import paths
-from irstudio.gui.model_choices import LIBRARY
+from irstudio.gui.training_dock import TRAINING_LANE
 from irstudio.gui.training_form import TrainingForm
+from irstudio.gui.training_panel_controller import TRAIN_KEY
+from irstudio.models import LIBRARY
 from irstudio.training import StepLog
 from tests.gui.app_helpers import gradient_image, make_window, restore_app_look, write_png
 from tests.training.helpers import make_folder
@@ -65,10 +67,13 @@ def test_train_from_the_window_and_the_export_appears_in_the_model_panel(qtbot, 
         name="run",
     )
     training.controller.set_form(form)
-    first_step = lambda key, item: isinstance(item, StepLog)  # noqa: E731
+    first_step = lambda item: isinstance(item, StepLog)  # noqa: E731
     with qtbot.waitSignal(training.controller.run_finished, timeout=RUN_TIMEOUT_MS) as done:
-        with qtbot.waitSignal(window.runner.progressed, check_params_cb=first_step, timeout=RUN_TIMEOUT_MS):
-            assert training.controller.start()
+        assert training.controller.start()
+        run = window.runner.job(TRAIN_KEY)
+        assert run is not None and run.lane is TRAINING_LANE
+        with qtbot.waitSignal(run.progress, check_params_cb=first_step, timeout=RUN_TIMEOUT_MS):
+            pass
         # opening a photo and Esc cancel interactive work only: training is on its own lane
         assert window.open_file(write_png(tmp_path / "photo.png", gradient_image(16, 16)))
         window.commands.cancel.trigger()

@@ -126,18 +126,23 @@ def _shipped(folder: Path, *, sha256: str | None = None) -> Path:
 
 def test_manifest_entries_are_read(tmp_path: Path) -> None:
     manifest = _shipped(tmp_path)
-    (entry,) = read_manifest(manifest)
+    read = read_manifest(manifest)
+    (entry,) = read.entries
     assert isinstance(entry, ShippedWeights)
     assert (entry.id, entry.preset, entry.path) == ("tiny-v1", "tiny", tmp_path / "tiny.safetensors")
+    assert read.by_id("tiny-v1") is entry and read.by_file("tiny.safetensors") is entry
+    assert read.by_id("tiny") is None and read.by_file("other.safetensors") is None
+    assert read.records() == {"tiny-v1": entry.entry} and read.document["models"] == [dict(entry.entry)]
     assert verify_weights(entry.path, entry.sha256) == entry.path
-    assert read_manifest(tmp_path / "absent.json") == []
-    for shipped in read_manifest(paths.manifest_path()):  # the repository's own shipped weights
+    absent = read_manifest(tmp_path / "absent.json")
+    assert absent.entries == () and absent.document == {"format": 1, "models": []}
+    for shipped in read_manifest(paths.manifest_path()).entries:  # the repository's own shipped weights
         assert verify_weights(shipped.path, shipped.sha256) == shipped.path
 
 
 def test_a_file_that_differs_from_the_manifest_is_refused_naming_it(tmp_path: Path) -> None:
     manifest = _shipped(tmp_path)
-    (entry,) = read_manifest(manifest)
+    (entry,) = read_manifest(manifest).entries
     data = bytearray(entry.path.read_bytes())
     data[-1] ^= 0xFF  # one flipped bit in the last tensor
     entry.path.write_bytes(bytes(data))

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from torch import nn
 
+from irstudio.core.precision import REDUCED_PRECISION_NAMES
 from irstudio.models.architectures import (
     ARCHITECTURES,
     architecture,
@@ -17,7 +18,7 @@ from irstudio.models.architectures import (
 )
 from irstudio.models.archs import asid, ast, compacter, lir
 from irstudio.models.catalog import REGISTRY
-from irstudio.models.descriptor import HALF_DTYPE_NAMES, ArchDescriptor
+from irstudio.models.descriptor import ArchDescriptor
 
 
 @dataclass(frozen=True)
@@ -102,7 +103,7 @@ def test_each_architecture_module_defines_its_descriptor() -> None:
         assert dict(arch.presets) == module.PRESETS
         assert arch.build is module.build and arch.from_official is module.from_official_state_dict
         assert arch.half_dtypes == module.HALF_DTYPES
-        assert set(arch.half_dtypes) <= set(HALF_DTYPE_NAMES)
+        assert set(arch.half_dtypes) <= set(REDUCED_PRECISION_NAMES)
 
 
 def test_lookups_by_name_and_by_preset() -> None:

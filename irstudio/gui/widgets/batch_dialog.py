@@ -8,6 +8,10 @@ the dialog back through four slots: ``on_event(BatchEvent)`` for each progressed
 is locked; at the end the summary and the per-file errors are shown in a list, and Start is offered
 again (a rerun skips what was written: it resumes). Closing the dialog while a batch runs cancels it.
 
+Where Ray is installed (``cluster_available``, by default looked up without importing it) the form
+also offers "Run on a Ray cluster" with an address (auto, local, ray://HOST:PORT or HOST:PORT); the
+request then carries it in ``BatchRequest.cluster``. Without Ray neither is shown.
+
 Main thread only, like every widget.
 """
 
@@ -35,7 +39,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from irstudio.inference.batch import BatchEvent, BatchEventKind, BatchReport, BatchRequest, default_output_dir
+from irstudio.inference import BatchEvent, BatchEventKind, BatchReport, BatchRequest, default_output_dir
+from irstudio.inference.cluster import AUTO, check_address, ray_installed
 
 __all__ = ["BatchDialog"]
 
@@ -57,8 +62,10 @@ class BatchDialog(QDialog):
         input_dir: str | Path | None = None,
         output_dir: str | Path | None = None,
         model_id: str | None = None,
+        cluster_available: bool | None = None,
     ) -> None:
-        """``models``: (model id, label shown) in display order; the other arguments preselect."""
+        """``models``: (model id, label shown) in display order; the other arguments preselect.
+        ``cluster_available``: offer the Ray cluster option (None: whether Ray is installed)."""
         super().__init__(parent)
         self.setWindowTitle("Restore a folder")
         self.setMinimumWidth(720)  # room for a typical photo folder's path
@@ -66,6 +73,7 @@ class BatchDialog(QDialog):
         self._suggested = ""  # the last output folder filled in for the user
         self._failures: list[tuple[str, str]] = []  # (relative path, reason) seen in events
         self._build_form(models)
+        self._build_cluster_row(ray_installed() if cluster_available is None else cluster_available)
         self._build_progress()
         self._build_buttons()
         layout = QVBoxLayout(self)
@@ -118,6 +126,30 @@ class BatchDialog(QDialog):
         self.input_browse.clicked.connect(self._browse_input)
         self.output_browse.clicked.connect(self._browse_output)
 
+    def _build_cluster_row(self, available: bool) -> None:
+        """The "Run on a Ray cluster" check box and its address (None where Ray is not installed)."""
+        self.cluster_check: QCheckBox | None = None
+        self.cluster_edit: QLineEdit | None = None
+        if not available:
+            return
+        self.cluster_check = QCheckBox("Run on a Ray cluster")
+        self.cluster_check.setToolTip(
+            "Restore on the workers of a Ray cluster; both folders must be paths every node sees"
+        )
+        self.cluster_edit = QLineEdit(AUTO)
+        self.cluster_edit.setPlaceholderText("auto, local, ray://HOST:PORT or HOST:PORT")
+        self.cluster_edit.setToolTip(
+            "auto: the running cluster; local: a Ray started on this computer; ray://HOST:PORT: Ray Client"
+        )
+        self.cluster_check.toggled.connect(lambda _on: self._set_running(self._running))
+        self.form.addRow("", _row(self.cluster_check, self.cluster_edit))
+
+    def _cluster_address(self) -> str:
+        """The address asked for, or "" to run on this computer."""
+        if self.cluster_check is None or self.cluster_edit is None or not self.cluster_check.isChecked():
+            return ""
+        return self.cluster_edit.text().strip()
+
     def _build_progress(self) -> None:
         self.progress_bar = QProgressBar()
         self.progress_bar.setRange(0, PROGRESS_STEPS)
@@ -158,6 +190,7 @@ class BatchDialog(QDialog):
             output_dir=Path(self.output_edit.text().strip()),
             model_id=str(self.model_combo.currentData()),
             recursive=self.recursive_check.isChecked(),
+            cluster=self._cluster_address(),
         )
 
     def _problem(self) -> str:
@@ -170,6 +203,11 @@ class BatchDialog(QDialog):
             return "Choose an output folder."
         if Path(target).resolve() == Path(source).resolve():
             return "The output folder must differ from the input folder."
+        if self.cluster_check is not None and self.cluster_check.isChecked():
+            try:
+                check_address(self._cluster_address())
+            except ValueError:
+                return "Enter the Ray cluster's address: auto, local, ray://HOST:PORT or HOST:PORT."
         return ""
 
     def _suggest_output(self) -> None:
@@ -230,6 +268,9 @@ class BatchDialog(QDialog):
             self.start_button,
         ):
             widget.setEnabled(not running)
+        if self.cluster_check is not None and self.cluster_edit is not None:
+            self.cluster_check.setEnabled(not running)
+            self.cluster_edit.setEnabled(not running and self.cluster_check.isChecked())
         self.cancel_button.setEnabled(running)
 
     def on_event(self, event: BatchEvent) -> None:

@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from irstudio.data.pipeline import Degradation, Downscale, Jpeg, Noise, Rain, RealPhoto
-from irstudio.inference.ground_truth import GroundTruthSpec
-from irstudio.models.spec import Task
+from irstudio.inference import GroundTruthSpec
+from irstudio.models import Task
 
 __all__ = ["KINDS", "GroundTruthPanel"]
 

@@ -1,13 +1,15 @@
 """``ModelPanel``: pick a task, then a model for it; see its card; set device, precision and tiling.
 
 The model list is grouped (trained, your library, classical, untrained presets; see
-``gui.model_choices``). The card shows architecture, parameters, MACs, and training data and
-scores when known; untrained presets carry a clear warning. The panel keeps no state beyond its
-widgets: it emits ``task_selected``, ``model_selected``, ``device_selected`` and the requests
-``run_requested`` (whole image) and ``preview_requested`` (the visible region); the window reads
-``current_choice()`` and ``run_options()`` when it runs. Precision "Auto" (the default) lets the run
-measure it (fp32 on the CPU); ``show_plan(text)`` shows how the last run actually ran (backend,
-precision, tile) under the run options.
+``models.choices``, which ``irstudio models`` lists too). A damaged weights manifest is logged and
+shows no shipped models (``manifest_records``); the app goes on. The card shows architecture,
+parameters, MACs, and training data and scores when known; untrained presets carry a clear warning.
+The panel keeps no state beyond its widgets: it emits ``task_selected``, ``model_selected``,
+``device_selected`` and the requests ``run_requested`` (whole image) and ``preview_requested`` (the
+visible region); the window reads ``current_choice()`` and ``run_options()`` when it runs. Precision
+"Auto" (the default) lets the run measure it (fp32 on the CPU); the others are the model's
+``spec.precisions`` (``core.Precision``: name shown, description as tooltip). ``show_plan(text)``
+shows how the last run actually ran (backend, precision, tile) under the run options.
 """
 
 from __future__ import annotations
@@ -32,20 +34,20 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from irstudio.core.device import DeviceInfo, list_devices
-from irstudio.gui.model_choices import (
+from irstudio.core import DeviceInfo, Precision, list_devices
+from irstudio.gui.restore_jobs import AUTO_PRECISION, RunOptions
+from irstudio.gui.widgets.collapsible import Collapsible
+from irstudio.models import (
     KIND_TITLES,
     TASKS,
     ModelChoice,
     TaskChoice,
     choices_for,
     library_models,
+    manifest_records,
     model_card,
-    read_manifest,
     task_choice,
 )
-from irstudio.gui.restore_jobs import AUTO_PRECISION, RunOptions
-from irstudio.gui.widgets.collapsible import Collapsible
 
 __all__ = ["ModelPanel"]
 
@@ -83,7 +85,7 @@ class ModelPanel(QWidget):
     ) -> None:
         super().__init__(parent)
         self._library_dir, self._manifest_path = library_dir, manifest_path
-        self._manifest = read_manifest(manifest_path)
+        self._manifest = manifest_records(manifest_path)
         self._library = library_models(library_dir)
         self._build(devices if devices is not None else list_devices())
         self._fill_models()
@@ -235,7 +237,7 @@ class ModelPanel(QWidget):
     def refresh_library(self) -> None:
         """Re-read the manifest and the library folder; keeps the selection when still listed."""
         current = self.current_choice()
-        self._manifest = read_manifest(self._manifest_path)
+        self._manifest = manifest_records(self._manifest_path)
         self._library = library_models(self._library_dir)
         self._fill_models(keep=current.key if current else None)
 
@@ -298,9 +300,13 @@ class ModelPanel(QWidget):
         previous = self.precision_combo.currentData()
         self.precision_combo.clear()
         self.precision_combo.addItem("Auto", AUTO_PRECISION)
-        allowed = ("fp32", *(choice.spec.half_dtypes if choice is not None else ()))
-        for dtype in allowed:
-            self.precision_combo.addItem(dtype, dtype)
+        allowed = choice.spec.precisions if choice is not None else (Precision.FP32.value,)
+        for name in allowed:
+            precision = Precision(name)
+            self.precision_combo.addItem(precision.label, precision.value)
+            self.precision_combo.setItemData(
+                self.precision_combo.count() - 1, precision.description, Qt.ItemDataRole.ToolTipRole
+            )
         self.precision_combo.setCurrentIndex(max(0, self.precision_combo.findData(previous)))
 
 

@@ -10,8 +10,7 @@ from __future__ import annotations
 import torch
 from PySide6.QtWidgets import QLabel, QWidget
 
-from irstudio.core.device import DeviceError, resolve_device
-from irstudio.core.memory import resident_bytes
+from irstudio.core import DeviceError, resident_bytes, resolve_device
 
 __all__ = ["ResourceStatus", "format_bytes"]
 

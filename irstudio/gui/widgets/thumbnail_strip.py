@@ -17,7 +17,7 @@ from PySide6.QtCore import QSignalBlocker, QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
 from PySide6.QtWidgets import QListView, QListWidget, QListWidgetItem, QWidget
 
-from irstudio.core.cancel import CancelToken
+from irstudio.core import CancelToken
 from irstudio.core.image_io import (
     AVIF_SUFFIXES,
     HEIF_SUFFIXES,

@@ -55,11 +55,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from irstudio.core.device import DeviceInfo, list_devices
-from irstudio.gui.model_choices import LIBRARY, SHIPPED, TASKS, ModelChoice, task_choice
+from irstudio.core import DeviceInfo, list_devices
 from irstudio.gui.qimage import to_qimage
 from irstudio.gui.training_form import LOSSES, PreviewResult, TrainingForm, degradation_for
-from irstudio.models.spec import Task
+from irstudio.models import LIBRARY, SHIPPED, TASKS, ModelChoice, Task, task_choice
 from irstudio.training import ConfigError
 
 __all__ = ["EMPTY_CURVE_TEXT", "THUMB", "ImageStrip", "RangeEdit", "TrainingPanel"]

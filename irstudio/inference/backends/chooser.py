@@ -16,7 +16,6 @@ is itself cached on disk) and, if that fails now, eager PyTorch runs with a note
 
 from __future__ import annotations
 
-import contextlib
 import copy
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -27,6 +26,7 @@ import torch
 from torch import nn
 
 from irstudio.core.device import DeviceInfo
+from irstudio.core.precision import Precision
 from irstudio.inference.backends.cache import BACKEND_CACHE_NAME, VerdictCache, default_cache_path, make_key
 from irstudio.inference.backends.compiled import COMPILE, compile_module, compile_unavailable_reason
 from irstudio.inference.backends.eager import CHANNELS_LAST, EAGER, ChannelsLast
@@ -37,7 +37,6 @@ from irstudio.inference.backends.timing import interleaved_medians
 
 OPENVINO_BF16 = "openvino-bf16"
 ALL_BACKENDS = (EAGER, CHANNELS_LAST, OPENVINO, OPENVINO_BF16, ONNX, COMPILE)
-_HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -164,15 +163,9 @@ def build_backend(
     raise BackendUnavailable(f"unknown backend {name!r}; known: {', '.join(ALL_BACKENDS)}")
 
 
-def _precision(device: str, dtype: str) -> contextlib.AbstractContextManager:
-    if dtype not in _HALF:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=_HALF[dtype])
-
-
 def _runner(module: nn.Module, x: torch.Tensor, device: str, dtype: str) -> Callable[[], object]:
     def run() -> object:
-        with torch.inference_mode(), _precision(device, dtype):
+        with torch.inference_mode(), Precision(dtype).autocast(device):
             return module(x)
 
     return run

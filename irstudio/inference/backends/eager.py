@@ -29,11 +29,6 @@ class ChannelsLast(nn.Module):
         return self.inner(x.contiguous(memory_format=torch.channels_last)).contiguous()
 
 
-def to_contiguous_format(model: nn.Module) -> nn.Module:
-    """Undo ``ChannelsLast``'s in-place weight conversion (returns ``model``)."""
-    return model.to(memory_format=torch.contiguous_format)
-
-
 def unwrap(module: nn.Module) -> nn.Module:
     """The plain model inside a backend wrapper (the module itself when it is not wrapped)."""
     for name in ("reference", "inner", "_orig_mod"):

@@ -7,15 +7,16 @@ aligned to the model's window grid, containing the query pixel) with forward hoo
 modules; spectra and error maps use the given output, or run the model (tiled, cancellable) on a crop
 of at most ``request.spectrum_side`` output pixels per side.
 
-Models are opened with ``open_model`` and the last one is kept for the next request (same id, weights
-and device), so clicking pixel after pixel does not rebuild it; ``compute_maps(..., model=...)`` uses the
-caller's instance instead. A model is used by one computation at a time (callers run maps on one lane).
+The model is the caller's (``model=``), else taken from the caller's ``models`` cache (an
+``inference.ModelCache``: the app lends the one its restores use, so clicking pixel after pixel, or
+looking inside the model just run, does not open it again), else opened for this request only
+(``model_cache.open_on``; the command line computes once). Nothing is cached here. A model is used by
+one computation at a time (the app runs maps on the lane its restores run on).
 """
 
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Generator
 from types import ModuleType
 
@@ -50,11 +51,11 @@ from irstudio.inference.maps.types import (
     MapsResult,
     Series,
 )
+from irstudio.inference.model_cache import ModelCache, open_on
 from irstudio.inference.planning import plan_for
 from irstudio.inference.runner import run_tiled
 from irstudio.models.architectures import ASID, AST, COMPACTER, LIR
 from irstudio.models.catalog import resolve_id
-from irstudio.models.loading import open_model
 from irstudio.models.spec import ModelSpec
 
 __all__ = ["compute_maps", "has_attention_maps", "layer_choices"]
@@ -92,37 +93,18 @@ def _choices_of(spec: ModelSpec) -> tuple[LayerChoice, ...]:
     return _EXTRACTORS[spec.arch].layer_choices(spec, model)
 
 
-class _ModelCache:
-    """The most recently opened model, reused while id, weights and device stay the same."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._key: tuple[str, str | None, str] | None = None
-        self._model: nn.Module | None = None
-
-    def get(self, spec: ModelSpec, weights: str | None, device: str) -> nn.Module:
-        key = (spec.id, weights, device)
-        with self._lock:
-            if self._key != key or self._model is None:
-                self._model, self._key = None, None  # drop the old one before building the new
-                self._model = open_model(spec, weights).to(device).eval()
-                self._key = key
-            return self._model
-
-
-_MODELS = _ModelCache()
-
-
 def compute_maps(
     request: MapRequest,
     token: CancelToken = NEVER_CANCELLED,
     *,
     spec: ModelSpec | None = None,
     model: nn.Module | None = None,
+    models: ModelCache | None = None,
 ) -> Generator[str, None, MapsResult]:
     """Compute what ``request`` asks for (see the module doc); yields progress text, returns the result.
 
-    ``spec`` defaults to the registry entry of ``request.model_id``; ``model`` to the cached/opened model.
+    ``spec`` defaults to the registry entry of ``request.model_id``; ``model`` to the one in ``models``
+    (opened there on a miss), or without a cache to a model opened for this request only.
     Raises ValueError for requests that cannot be served (no attention maps for this model, unknown
     layer, error map without a reference, arrays of the wrong shape) and ``Cancelled`` via ``token``.
     """
@@ -131,8 +113,8 @@ def compute_maps(
     kind = MapKind(request.kind)
     token.raise_if_cancelled()
     if kind in (MapKind.ATTENTION, MapKind.ENERGY):
-        return (yield from _network_maps(request, kind, spec, model, token))
-    return (yield from _image_maps(request, kind, spec, model, token))
+        return (yield from _network_maps(request, kind, spec, (model, models), token))
+    return (yield from _image_maps(request, kind, spec, (model, models), token))
 
 
 def _check_image(image: np.ndarray | None, what: str, shape: tuple[int, ...] | None = None) -> None:
@@ -148,24 +130,31 @@ def _device(request: MapRequest) -> str:
     return resolve_device(request.device).spec
 
 
+_Source = tuple[nn.Module | None, ModelCache | None]
+"""Where the model comes from: the caller's model, or the caller's cache (either may be None)."""
+
+
 def _model_for(
-    request: MapRequest, spec: ModelSpec, model: nn.Module | None, device: str
+    request: MapRequest, spec: ModelSpec, source: _Source, device: str
 ) -> Generator[str, None, nn.Module]:
+    model, models = source
     if model is not None:
         return model
     yield f"opening {spec.id}"
-    return _MODELS.get(spec, request.weights, device)
+    if models is not None:
+        return models.get(spec, request.weights, device)
+    return open_on(spec, request.weights, device)
 
 
 def _network_maps(
-    request: MapRequest, kind: MapKind, spec: ModelSpec, model: nn.Module | None, token: CancelToken
+    request: MapRequest, kind: MapKind, spec: ModelSpec, source: _Source, token: CancelToken
 ) -> Generator[str, None, MapsResult]:
     if kind is MapKind.ATTENTION and not has_attention_maps(spec):
         raise ValueError(f"{spec.id} has no attention maps (Compacter, AST, LIR and ASID have them)")
     if not spec.learned:
         raise ValueError(f"{spec.id} is a classical method: it has no layers to look into")
     device = _device(request)
-    model = yield from _model_for(request, spec, model, device)
+    model = yield from _model_for(request, spec, source, device)
     token.raise_if_cancelled()
     height, width = request.image.shape[:2]
     crop = choose_crop(height, width, request.region, request.pixel, request.max_side, spec.tile_multiple)
@@ -240,7 +229,7 @@ def _result(
 
 
 def _image_maps(
-    request: MapRequest, kind: MapKind, spec: ModelSpec, model: nn.Module | None, token: CancelToken
+    request: MapRequest, kind: MapKind, spec: ModelSpec, source: _Source, token: CancelToken
 ) -> Generator[str, None, MapsResult]:
     height, width = request.image.shape[:2]
     scale = spec.scale
@@ -252,7 +241,7 @@ def _image_maps(
     side = max(2, request.spectrum_side // scale)
     crop = choose_crop(height, width, request.region, request.pixel, side)
     crop_image = np.ascontiguousarray(request.image[crop.y0 : crop.y1, crop.x0 : crop.x1], dtype=np.float32)
-    output = yield from _output_crop(request, spec, model, crop, token)
+    output = yield from _output_crop(request, spec, source, crop, token)
     reference = None if request.reference is None else _scaled_crop(request.reference, crop, scale)
     token.raise_if_cancelled()
     if kind is MapKind.ERROR:
@@ -270,13 +259,13 @@ def _scaled_crop(image: np.ndarray, crop: Region, scale: int) -> np.ndarray:
 
 
 def _output_crop(
-    request: MapRequest, spec: ModelSpec, model: nn.Module | None, crop: Region, token: CancelToken
+    request: MapRequest, spec: ModelSpec, source: _Source, crop: Region, token: CancelToken
 ) -> Generator[str, None, np.ndarray]:
     """The model output over ``crop`` (output pixels): cut from ``request.output`` or computed tiled."""
     if request.output is not None:
         return _scaled_crop(request.output, crop, spec.scale)
     device_info = resolve_device(request.device)
-    model = yield from _model_for(request, spec, model, device_info.spec)
+    model = yield from _model_for(request, spec, source, device_info.spec)
     plan = plan_for(spec, device_info)
     steps = run_tiled(model, request.image, plan, token, region=crop)
     while True:

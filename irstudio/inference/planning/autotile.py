@@ -19,7 +19,6 @@ whatever the fit misses.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from torch import nn
 
 from irstudio.core.device import DeviceInfo
 from irstudio.core.memory import collect_garbage, measure_peak, memory_budget, resident_bytes
+from irstudio.core.precision import Precision
 from irstudio.core.tiling import round_up, seam_overlap
 from irstudio.inference.backends.cache import AUTOTILE_CACHE_NAME, VerdictCache, default_cache_path, make_key
 
@@ -38,7 +38,6 @@ MARGIN = 0.7
 GPU_MAX_TILE = 2048
 MPS_TENSOR_LIMIT = 4 * 1024**3
 PROBE_SIDES = {"cpu": (96, 160, 224), "gpu": (256, 384, 512)}
-_HALF = {"fp16": torch.float16, "bf16": torch.bfloat16}
 
 
 @dataclass(frozen=True)
@@ -98,12 +97,6 @@ def fit_memory(samples: Sequence[tuple[int, int]]) -> MemoryFit:
 # ------------------------------------------------------------------------------------- measuring
 
 
-def _precision(device: str, dtype: str) -> contextlib.AbstractContextManager:
-    if dtype not in _HALF:
-        return contextlib.nullcontext()
-    return torch.autocast(device_type=torch.device(device).type, dtype=_HALF[dtype])
-
-
 def probe_sides(device: str, multiple: int) -> tuple[int, ...]:
     """Input sides to probe on ``device``: three sizes on the model's multiple (at least two distinct)."""
     group = "cpu" if torch.device(device).type == "cpu" else "gpu"
@@ -125,7 +118,7 @@ def probe_memory(
 
     def forward(side: int) -> None:
         x = torch.rand(1, channels, side, side, device=device)
-        with torch.inference_mode(), _precision(device, dtype):
+        with torch.inference_mode(), Precision(dtype).autocast(device):
             model(x)
         del x
 

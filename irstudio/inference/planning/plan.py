@@ -22,6 +22,7 @@ from torch import nn
 
 from irstudio.core.device import DeviceInfo
 from irstudio.core.memory import memory_budget
+from irstudio.core.precision import Precision
 from irstudio.inference.backends import (
     CHANNELS_LAST,
     EAGER,
@@ -75,12 +76,12 @@ def plan_for(
     *,
     tile: int | None = None,
     context: int | None = None,
-    dtype: str = "fp32",
+    dtype: str = Precision.FP32.value,
 ) -> TilePlan:
     """A ``TilePlan`` for ``spec``: explicit ``tile``/``context`` win, else the defaults; the tile is
     rounded down to the model's ``tile_multiple``. ``dtype`` must be fp32 or one of ``spec.half_dtypes``."""
-    if dtype != "fp32" and dtype not in spec.half_dtypes:
-        allowed = ", ".join(("fp32", *spec.half_dtypes))
+    if dtype not in spec.precisions:
+        allowed = ", ".join(spec.precisions)
         raise ValueError(f"{spec.id} does not run in {dtype}; allowed: {allowed}")
     chosen = tile if tile is not None else auto_tile(spec, device)
     if chosen is not None:
@@ -234,7 +235,7 @@ def auto_plan(
             cache=cache(PRECISION_CACHE_NAME),
         )
     else:
-        precision = PrecisionVerdict("fp32", note="classical baseline")
+        precision = PrecisionVerdict(Precision.FP32.value, note="classical baseline")
     probed = None
     probe_tile = tile is None and spec.learned and spec.tiling is Tiling.SUPPORTED
     if probe_tile:
@@ -323,9 +324,9 @@ def _cpu_backend_for(chosen: str, dtype: str | None, backends: Sequence[str] | N
     """The backend under the caller's restrictions: a forced precision or backend list wins."""
     if backends is not None and chosen not in backends:
         return backends[0]
-    if dtype == "fp32" and chosen == OPENVINO_BF16:
+    if dtype == Precision.FP32 and chosen == OPENVINO_BF16:
         return OPENVINO
-    if dtype not in (None, "fp32") and chosen not in (EAGER, CHANNELS_LAST):
+    if dtype not in (None, Precision.FP32) and chosen not in (EAGER, CHANNELS_LAST):
         return EAGER  # a forced half precision runs through torch's autocast
     return chosen
 
@@ -346,7 +347,8 @@ def _cpu_plan_without_measuring(
     model.eval().to("cpu")
     chosen, largest, source = _cpu_choice(spec, model, device, state_dir)
     backend = _cpu_backend_for(chosen, dtype, backends)
-    precision = PrecisionVerdict(dtype or "fp32", note="as requested" if dtype else "the CPU runs fp32")
+    note = "as requested" if dtype else "the CPU runs fp32"
+    precision = PrecisionVerdict(dtype or Precision.FP32.value, note=note)
     plan = plan_for(spec, device, tile=tile or largest, context=context, dtype=precision.dtype)
     if tile is None:
         fitted = fit_tile(known_cpu_plan(spec.arch), plan, memory_budget("cpu"), largest)

@@ -5,12 +5,14 @@ is finite everywhere and within ``MIN_PSNR_DB`` (45 dB) of the fp32 output (PSNR
 Passing candidates are then timed against fp32 (on the crop repeated to 512 px on GPUs), and the
 fastest of them is chosen, or fp32 when none is faster. Only precisions the model allows
 (``ModelSpec.half_dtypes``) and the device supports are probed; Swin-family models overflow fp16
-(performance.md §5), which is why each model allows only what its architecture tolerates and the
-probe checks anyway.
+(../shared/docs/performance.md §5), which is why each model allows only what its architecture
+tolerates and the probe checks anyway. Precision names and their torch dtypes are
+``core.precision.Precision``.
 
-On the CPU the policy is fp32 without probing (bf16 pays only with AMX and costs 3-4 levels of
-8-bit error, performance.md §3.6); ``probe_precision`` itself runs on any device, so it can be tested
-and used explicitly there.
+On the CPU the policy is fp32 under torch, without probing: autocast gains little there and costs
+visible 8-bit error (docs/PERFORMANCE.md, "Reduced precision"); a CPU with native bf16 gets it
+through OpenVINO's bf16 graph instead, checked per graph (``backends.openvino_rt``).
+``probe_precision`` itself runs on any device, so it can be tested and used explicitly there.
 
 Verdicts are cached in ``paths.user_state_dir() / "precision-cache.json"`` per (model, weights
 fingerprint, device and its name, allowed precisions): trained weights can overflow where random
@@ -19,7 +21,6 @@ ones did not, so new weights are probed again.
 
 from __future__ import annotations
 
-import contextlib
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -30,6 +31,7 @@ import torch
 from torch import nn
 
 from irstudio.core.device import DeviceInfo
+from irstudio.core.precision import REDUCED_PRECISION_NAMES, Precision
 from irstudio.inference.backends.cache import (
     PRECISION_CACHE_NAME,
     VerdictCache,
@@ -40,7 +42,6 @@ from irstudio.inference.backends.exported import weights_fingerprint
 from irstudio.inference.backends.timing import interleaved_medians
 
 MIN_PSNR_DB = 45.0
-DTYPES = {"fp16": torch.float16, "bf16": torch.bfloat16}
 PROBE_SIDE = 128
 TIMING_SIDE = 512
 
@@ -119,19 +120,15 @@ def supported_half_dtypes(device: str) -> tuple[str, ...]:
     fp16 and bf16; none on the CPU (policy: fp32 there)."""
     kind = torch.device(device).type
     if kind == "cuda" and torch.cuda.is_available():
-        return ("bf16", "fp16") if torch.cuda.is_bf16_supported() else ("fp16",)
+        bf16, fp16 = Precision.BF16.value, Precision.FP16.value
+        return (bf16, fp16) if torch.cuda.is_bf16_supported() else (fp16,)
     if kind == "mps":
-        return ("fp16", "bf16")
+        return (Precision.FP16.value, Precision.BF16.value)
     return ()
 
 
 def _forward(model: nn.Module, x: torch.Tensor, device: str, dtype: str) -> torch.Tensor:
-    precision = (
-        torch.autocast(device_type=torch.device(device).type, dtype=DTYPES[dtype])
-        if dtype in DTYPES
-        else contextlib.nullcontext()
-    )
-    with torch.inference_mode(), precision:
+    with torch.inference_mode(), Precision(dtype).autocast(device):
         return model(x).float()
 
 
@@ -143,7 +140,7 @@ def probe_precision(model: nn.Module, device: str, dtype: str, crop: np.ndarray)
     run (an op without a half kernel) fails it too, with the error as the reason.
     """
     x = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None].to(device)
-    reference = _forward(model, x, device, "fp32").cpu().numpy()
+    reference = _forward(model, x, device, Precision.FP32).cpu().numpy()
     try:
         reduced = _forward(model, x, device, dtype).cpu().numpy()
     except (RuntimeError, NotImplementedError, TypeError) as error:
@@ -161,10 +158,10 @@ def _fastest(
     model: nn.Module, device: str, passing: Sequence[str], crop: np.ndarray, repeat: int
 ) -> tuple[str, dict[str, float]]:
     x = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1)))[None].to(device)
-    names = ["fp32", *passing]
+    names = [Precision.FP32.value, *passing]
     runs = [(name, (lambda name=name: _forward(model, x, device, name))) for name in names]
     seconds = interleaved_medians(runs, device, repeat=repeat, warmup=1)
-    speedup = {name: seconds["fp32"] / seconds[name] for name in passing}
+    speedup = {name: seconds[Precision.FP32] / seconds[name] for name in passing}
     best = min(names, key=seconds.__getitem__)
     return best, speedup
 
@@ -208,13 +205,13 @@ def choose_precision(
     ``model`` must be in eval mode on ``device``. Cached per model, weights, device and candidates.
     """
     pool = supported_half_dtypes(device.spec) if candidates is None else tuple(candidates)
-    probed = [name for name in pool if name in allowed and name in DTYPES]
+    probed = [name for name in pool if name in allowed and name in REDUCED_PRECISION_NAMES]
     if not probed:
         if candidates is None and device.spec == "cpu":
             why = "the CPU runs fp32"
         else:
             why = f"no reduced precision both allowed for {model_id} and run on {device.spec}"
-        return PrecisionVerdict("fp32", note=why)
+        return PrecisionVerdict(Precision.FP32.value, note=why)
     cache = cache if cache is not None else VerdictCache(default_cache_path(PRECISION_CACHE_NAME))
     key = precision_key(model_id, weights_fingerprint(model), device, probed)
     entry = cache.get(key)
@@ -230,7 +227,7 @@ def choose_precision(
     passing = [name for name in probed if name not in rejected]
     speedup: dict[str, float] = {}
     if not passing:
-        chosen = "fp32"
+        chosen = Precision.FP32.value
     elif time_candidates:
         chosen, speedup = _fastest(model, device.spec, passing, _timing_crop(crop, device.spec), repeat)
     else:

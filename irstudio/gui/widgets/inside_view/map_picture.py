@@ -15,11 +15,10 @@ from pathlib import Path
 import numpy as np
 from PySide6.QtCore import QPointF, QRectF
 
+from irstudio.core import Region
 from irstudio.core.image_io import write_image
-from irstudio.core.tiling import Region
 from irstudio.gui.qimage import colormap
-from irstudio.inference.maps import MapImage, MapsResult
-from irstudio.inference.maps.render import render_map
+from irstudio.inference.maps import MapImage, MapsResult, render_map
 
 __all__ = [
     "Box",

@@ -14,7 +14,7 @@ import numpy as np
 from PySide6.QtCore import QRectF, Qt, QTimer, Signal
 from PySide6.QtWidgets import QFileDialog, QLabel, QVBoxLayout, QWidget
 
-from irstudio.core.tiling import Region
+from irstudio.core import Region
 from irstudio.gui.widgets.inside_view.charts import ChartPanel
 from irstudio.gui.widgets.inside_view.controls import KIND_LABELS, MapControls
 from irstudio.gui.widgets.inside_view.map_panel import MapPanel
@@ -29,9 +29,7 @@ from irstudio.inference.maps import (
     has_attention_maps,
     layer_choices,
 )
-from irstudio.models.catalog import resolve_id
-from irstudio.models.registry import UnknownModelError
-from irstudio.models.spec import ModelSpec
+from irstudio.models import ModelSpec, UnknownModelError, resolve_id
 
 __all__ = ["InsideView"]
 
