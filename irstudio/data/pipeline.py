@@ -297,7 +297,7 @@ class RealPhoto:
     def _noise(image: np.ndarray, rng: np.random.Generator, sigma: Range, poisson: Range) -> np.ndarray:
         gray = bool(rng.random() < 0.4)
         if rng.random() < 0.5:
-            return real.add_read_noise(image, _sample(rng, sigma), rng, gray=gray)
+            return ops.add_gaussian_noise(image, _sample(rng, sigma), rng, clip=True, gray=gray)
         return real.add_poisson_noise(image, _sample(rng, poisson), rng, gray=gray)
 
     @staticmethod
@@ -444,6 +444,10 @@ def _span(bounds: Range, unit: str = "") -> str:
     return f"{low:g}{unit}" if low == high else f"{low:g}-{high:g}{unit}"
 
 
+def _divided(scale: int) -> str:
+    return f" ÷{scale}" if scale > 1 else ""
+
+
 def _describe_step(step: Step) -> str:
     text = {
         Noise: lambda s: (
@@ -455,11 +459,8 @@ def _describe_step(step: Step) -> str:
         GaussianBlur: lambda s: f"blur σ {_span(s.sigma, 'px')}",
         MotionBlur: lambda s: f"motion blur {_span(s.length, 'px')}",
         RealPhoto: lambda s: (
-            f"real photo ÷{s.scale} (2 rounds: blur σ {_span(s.blur_sigma, 'px')}, "
+            f"real photo{_divided(s.scale)} (2 rounds: blur σ {_span(s.blur_sigma, 'px')}, "
             f"noise σ {_span(s.noise_sigma)}, jpeg q {_span(s.jpeg_quality)})"
-            if s.scale > 1
-            else f"real photo (2 rounds: blur σ {_span(s.blur_sigma, 'px')}, noise σ {_span(s.noise_sigma)}, "
-            f"jpeg q {_span(s.jpeg_quality)})"
         ),
     }[type(step)](step)
     return text if step.probability >= 1.0 else f"{text} (p {step.probability:g})"

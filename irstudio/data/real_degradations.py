@@ -8,7 +8,8 @@ chains these twice with random parameters is ``pipeline.RealPhoto``; this module
 - ``blur_kernel``: isotropic/anisotropic Gaussian, generalised Gaussian and plateau kernels
   (``kernel_for``), sampled by ``random_blur_kernel``; ``sinc_kernel``: the 2-D ideal low-pass
   (ringing and overshoot artefacts), its ``J1`` computed by quadrature (no SciPy needed).
-- ``apply_kernel`` (mirrored borders), ``random_resize`` (area, bilinear or bicubic), ``add_poisson_noise``.
+- ``apply_kernel`` (mirrored borders), ``resize_to`` (area, bilinear or bicubic), ``add_poisson_noise``;
+  read noise is ``degradations.add_gaussian_noise`` with ``clip=True``.
 
 Images are float32 HxWx3 RGB in [0, 1]; randomness comes only from the Generator passed in.
 """
@@ -163,19 +164,10 @@ def add_poisson_noise(image: np.ndarray, scale: float, rng: np.random.Generator,
     return noisy
 
 
-def add_read_noise(image: np.ndarray, sigma: float, rng: np.random.Generator, *, gray: bool) -> np.ndarray:
-    """Gaussian noise of std ``sigma`` (0-255 scale), colour or one plane for all channels; clipped."""
-    shape = (*image.shape[:2], 1) if gray else image.shape
-    noise = rng.standard_normal(shape, dtype=np.float32) * np.float32(sigma / 255.0)
-    noisy: np.ndarray = np.clip(image + noise, 0.0, 1.0).astype(np.float32)
-    return noisy
-
-
 __all__ = [
     "KERNEL_SHAPES",
     "KernelShape",
     "add_poisson_noise",
-    "add_read_noise",
     "apply_kernel",
     "bessel_j1",
     "kernel_for",

@@ -41,9 +41,10 @@ _ALL_FORMATS = {
 FORMATS: dict[str, str] = {name: suffix for name, suffix in _ALL_FORMATS.items() if suffix in WRITE_SUFFIXES}
 _SIXTEEN_BIT = ("PNG", "TIFF")
 _LOSSY = ("JPEG", "WebP", "HEIC", "AVIF")
-_SUFFIX_FORMAT = {suffix: name for name, suffix in FORMATS.items()}
-_SUFFIX_FORMAT.update({".tiff": "TIFF", ".jpeg": "JPEG", ".heif": "HEIC"})
-_SUFFIX_FORMAT = {suffix: name for suffix, name in _SUFFIX_FORMAT.items() if name in FORMATS}
+_ALIASES = {".tiff": "TIFF", ".jpeg": "JPEG", ".heif": "HEIC"}
+_SUFFIX_FORMAT = {suffix: name for name, suffix in FORMATS.items()} | {
+    suffix: name for suffix, name in _ALIASES.items() if name in FORMATS
+}
 _UNSAFE = re.compile(r"[^\w.-]+")
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from irstudio.core.metrics import psnr
 from irstudio.data import real_degradations as real
+from irstudio.data.degradations import add_gaussian_noise
 from irstudio.data.pipeline import Degradation, RealPhoto, degrade
 
 
@@ -87,7 +88,7 @@ def test_poisson_noise_grows_with_brightness_and_keeps_the_mean() -> None:
 
 def test_read_noise_is_clipped_and_gray_on_request() -> None:
     rng = np.random.default_rng(2)
-    out = real.add_read_noise(np.full((64, 64, 3), 0.5, np.float32), 30.0, rng, gray=True)
+    out = add_gaussian_noise(np.full((64, 64, 3), 0.5, np.float32), 30.0, rng, clip=True, gray=True)
     assert out.min() >= 0 and out.max() <= 1
     np.testing.assert_allclose(out[..., 0], out[..., 1])
     assert out.std() == pytest.approx(30 / 255, rel=0.1)
